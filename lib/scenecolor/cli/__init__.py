@@ -1,0 +1,61 @@
+"""The ``scenecolor`` command line: every command calls the same library functions as the notebooks.
+
+Each module of this package adds its command(s) with ``register(subparsers)``; a module may
+also add benchmarks under ``scenecolor bench`` with ``register_bench(bench_subparsers)``.
+A :class:`~scenecolor.errors.ScenecolorError` is printed as one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from types import ModuleType
+
+from ..errors import ScenecolorError
+
+
+def _command_modules() -> list[ModuleType]:
+    modules = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        modules.append(importlib.import_module(f"{__name__}.{info.name}"))
+    return modules
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, with the commands of every module in this package."""
+    parser = argparse.ArgumentParser(
+        prog="scenecolor",
+        description="Scene-aware, reference-based video colorization workbook.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    modules = _command_modules()
+    bench = sub.add_parser("bench", help="benchmarks printed as ratios measured in one run")
+    bench_sub = bench.add_subparsers(dest="bench", required=True, metavar="WHAT")
+    for module in modules:
+        if hasattr(module, "register"):
+            module.register(sub)
+        if hasattr(module, "register_bench"):
+            module.register_bench(bench_sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``scenecolor`` command; each command sets ``func(args) -> int``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ScenecolorError as exc:
+        print(f"scenecolor {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
