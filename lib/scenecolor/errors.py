@@ -53,3 +53,7 @@ class CheckpointError(ScenecolorError):
 
 class DataError(ScenecolorError):
     """Input arrays or stores have the wrong shape, type or content."""
+
+
+class ExportError(ScenecolorError):
+    """A model cannot be exported, checked, quantized or run by ONNX Runtime / TensorRT."""

@@ -1,0 +1,260 @@
+"""Training the embedder with the triplet loss: resumable, deterministic, DDP-capable.
+
+One function, :func:`train_embedder`, serves the notebook, the CLI and ``torchrun``: with one
+process it trains in place; launched by ``torchrun --nproc_per_node N`` (see
+:func:`scenecolor.training.torchrun_command`) every rank draws its own P x K batches and
+DistributedDataParallel averages the gradients, so all ranks end with the same weights.
+
+Every random choice of an epoch (which shots and frames form a batch, which triplets are
+mined) comes from a generator seeded by (seed, epoch, rank), and the checkpoint written after
+every epoch holds the model, the optimizer and all RNG states: an interrupted run resumed from
+its last checkpoint finishes with exactly the weights of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from . import training
+from .embedder import ARCH, Embedder, EmbedderConfig, build_embedder, embed_frames, mine_triplets, sample_pk_batch, sample_triplets, check_triplet_labels, to_input, triplet_loss
+from .errors import ParameterError, ScenecolorError
+from .frames import FrameStore
+
+LAST_CHECKPOINT = "checkpoints/last.pt"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides the trained weights (stored in the checkpoint)."""
+
+    backbone: str = "resnet18"
+    pretrained: str = "auto"  # "auto" = local torch cache if it has ImageNet weights, "none", or a path
+    input_size: int = 64  # frames are resized from the store's 224 to this side for training
+    epochs: int = 2
+    batches_per_epoch: int = 0  # 0 = one pass over the training frames (n_train / batch size)
+    shots_per_batch: int = 8  # P
+    frames_per_shot: int = 2  # K
+    margin: float = 0.3
+    mining: str = "semihard"
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    val_triplets: int = 256
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        EmbedderConfig(backbone=self.backbone)  # validates the backbone name
+        checks = {
+            "input_size": self.input_size >= 32,
+            "epochs": self.epochs >= 1,
+            "batches_per_epoch": self.batches_per_epoch >= 0,
+            "shots_per_batch": self.shots_per_batch >= 2,
+            "frames_per_shot": self.frames_per_shot >= 2,
+            "margin": self.margin > 0,
+            "mining": self.mining in ("random", "semihard"),
+            "lr": self.lr > 0,
+            "weight_decay": self.weight_decay >= 0,
+            "val_triplets": self.val_triplets >= 1,
+        }
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ParameterError(f"embedder training parameter(s) out of range: {', '.join(f'{k}={getattr(self, k)!r}' for k in bad)}")
+
+    def resume_key(self) -> dict[str, Any]:
+        """The fields a resumed run must share with its checkpoint (all but the epoch count)."""
+        return {k: v for k, v in asdict(self).items() if k != "epochs"}
+
+
+@dataclass
+class TrainResult:
+    """A finished (or stopped) training run."""
+
+    model: Embedder
+    history: list[dict[str, Any]]
+    checkpoint: Path
+    init_note: str
+    resumed_from_epoch: int
+
+
+def _split(store: FrameStore, split: str) -> tuple[np.ndarray, np.ndarray]:
+    ids = store.ids(split=split)
+    labels = store.index.loc[ids, "shot_id"].to_numpy().astype(str)
+    check_triplet_labels(labels, f"frame store '{store.folder}', split '{split}'")
+    return ids, labels
+
+
+def validation_triplets(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """The fixed validation triplets (positions into the split), the same for every epoch."""
+    return sample_triplets(labels, n, np.random.default_rng([seed, 7919]))
+
+
+@torch.no_grad()
+def evaluate_triplets(model: torch.nn.Module, store: FrameStore, ids: np.ndarray, triplets: np.ndarray, cfg: TrainConfig, device: torch.device) -> tuple[float, float]:
+    """Triplet loss and accuracy (share with d(a,p) < d(a,n)) of ``model`` on fixed triplets."""
+    used = np.unique(triplets)
+    emb = torch.from_numpy(embed_frames(model, store.uint8(ids[used]), cfg.input_size, device=device))
+    where = {int(pos): i for i, pos in enumerate(used)}
+    remapped = torch.tensor([[where[int(x)] for x in row] for row in triplets], dtype=torch.long)
+    loss, acc = triplet_loss(emb, remapped, cfg.margin)
+    return float(loss), float(acc)
+
+
+def _checkpoint_config(model_cfg: EmbedderConfig, cfg: TrainConfig) -> dict[str, Any]:
+    return {"model": model_cfg.to_dict(), "train": asdict(cfg)}
+
+
+def _try_resume(path: Path, model: Embedder, optimizer: torch.optim.Optimizer, cfg: TrainConfig, log: Any) -> tuple[int, list[dict[str, Any]]]:
+    """Restore the last checkpoint when its settings match ``cfg``; (start epoch, history)."""
+    if not path.is_file():
+        return 0, []
+    peek = training.load_checkpoint(path, arch=ARCH, restore_rng=False)  # corrupt / other arch -> CheckpointError
+    saved = (peek.get("config") or {}).get("train")
+    if saved is None or {k: v for k, v in saved.items() if k != "epochs"} != cfg.resume_key():
+        log(f"checkpoint {path} was trained with other settings; starting a fresh run (it is replaced after epoch 1)")
+        return 0, []
+    ckpt = training.load_checkpoint(path, arch=ARCH, model=model, optimizer=optimizer, restore_rng=True)
+    log(f"resumed from {path} after epoch {ckpt['epoch']}")
+    return int(ckpt["epoch"]), list(ckpt["history"])
+
+
+def train_embedder(
+    store: FrameStore,
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    *,
+    info: training.DistInfo | None = None,
+    resume: bool = True,
+    stop_after: int | None = None,
+    progress: bool = True,
+    log: Any = print,
+) -> TrainResult:
+    """Train on the store's ``train`` split, validate on ``val``, checkpoint every epoch into ``out_dir``.
+
+    Args:
+        store: the 00_data_prep frame store (shot labels and splits).
+        cfg: the training settings.
+        out_dir: where ``checkpoints/last.pt`` is written after every epoch.
+        info: the process's place in a DDP job (default: one process, CUDA if available).
+        resume: continue from ``checkpoints/last.pt`` when it was written with the same settings.
+        stop_after: stop after this epoch (simulates an interruption; the checkpoint stays).
+    """
+    info = info or training.setup_distributed()
+    out = Path(out_dir)
+    ckpt_path = out / LAST_CHECKPOINT
+    train_ids, train_labels = _split(store, "train")
+    val_ids, val_labels = _split(store, "val")
+    val_trip = validation_triplets(val_labels, cfg.val_triplets, cfg.seed)
+
+    torch.manual_seed(cfg.seed)
+    model_cfg = EmbedderConfig(backbone=cfg.backbone)
+    model, init_note = build_embedder(model_cfg, cfg.pretrained)
+    model = model.to(info.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    start, history = _try_resume(ckpt_path, model, optimizer, cfg, log if info.is_main else (lambda *_: None)) if resume else (0, [])
+    if start == 0:
+        loss, acc = evaluate_triplets(model, store, val_ids, val_trip, cfg, info.device)
+        history = [{"epoch": 0, "train_loss": None, "train_acc": None, "val_loss": loss, "val_acc": acc, "p": float(model.pool.p), "seconds": 0.0}]
+    ddp = training.wrap_ddp(model, info)
+
+    batch = cfg.shots_per_batch * cfg.frames_per_shot
+    n_batches = cfg.batches_per_epoch or max(1, math.ceil(len(train_ids) / batch))
+    per_rank = max(1, math.ceil(n_batches / info.world_size))
+    last = min(cfg.epochs, stop_after) if stop_after is not None else cfg.epochs
+    for epoch in range(start + 1, last + 1):
+        t0 = time.perf_counter()
+        rng = np.random.default_rng([cfg.seed, epoch, info.rank])
+        ddp.train()
+        sums = [0.0, 0.0, 0.0]
+        bar = tqdm(range(per_rank), desc=f"epoch {epoch}/{cfg.epochs}", disable=not (progress and info.is_main), leave=False)
+        for _ in bar:
+            pos = sample_pk_batch(train_labels, cfg.shots_per_batch, cfg.frames_per_shot, rng)
+            ids = train_ids[pos]
+            emb = ddp(to_input(store.uint8(ids), cfg.input_size).to(info.device))
+            trip = mine_triplets(emb, train_labels[pos], ids, cfg.mining, cfg.margin, rng)
+            loss, acc = triplet_loss(emb, trip.to(emb.device), cfg.margin)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            sums = [sums[0] + float(loss), sums[1] + float(acc), sums[2] + 1]
+            bar.set_postfix(loss=f"{float(loss):.3f}")
+        training.average_buffers(ddp, info)
+        total = training.all_reduce_sum(sums, info)
+        val_loss, val_acc = evaluate_triplets(model, store, val_ids, val_trip, cfg, info.device)
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": total[0] / total[2],
+                "train_acc": total[1] / total[2],
+                "val_loss": val_loss,
+                "val_acc": val_acc,
+                "p": float(model.pool.p),
+                "seconds": round(time.perf_counter() - t0, 3),
+            }
+        )
+        training.save_checkpoint(ckpt_path, arch=ARCH, model=model, optimizer=optimizer, epoch=epoch, config=_checkpoint_config(model_cfg, cfg), history=history)
+        training.barrier(info)
+        if info.is_main:
+            h = history[-1]
+            log(f"epoch {epoch}: train loss {h['train_loss']:.4f} acc {h['train_acc']:.3f} | val loss {val_loss:.4f} acc {val_acc:.3f} | p {h['p']:.3f} | {h['seconds']:.1f} s")
+    model.eval()
+    return TrainResult(model=model, history=history, checkpoint=ckpt_path, init_note=init_note, resumed_from_epoch=start)
+
+
+def save_embedder(result: TrainResult, cfg: TrainConfig, path: str | Path) -> Path | None:
+    """Write the trained embedder (weights + config + history, no optimizer) as ``embedder.pt``."""
+    return training.save_checkpoint(
+        path, arch=ARCH, model=result.model, optimizer=None, epoch=result.history[-1]["epoch"],
+        config=_checkpoint_config(result.model.config, cfg), history=result.history, extra={"init": result.init_note},
+    )
+
+
+# -- command line (also the torchrun entry point) ----------------------------------------------------
+def build_arg_parser() -> argparse.ArgumentParser:
+    """``python -m scenecolor.embedder_train train --store ... --out ...`` with every TrainConfig field."""
+    parser = argparse.ArgumentParser(prog="python -m scenecolor.embedder_train", description="Train the GeM embedder (runs under torchrun for DDP).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train on a frame store")
+    p.add_argument("--store", required=True, help="frame store folder (00_data_prep artifacts or its frames/)")
+    p.add_argument("--out", required=True, help="output folder (checkpoints/last.pt and embedder.pt)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
+    p.add_argument("--stop-after", type=int, default=None, help="stop after this epoch (simulates an interruption)")
+    for f in fields(TrainConfig):
+        p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train from the command line; under torchrun every rank runs this and prints its weight digest."""
+    args = build_arg_parser().parse_args(argv)
+    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    info = training.setup_distributed(device=args.device)
+    try:
+        return _train_from_args(args, cfg, info)
+    except ScenecolorError as exc:
+        print(f"rank {info.rank}: error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    finally:
+        training.cleanup_distributed(info)
+
+
+def _train_from_args(args: argparse.Namespace, cfg: TrainConfig, info: training.DistInfo) -> int:
+    store = FrameStore.open(args.store)
+    result = train_embedder(store, cfg, args.out, info=info, resume=not args.no_resume, stop_after=args.stop_after, progress=info.is_main)
+    if info.is_main:
+        save_embedder(result, cfg, Path(args.out) / "embedder.pt")
+    print(f"rank {info.rank}/{info.world_size} final weights sha256 {training.state_digest(result.model)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
