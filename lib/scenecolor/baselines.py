@@ -35,9 +35,14 @@ from .errors import DataError
 
 
 class ColorizeMethod(Protocol):
-    """What the evaluation runs: a named callable ``(L (T,H,W), refs_lab (R,H',W',3)) -> ab (T,H,W,2)``."""
+    """What the evaluation runs: a named callable ``(L (T,H,W), refs_lab (R,H',W',3)) -> ab (T,H,W,2)``.
+
+    ``needs_references`` is False for a method whose output ignores the references (gray), so
+    the evaluation runs it once instead of once per pool and R.
+    """
 
     name: str
+    needs_references: bool
 
     def __call__(self, L: np.ndarray, refs_lab: np.ndarray) -> np.ndarray: ...
 
@@ -66,6 +71,7 @@ class GrayOutput:
     """ab = 0 everywhere: the grayscale input shown as is."""
 
     name: str = "gray (ab = 0)"
+    needs_references: bool = False
 
     def __call__(self, L: np.ndarray, refs_lab: np.ndarray) -> np.ndarray:
         check_method_inputs(L, refs_lab)
@@ -103,6 +109,7 @@ class ReinhardTransfer:
     """
 
     name: str = "Reinhard (global Lab = mean ref ab)"
+    needs_references: bool = True
 
     def __call__(self, L: np.ndarray, refs_lab: np.ndarray) -> np.ndarray:
         check_method_inputs(L, refs_lab)
@@ -131,6 +138,7 @@ class WelshTransfer:
     window: int = 5
     seed: int = 0
     name: str = "Welsh (luminance match)"
+    needs_references: bool = True
 
     def __post_init__(self) -> None:
         if self.n_samples < 1:

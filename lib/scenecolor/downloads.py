@@ -79,7 +79,9 @@ def fetch(
 ) -> FetchResult:
     """Make ``dest_dir/<file name of entry.path>`` hold the entry's file, downloading it if needed.
 
-    A file already there with the right sha256 is kept (unless ``force``). ``extract`` unpacks a
+    A file already there with the right sha256 is kept (unless ``force``); with
+    ``trust_on_first_use`` and no recorded sha256, a file already there is that first use and its
+    hash is the one recorded. ``extract`` unpacks a
     ``kind: archive`` entry into ``dest_dir/<archive stem>/`` (see :func:`extract_archive`).
 
     Raises:

@@ -143,6 +143,7 @@ def load_imagenet_weights(model: Embedder, path: Path) -> None:
             mapped[f"{names.index(head)}.{key.split('.', 1)[1]}"] = value
     expected = {k: v for k, v in model.features.state_dict().items() if not k.endswith("num_batches_tracked")}
     bad = [k for k in expected if k not in mapped or mapped[k].shape != expected[k].shape]
+    bad += [k for k in mapped if k not in expected and not k.endswith("num_batches_tracked")]
     if bad:
         raise CheckpointError(
             f"ImageNet weights '{path}' do not fit {model.config.backbone} ({len(bad)} tensors missing or of another shape, "

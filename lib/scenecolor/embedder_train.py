@@ -26,8 +26,8 @@ import torch
 from tqdm.auto import tqdm
 
 from . import training
-from .embedder import ARCH, Embedder, EmbedderConfig, build_embedder, embed_frames, mine_triplets, sample_pk_batch, sample_triplets, check_triplet_labels, to_input, triplet_loss
-from .errors import ParameterError, ScenecolorError
+from .embedder import ARCH, Embedder, EmbedderConfig, build_embedder, embed_frames, load_embedder, mine_triplets, sample_pk_batch, sample_triplets, check_triplet_labels, to_input, triplet_loss
+from .errors import CheckpointError, ParameterError, ScenecolorError
 from .frames import FrameStore
 
 LAST_CHECKPOINT = "checkpoints/last.pt"
@@ -74,6 +74,20 @@ class TrainConfig:
         return {k: v for k, v in asdict(self).items() if k != "epochs"}
 
 
+def initial_embedder(cfg: TrainConfig) -> tuple[Embedder, str]:
+    """The network exactly as training starts from it (seeded init or ImageNet weights) and where its weights came from.
+
+    Also the "untrained" baseline of notebook 03: the same architecture and initialisation, no training.
+    """
+    torch.manual_seed(cfg.seed)
+    return build_embedder(EmbedderConfig(backbone=cfg.backbone), cfg.pretrained)
+
+
+def train_config(params: Any) -> TrainConfig:
+    """The TrainConfig of a notebook's EmbedderParams (the fields they share, seed included)."""
+    return TrainConfig(**{f.name: getattr(params, f.name) for f in fields(TrainConfig)})
+
+
 @dataclass
 class TrainResult:
     """A finished (or stopped) training run."""
@@ -106,6 +120,15 @@ def evaluate_triplets(model: torch.nn.Module, store: FrameStore, ids: np.ndarray
     remapped = torch.tensor([[where[int(x)] for x in row] for row in triplets], dtype=torch.long)
     loss, acc = triplet_loss(emb, remapped, cfg.margin)
     return float(loss), float(acc)
+
+
+def make_optimizer(model: Embedder, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW; GeM's p learns 10x faster and without weight decay (as in cnnimageretrieval-pytorch)."""
+    pool = list(model.pool.parameters())
+    rest = [p for name, p in model.named_parameters() if not name.startswith("pool.")]
+    return torch.optim.AdamW(
+        [{"params": rest}, {"params": pool, "lr": cfg.lr * 10, "weight_decay": 0.0}], lr=cfg.lr, weight_decay=cfg.weight_decay
+    )
 
 
 def _checkpoint_config(model_cfg: EmbedderConfig, cfg: TrainConfig) -> dict[str, Any]:
@@ -154,15 +177,14 @@ def train_embedder(
     val_ids, val_labels = _split(store, "val")
     val_trip = validation_triplets(val_labels, cfg.val_triplets, cfg.seed)
 
-    torch.manual_seed(cfg.seed)
-    model_cfg = EmbedderConfig(backbone=cfg.backbone)
-    model, init_note = build_embedder(model_cfg, cfg.pretrained)
+    model, init_note = initial_embedder(cfg)
+    model_cfg = model.config
     model = model.to(info.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = make_optimizer(model, cfg)
     start, history = _try_resume(ckpt_path, model, optimizer, cfg, log if info.is_main else (lambda *_: None)) if resume else (0, [])
     if start == 0:
         loss, acc = evaluate_triplets(model, store, val_ids, val_trip, cfg, info.device)
-        history = [{"epoch": 0, "train_loss": None, "train_acc": None, "val_loss": loss, "val_acc": acc, "p": float(model.pool.p), "seconds": 0.0}]
+        history = [{"epoch": 0, "train_loss": None, "train_acc": None, "val_loss": loss, "val_acc": acc, "p": model.pool.p.detach().item(), "seconds": 0.0}]
     ddp = training.wrap_ddp(model, info)
 
     batch = cfg.shots_per_batch * cfg.frames_per_shot
@@ -184,8 +206,8 @@ def train_embedder(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            sums = [sums[0] + float(loss), sums[1] + float(acc), sums[2] + 1]
-            bar.set_postfix(loss=f"{float(loss):.3f}")
+            sums = [sums[0] + loss.item(), sums[1] + acc.item(), sums[2] + 1]
+            bar.set_postfix(loss=f"{sums[0] / sums[2]:.3f}")
         training.average_buffers(ddp, info)
         total = training.all_reduce_sum(sums, info)
         val_loss, val_acc = evaluate_triplets(model, store, val_ids, val_trip, cfg, info.device)
@@ -196,7 +218,7 @@ def train_embedder(
                 "train_acc": total[1] / total[2],
                 "val_loss": val_loss,
                 "val_acc": val_acc,
-                "p": float(model.pool.p),
+                "p": model.pool.p.detach().item(),
                 "seconds": round(time.perf_counter() - t0, 3),
             }
         )
@@ -207,6 +229,15 @@ def train_embedder(
             log(f"epoch {epoch}: train loss {h['train_loss']:.4f} acc {h['train_acc']:.3f} | val loss {val_loss:.4f} acc {val_acc:.3f} | p {h['p']:.3f} | {h['seconds']:.1f} s")
     model.eval()
     return TrainResult(model=model, history=history, checkpoint=ckpt_path, init_note=init_note, resumed_from_epoch=start)
+
+
+def load_trained_embedder(path: str | Path) -> tuple[Embedder, TrainConfig]:
+    """The embedder of ``embedder.pt`` (eval mode) and the TrainConfig it was trained with."""
+    ckpt = training.load_checkpoint(path, arch=ARCH, restore_rng=False)
+    saved = (ckpt.get("config") or {}).get("train")
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"checkpoint '{path}' lacks its training config; re-run notebooks/01_embedder_training.ipynb")
+    return load_embedder(path), TrainConfig(**saved)
 
 
 def save_embedder(result: TrainResult, cfg: TrainConfig, path: str | Path) -> Path | None:

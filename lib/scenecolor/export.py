@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import shutil
 import tempfile
 import time
@@ -74,14 +75,14 @@ def file_size_mb(path: str | Path) -> float:
     return Path(path).stat().st_size / 1e6
 
 
-def _dynamic_shapes(input_names: Sequence[str], dynamic_axes: Mapping[str, Mapping[int, str]]) -> dict[str, dict[int, Any]]:
-    """Translate ``{input: {axis: name}}`` into torch.export Dims, one Dim object per axis name."""
+def _dynamic_shapes(input_names: Sequence[str], dynamic_axes: Mapping[str, Mapping[int, str]]) -> tuple[dict[int, Any], ...]:
+    """Translate ``{input: {axis: label}}`` into torch.export Dims in input order (one Dim per label,
+    so axes sharing a label share a size); positional, since ONNX names need not match forward()'s."""
     dims: dict[str, Any] = {}
-    out: dict[str, dict[int, Any]] = {}
-    for name in input_names:
-        axes = dynamic_axes.get(name, {})
-        out[name] = {axis: dims.setdefault(label, torch.export.Dim(label)) for axis, label in axes.items()}
-    return out
+    return tuple(
+        {axis: dims.setdefault(label, torch.export.Dim(label)) for axis, label in dynamic_axes.get(name, {}).items()}
+        for name in input_names
+    )
 
 
 def export_onnx(
@@ -223,6 +224,18 @@ def check_parity(
     return report
 
 
+class _QuietRootLogger(contextlib.AbstractContextManager):
+    """onnxruntime.quantization logs advice on the root logger; keep it out of notebooks."""
+
+    def __enter__(self) -> "_QuietRootLogger":
+        self._level = logging.getLogger().level
+        logging.getLogger().setLevel(logging.ERROR)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger().setLevel(self._level)
+
+
 # -- int8 ---------------------------------------------------------------------------------------
 @dataclass
 class _FeedReader:
@@ -240,6 +253,21 @@ class _FeedReader:
         self._it = None
 
 
+def _prepare_for_quantization(src: Path, dst: Path) -> None:
+    """ONNX Runtime's recommended pre-processing (graph optimisation + ONNX shape inference).
+
+    Its symbolic shape inference is skipped: it fails on graphs with several dynamic axes
+    (reshapes over T*N) and then leaves ``sym_shape_infer_temp.onnx`` in the working directory.
+    If pre-processing fails the original graph is quantized as it is.
+    """
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    try:
+        quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
+    except Exception:
+        shutil.copyfile(src, dst)
+
+
 def quantize_int8(
     fp32_path: str | Path,
     out_path: str | Path,
@@ -248,6 +276,7 @@ def quantize_int8(
     calibration: Iterable[Sequence[torch.Tensor | np.ndarray]] = (),
     per_channel: bool = True,
     op_types: Sequence[str] | None = None,
+    quant_format: Literal["qdq", "qoperator"] = "qdq",
 ) -> Path:
     """Quantize an ONNX model to int8 with ONNX Runtime; write ``out_path`` atomically.
 
@@ -255,32 +284,34 @@ def quantize_int8(
     from ``calibration`` (input tuples, e.g. frames of the train split, never the test split).
     ``dynamic``: int8 weights only, activation ranges computed at run time (no calibration;
     on CPU its ConvInteger kernels are often slower than float32 - measure before choosing).
+    ``quant_format``: "qdq" (Quantize/DequantizeLinear pairs around float ops, fused by ONNX
+    Runtime, also what TensorRT reads) or "qoperator" (QLinearConv etc. written directly).
     ``op_types`` limits quantization to those ONNX ops (e.g. ``["Conv"]``: the convolutions hold
     the compute, while attention MatMul/Softmax lose the most accuracy in int8); None = all.
     """
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     src = Path(fp32_path)
     if not src.is_file():
         raise ExportError(f"cannot quantize '{src}': file not found; export the float32 model first")
     if mode not in ("static", "dynamic"):
         raise ExportError(f"int8 mode must be 'static' or 'dynamic', got {mode!r}")
+    if quant_format not in ("qdq", "qoperator"):
+        raise ExportError(f"int8 format must be 'qdq' or 'qoperator', got {quant_format!r}")
     names = session_input_names(ort_session(src))
     feeds = [{n: np.ascontiguousarray(_to_numpy(x), dtype=np.float32) for n, x in zip(names, batch)} for batch in calibration]
     if mode == "static" and not feeds:
         raise ExportError(f"static int8 quantization of '{src}' needs calibration inputs (frames of the train split)")
-    with tempfile.TemporaryDirectory(prefix="scenecolor-quant-") as work, warnings.catch_warnings(), atomic_path(out_path) as tmp:
+    quiet = _QuietRootLogger()
+    with tempfile.TemporaryDirectory(prefix="scenecolor-quant-") as work, warnings.catch_warnings(), quiet, atomic_path(out_path) as tmp:
         warnings.simplefilter("ignore")
         prepped = Path(work) / "prepped.onnx"
-        try:
-            quant_pre_process(str(src), str(prepped), skip_symbolic_shape=False)
-        except Exception:  # symbolic shape inference fails on some graphs: quantize the original
-            shutil.copyfile(src, prepped)
+        _prepare_for_quantization(src, prepped)
         try:
             if mode == "static":
                 quantize_static(
-                    str(prepped), str(tmp), _FeedReader(feeds), quant_format=QuantFormat.QDQ,
+                    str(prepped), str(tmp), _FeedReader(feeds),
+                    quant_format=QuantFormat.QDQ if quant_format == "qdq" else QuantFormat.QOperator,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=per_channel,
                     op_types_to_quantize=list(op_types) if op_types else None,
                 )

@@ -76,6 +76,32 @@ def measure_latency(
     return Latency(name, float(statistics.median(times)), float(q[0]), float(q[1]), repeats, warmup, frames_per_call)
 
 
+def measure_interleaved(
+    fns: dict[str, Callable[[], Any]], *, warmup: int = 2, repeats: int = 10, frames_per_call: int = 1,
+) -> dict[str, Latency]:
+    """Time several runtimes in turns (call 1 of each, then call 2 of each, ...), median per runtime.
+
+    On a shared machine the load drifts; taking turns exposes every runtime to the same drift,
+    so their ratios stay fair where timing one after the other would not.
+    """
+    if repeats < 1 or warmup < 0 or frames_per_call < 1:
+        raise ParameterError(f"need repeats >= 1, warmup >= 0, frames_per_call >= 1 (got {repeats}, {warmup}, {frames_per_call})")
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - start) * 1000.0)
+    out = {}
+    for name, ts in times.items():
+        q = np.percentile(ts, [10, 90])
+        out[name] = Latency(name, float(statistics.median(ts)), float(q[0]), float(q[1]), repeats, warmup, frames_per_call)
+    return out
+
+
 def time_torch(
     model: torch.nn.Module, inputs: Sequence[torch.Tensor], *, name: str = "torch fp32", threads: int = 1,
     warmup: int = 2, repeats: int = 10, frames_per_call: int = 1,

@@ -195,7 +195,7 @@ class FrameStore:
 # --------------------------------------------------------------------------------------------
 
 
-def _swap_folder(staging: Path, final: Path) -> None:
+def swap_folder(staging: Path, final: Path) -> None:
     """Put ``staging`` at ``final``; an earlier ``final`` is removed only after the rename."""
     old = None
     if final.exists():
@@ -282,5 +282,5 @@ class FrameStoreBuilder:
         raw_path.unlink()
         with atomic_path(self._staging / "index.csv") as tmp:
             pd.DataFrame(self.rows, columns=list(INDEX_COLUMNS)).to_csv(tmp, index=False)
-        _swap_folder(self._staging, self.folder)
+        swap_folder(self._staging, self.folder)
 

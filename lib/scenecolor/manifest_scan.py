@@ -13,9 +13,12 @@ import warnings
 from pathlib import Path
 from typing import Iterable, Literal, Sequence
 
+from tqdm.auto import tqdm
+
 from .artifacts import sha256_file
-from .errors import CorruptVideoError, ManifestError, VideoError
+from .errors import CorruptVideoError, EmptyVideoError, ManifestError, VideoError
 from .manifests import SPLITS, Manifest, ManifestEntry, MediaInfo, Split
+from .video import iter_frames, probe
 
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts")
 
@@ -74,10 +77,10 @@ def scan(
         ManifestError: the folder is missing or empty, or holds no file with a video extension.
         CorruptVideoError: some videos cannot be read (all are named), unless ``skip_corrupt``.
     """
-    from .video import iter_frames, probe
-
     root = Path(folder)
     fractions = check_split_fractions(split_fractions)
+    if group_by not in ("file", "folder"):
+        raise ManifestError(f"group_by must be 'file' or 'folder', got '{group_by}'")
     if not root.is_dir():
         raise ManifestError(f"cannot scan '{root}': not a folder (check the path)")
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
@@ -94,8 +97,8 @@ def scan(
         rel = path.relative_to(root).as_posix()
         try:
             info = probe(path)
-            next(iter(iter_frames(path, pixel_format="gray", size=(16, 16))))
-        except (VideoError, StopIteration) as exc:
+            _decode_first_frame(path)
+        except VideoError as exc:
             bad.append(f"  - {rel}: {exc}")
             continue
         key = rel if group_by == "file" else (Path(rel).parent.as_posix() or ".")
@@ -127,7 +130,16 @@ def scan(
     return manifest
 
 
-def _progress(items: list[Path], desc: str) -> Iterable[Path]:
-    from tqdm.auto import tqdm
+def _decode_first_frame(path: Path) -> None:
+    """Decode one frame (a header can look fine on a file whose stream is broken)."""
+    frames = iter_frames(path, pixel_format="gray", size=(16, 16))
+    try:
+        next(frames)
+    except StopIteration:  # pragma: no cover - iter_frames raises EmptyVideoError first
+        raise EmptyVideoError(f"video '{path}' holds no decodable frame") from None
+    finally:
+        frames.close()
 
+
+def _progress(items: list[Path], desc: str) -> Iterable[Path]:
     return tqdm(items, desc=desc, unit="file", disable=len(items) < 20, leave=False)

@@ -21,6 +21,7 @@ import importlib.util
 import json
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal
@@ -30,6 +31,12 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from .artifacts import atomic_write_text, sha256_file
 from .errors import ChecksumMismatchError, ManifestError
+
+__all__ = [
+    "Manifest", "ManifestEntry", "Shot", "MediaInfo", "VerifyResult", "verify", "verify_or_raise",
+    "scan", "split_of", "check_split_fractions", "VIDEO_EXTENSIONS",
+    "fetch", "fetch_manifest", "extract_archive", "FetchResult", "PACKAGE_SCHEME", "SPLITS",
+]
 
 PACKAGE_SCHEME = "package://"
 SPLITS: tuple[str, str, str] = ("train", "val", "test")
@@ -166,8 +173,7 @@ class Manifest(BaseModel):
     def _unique_ids(self) -> "Manifest":
         for label, values in (("entry id", [e.id for e in self.entries]),
                               ("shot_id", [s.shot_id for e in self.entries for s in e.shots])):
-            seen: set[str] = set()
-            dups = sorted({v for v in values if v in seen or seen.add(v)})  # type: ignore[func-returns-value]
+            dups = sorted(v for v, n in Counter(values).items() if n > 1)
             if dups:
                 raise ValueError(f"duplicate {label}(s): {', '.join(dups)}")
         return self
@@ -236,7 +242,7 @@ class Manifest(BaseModel):
         target = Path(path) if path is not None else self._path
         if target is None:
             raise ManifestError(f"manifest '{self.name}' has no path yet: pass one to save()")
-        data = self.model_dump(mode="json", exclude_defaults=False)
+        data = self.model_dump(mode="json")
         if _format_of(target) == "json":
             text = json.dumps(data, indent=2) + "\n"
         else:

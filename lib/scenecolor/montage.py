@@ -28,6 +28,14 @@ import numpy as np
 from .errors import DataError
 
 TransitionKind = Literal["hard", "fade", "dissolve"]
+GROUND_TRUTH_CONVENTION = (
+    "transitions[i] = {kind: hard|fade|dissolve, start, end, cut}: [start, end) are the frames that mix "
+    "two shots or show black (empty for a hard cut: start == end == cut). cut = the first frame at which the "
+    "incoming shot weighs at least as much as the outgoing one: a hard cut's first new frame; for a dissolve "
+    "of L frames (incoming weight (k+1)/(L+1)) the first frame with weight >= 0.5; for a fade through black "
+    "the first frame taken from the incoming shot. shots[j] = frames [start, end) holding any of shot j's "
+    "footage (neighbours overlap inside a dissolve); scenes are [cut_i, cut_i+1)."
+)
 
 
 @dataclass

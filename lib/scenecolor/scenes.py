@@ -26,7 +26,7 @@ import math
 import os
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 import cv2
@@ -91,6 +91,15 @@ def ssim_lagged(frames: np.ndarray, lags: tuple[int, ...] = (1,)) -> dict[int, n
     return out
 
 
+def ssim_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mean SSIM of ``a[i]`` against ``b[i]`` for two (N, H, W) stacks (same definition as above)."""
+    if np.shape(a) != np.shape(b):
+        raise ParameterError(f"SSIM pairs need stacks of the same shape, got {np.shape(a)} and {np.shape(b)}")
+    both = np.concatenate([np.asarray(a), np.asarray(b)])
+    n = len(both) // 2
+    return ssim_lagged(both, lags=(n,))[n] if n else np.zeros(0, dtype=np.float64)
+
+
 # -- the decision rule (after the pass) ---------------------------------------------------------
 def adaptive_threshold(ssdev: np.ndarray, k: float) -> float:
     """``mean + k * std`` of the SSDev values (population std; Eq. 3 corrected). NaN if empty."""
@@ -100,6 +109,14 @@ def adaptive_threshold(ssdev: np.ndarray, k: float) -> float:
     return float(values.mean() + k * values.std())
 
 
+PEAK_WINDOW = 2  # frames on each side for the local-peak test (as AdaptiveDetector's window_width)
+
+
+def _neighbour_mean(values: np.ndarray, i: int) -> float:
+    idx = [j for j in range(i - PEAK_WINDOW, i + PEAK_WINDOW + 1) if j != i and 1 <= j < len(values)]
+    return float(values[idx].mean()) if idx else 0.0
+
+
 def select_cuts(
     ssdev: np.ndarray,
     *,
@@ -107,6 +124,7 @@ def select_cuts(
     min_ssdev: float = 0.0,
     min_scene_len: int = 1,
     skip_ssdev: np.ndarray | None = None,
+    peak_ratio: float = 0.0,
 ) -> tuple[list[int], float]:
     """Positions (in ``ssdev``'s index) that open a new scene, and the adaptive threshold.
 
@@ -119,6 +137,9 @@ def select_cuts(
         skip_ssdev: optional ``1 - SSIM(frame i-2, frame i)``; when given, a spike at ``i`` is a
             one-frame flash (dropped) if frame i-1 and frame i+1, or frame i-2 and frame i, differ
             by no more than the cut level.
+        peak_ratio: local-peak test (0 = off): a cut's SSDev must be at least ``peak_ratio``
+            times the mean SSDev of the ``PEAK_WINDOW`` frames on each side. A cut is an isolated
+            spike; fast motion inside a shot is a hill whose neighbours are as high.
     """
     values = np.asarray(ssdev, dtype=np.float64)
     pairs = values[1:]
@@ -134,6 +155,8 @@ def select_cuts(
             return 2 <= j < len(skip) and skip[j] <= level
 
         candidates = [i for i in candidates if not (similar(i) or similar(i + 1))]
+    if peak_ratio > 0:
+        candidates = [i for i in candidates if values[i] >= peak_ratio * _neighbour_mean(values, i)]
     kept: list[int] = []
     for i in sorted(candidates, key=lambda j: (-values[j], j)):
         if i >= min_scene_len and all(abs(i - c) >= min_scene_len for c in kept):
@@ -155,6 +178,7 @@ class Detection:
     frame_index: np.ndarray  # the video frame index of each score
     decode_s: float = 0.0
     score_s: float = 0.0
+    skip_scores: np.ndarray | None = None  # 1 - SSIM(frame i-2, frame i) where the flash filter looked
 
     @property
     def frames_per_s(self) -> float:
@@ -225,7 +249,8 @@ class SsimConfig:
     min_scene_len: int = 8
     min_ssdev: float = 0.25
     flash_filter: bool = True
-    batch: int = 32
+    peak_ratio: float = 1.5
+    batch: int = 64
 
     def __post_init__(self) -> None:
         if not (self.k > 0 and math.isfinite(self.k)):
@@ -236,6 +261,8 @@ class SsimConfig:
             raise ParameterError(f"width must be >= {SSIM_WINDOW} pixels (or 0 = native), got {self.width}")
         if not 0.0 <= self.min_ssdev < 2.0:
             raise ParameterError(f"min_ssdev must be in [0, 2) (SSDev = 1 - SSIM), got {self.min_ssdev}")
+        if not (self.peak_ratio >= 0 and math.isfinite(self.peak_ratio)):
+            raise ParameterError(f"peak_ratio must be >= 0 (0 = off), got {self.peak_ratio}")
         if self.batch < 1:
             raise ParameterError(f"batch must be >= 1, got {self.batch}")
 
@@ -258,8 +285,8 @@ class SsimCutDetector(CutDetector):
         self._fps, self._step = fps, step
         self._pending: list[np.ndarray] = []
         self._carry: list[np.ndarray] = []  # the last two frames already scored
-        self._ssdev: list[float] = []
-        self._skip: list[float] = []
+        self._ssdev: list[float] = []  # 1 - SSIM(frame i-1, frame i); 0 for frame 0
+        self._skip: list[float] = []  # 1 - SSIM(frame i-2, frame i) near candidates, NaN elsewhere
         self._score_s = 0.0
 
     def push(self, frame: np.ndarray) -> None:
@@ -268,17 +295,28 @@ class SsimCutDetector(CutDetector):
             self._score_pending()
 
     def _score_pending(self) -> None:
+        """Score the pending frames against their predecessors (two carried from the last batch).
+
+        The flash filter's frame i-2 vs frame i comparison is only computed where it can matter:
+        around a frame whose SSDev exceeds the absolute floor (a cut candidate), which is rare.
+        """
         if not self._pending:
             return
         t0 = time.perf_counter()
         stack = np.stack(self._carry + self._pending)
-        res = ssim_lagged(stack, lags=(1, 2) if self.config.flash_filter else (1,))
         n_carry = len(self._carry)
-        lag1 = 1.0 - res[1]  # lag1[j] pairs stack[j], stack[j+1]
-        for j in range(n_carry, len(stack)):
-            self._ssdev.append(float(lag1[j - 1]) if j >= 1 else 0.0)
-            if self.config.flash_filter:
-                self._skip.append(float(1.0 - res[2][j - 2]) if j >= 2 else math.inf)
+        ssim1 = ssim_lagged(stack, lags=(1,))[1]  # ssim1[j-1] pairs stack[j-1], stack[j]
+        base = len(self._ssdev) - n_carry  # global index of stack[0]
+        self._ssdev.extend(1.0 - float(ssim1[j - 1]) if j >= 1 else 0.0 for j in range(n_carry, len(stack)))
+        if self.config.flash_filter:
+            floor = self.config.min_ssdev
+            self._skip.extend([math.nan] * (len(stack) - n_carry))
+            need = [j for j in range(max(n_carry, 2), len(stack))
+                    if self._ssdev[base + j] > floor or self._ssdev[base + j - 1] > floor]
+            if need:
+                skip = 1.0 - ssim_pairs(stack[[j - 2 for j in need]], stack[need])
+                for j, value in zip(need, skip):
+                    self._skip[base + j] = float(value)
         self._carry = list(stack[-2:])
         self._pending = []
         self._score_s += time.perf_counter() - t0
@@ -293,6 +331,7 @@ class SsimCutDetector(CutDetector):
             min_ssdev=self.config.min_ssdev,
             min_scene_len=min_len,
             skip_ssdev=np.asarray(self._skip) if self.config.flash_filter else None,
+            peak_ratio=self.config.peak_ratio,
         )
         return Detection(
             detector=self.name,
@@ -303,7 +342,25 @@ class SsimCutDetector(CutDetector):
             scores=ssdev,
             frame_index=np.arange(len(ssdev)) * self._step,
             score_s=self._score_s,
+            skip_scores=np.asarray(self._skip, dtype=np.float64) if self.config.flash_filter else None,
         )
+
+
+def redecide(det: Detection, config: SsimConfig, name: str | None = None) -> Detection:
+    """The same SSDev scores decided again under another rule (k, floor, filters): no re-decoding.
+
+    The flash filter needs the scores the detector stored for it; without them it is skipped.
+    """
+    step = int(det.frame_index[1] - det.frame_index[0]) if len(det.frame_index) > 1 else 1
+    positions, threshold = select_cuts(
+        det.scores, k=config.k, min_ssdev=config.min_ssdev,
+        min_scene_len=max(1, math.ceil(config.min_scene_len / step)),
+        skip_ssdev=det.skip_scores if config.flash_filter else None, peak_ratio=config.peak_ratio,
+    )
+    return replace(det, detector=name or det.detector, cuts=[int(det.frame_index[p]) for p in positions], threshold=threshold)
+
+
+PAPER_RULE = dict(min_ssdev=0.0, flash_filter=False, peak_ratio=0.0)  # SsimConfig overrides: the paper alone
 
 
 # -- driving a detector over a video ------------------------------------------------------------

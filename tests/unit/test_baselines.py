@@ -116,3 +116,7 @@ def test_welsh_bad_parameters():
         WelshTransfer(n_samples=0)
     with pytest.raises(DataError, match="odd"):
         WelshTransfer(window=4)
+
+
+def test_only_gray_ignores_references():
+    assert [m.needs_references for m in baseline_methods()] == [True, True, False]

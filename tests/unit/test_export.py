@@ -82,6 +82,7 @@ def test_export_is_byte_identical_for_same_weights(tiny, tmp_path: Path) -> None
     model, result = tiny
     again = export.export_onnx(model, _inputs(), tmp_path / "again.onnx", input_names=["gray", "refs"], output_names=["ab"], dynamic_axes=AXES)
     assert again.path.read_bytes() == result.path.read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["again.onnx"]  # weights inside, no external .data file
 
 
 def test_torchscript_exporter_also_matches(tiny, tmp_path: Path) -> None:
@@ -105,6 +106,7 @@ def test_static_int8_loads_runs_and_is_smaller(tiny, tmp_path: Path) -> None:
     model, result = tiny
     calib = [_inputs(1, 2, 2, seed=s) for s in range(4)]
     q = export.quantize_int8(result.path, tmp_path / "tiny.int8.onnx", mode="static", calibration=calib)
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny.int8.onnx"]  # no temporary files left behind
     session = export.ort_session(q)
     ops = {n.op_type for n in __import__("onnx").load(str(q)).graph.node}
     assert "QuantizeLinear" in ops and "DequantizeLinear" in ops

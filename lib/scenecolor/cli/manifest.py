@@ -44,12 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     scan.set_defaults(func=_scan)
 
     verify = sub.add_parser("verify", help="check every listed file exists and has its sha256")
-    verify.add_argument("manifest", metavar="FILE")
+    verify.add_argument("manifest", metavar="FILE", help="the manifest (.yaml, .yml or .json)")
     verify.add_argument("--id", dest="ids", action="append", metavar="ID", help="check only this entry (repeatable)")
     verify.set_defaults(func=_verify)
 
     fetch = sub.add_parser("fetch", help="download entries that have a url, sha256 checked before saving")
-    fetch.add_argument("manifest", metavar="FILE")
+    fetch.add_argument("manifest", metavar="FILE", help="the manifest (.yaml, .yml or .json)")
     fetch.add_argument("--dest", metavar="DIR",
                        help="download folder (default: where each entry's path points, so verify finds it)")
     fetch.add_argument("--id", dest="ids", action="append", metavar="ID", help="fetch only this entry (repeatable)")

@@ -1,0 +1,118 @@
+"""``scenecolor scenes`` and ``scenecolor bench scenes``: the JSON contract and bad files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from scenecolor.cli import main
+from scenecolor.video import write_video
+
+H, W = 64, 96
+
+
+def _shot(seed: int, n: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    big = cv2.GaussianBlur(rng.normal(0, 1, (H + n, W, 3)).astype(np.float32), (0, 0), 3)
+    big = ((big - big.min()) / (big.max() - big.min()) * 200 + 25).astype(np.uint8)
+    return [big[t : t + H] for t in range(n)]
+
+
+@pytest.fixture(scope="module")
+def three_shots(tmp_path_factory) -> Path:
+    """A 60-frame mp4 at 25 fps with hard cuts at frames 20 and 40."""
+    path = tmp_path_factory.mktemp("videos") / "three_shots.mp4"
+    write_video(path, _shot(1, 20) + _shot(2, 20) + _shot(3, 20), fps=25)
+    return path
+
+
+def test_json_contract(three_shots, capsys):
+    assert main(["scenes", str(three_shots), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert list(out) == ["cuts", "n_frames", "fps", "threshold"]
+    assert out["cuts"] == [20, 40]
+    assert out["n_frames"] == 60 and out["fps"] == 25.0
+    assert isinstance(out["threshold"], float) and 0 < out["threshold"] < 1
+
+
+def test_k_option_changes_the_threshold(three_shots, capsys):
+    main(["scenes", str(three_shots), "--json", "--k", "1.0"])
+    low = json.loads(capsys.readouterr().out)["threshold"]
+    main(["scenes", str(three_shots), "--json", "--k", "2.5"])
+    assert json.loads(capsys.readouterr().out)["threshold"] > low
+
+
+def test_human_readable_listing(three_shots, capsys):
+    assert main(["scenes", str(three_shots)]) == 0
+    out = capsys.readouterr().out
+    assert "60 frames at 25 fps" in out and "3 scene(s)" in out
+    assert "frames     20-    39" in out
+
+
+@pytest.mark.slow
+def test_console_script_runs_in_a_fresh_process(three_shots):
+    exe = Path(sys.executable).with_name("scenecolor")
+    proc = subprocess.run([str(exe), "scenes", str(three_shots), "--json"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["cuts"] == [20, 40]
+
+
+def _fails(args: list[str], capsys) -> str:
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    return captured.err
+
+
+def test_missing_file(tmp_path, capsys):
+    err = _fails(["scenes", str(tmp_path / "nope.mp4"), "--json"], capsys)
+    assert "nope.mp4" in err and "does not exist" in err
+
+
+def test_empty_file(tmp_path, capsys):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    err = _fails(["scenes", str(empty), "--json"], capsys)
+    assert "empty.mp4" in err and "empty" in err and "0 bytes" in err
+
+
+def test_corrupt_bytes(tmp_path, capsys):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    err = _fails(["scenes", str(junk), "--json"], capsys)
+    assert "junk.mp4" in err and "corrupt" in err
+
+
+def test_truncated_mp4(three_shots, tmp_path, capsys):
+    cut = tmp_path / "truncated.mp4"
+    data = three_shots.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    err = _fails(["scenes", str(cut), "--json"], capsys)
+    assert "truncated.mp4" in err and ("corrupt" in err or "truncated" in err)
+    assert three_shots.read_bytes() == data  # the source was only read
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--k", "0"], "k must be a positive"),
+    (["--k", "-2"], "k must be a positive"),
+    (["--min-scene-len", "0"], "min_scene_len must be >= 1"),
+    (["--step", "0"], "frame step must be >= 1"),
+])
+def test_bad_parameters(three_shots, capsys, args, message):
+    err = _fails(["scenes", str(three_shots), "--json", *args], capsys)
+    assert message in err
+
+
+def test_bench_prints_ratios_measured_in_one_run(three_shots, capsys):
+    assert main(["bench", "scenes", str(three_shots), "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    for what in ("ssdev (ours)", "ContentDetector", "AdaptiveDetector", "decode only (gray", "decode only (rgb24"):
+        assert what in out
+    assert "ours / ContentDetector throughput = " in out and "ours time / decode-only time = " in out

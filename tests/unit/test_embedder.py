@@ -1,0 +1,158 @@
+"""GeM pooling, the embedder network, ImageNet weight loading and triplet sampling/mining."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from scenecolor import embedder as E
+from scenecolor.errors import CheckpointError, DataError, ParameterError
+
+
+def test_gem_is_average_pooling_at_p1():
+    x = torch.rand(2, 5, 4, 3) + 0.01
+    out = E.gem(x, p=1.0)
+    assert out.shape == (2, 5, 1, 1)
+    assert torch.allclose(out.flatten(1), x.mean(dim=(2, 3)), atol=1e-6)
+
+
+def test_gem_approaches_max_pooling_at_large_p():
+    x = torch.rand(2, 5, 4, 3) + 0.01
+    mx = x.amax(dim=(2, 3))
+    err_lo = (E.gem(x, p=3.0).flatten(1) - mx).abs().max()
+    err_hi = (E.gem(x.double(), p=200.0).flatten(1) - mx.double()).abs().max()
+    assert err_hi < 0.02 < err_lo
+
+
+def test_gem_clamps_zeros_and_has_finite_gradient():
+    x = torch.zeros(1, 2, 3, 3, requires_grad=True)
+    pool = E.GeM(p=3.0, eps=1e-6)
+    pool(x).sum().backward()
+    assert torch.isfinite(x.grad).all() and torch.isfinite(pool.p.grad).all()
+
+
+def test_gem_module_repr_shows_learned_p():
+    pool = E.GeM(p=3.0)
+    with torch.no_grad():
+        pool.p.fill_(2.5)
+    assert repr(pool) == "GeM(p=2.5000, eps=1e-06)"
+    assert [n for n, _ in pool.named_parameters()] == ["p"]
+    with pytest.raises(ParameterError, match="p must be > 0"):
+        E.GeM(p=0.0)
+
+
+@pytest.mark.parametrize("backbone", ["resnet18"])
+def test_embedder_outputs_unit_vectors(backbone):
+    torch.manual_seed(0)
+    model = E.Embedder(E.EmbedderConfig(backbone=backbone)).eval()
+    out = model(torch.rand(3, 3, 48, 48))
+    assert out.shape == (3, E.BACKBONES[backbone])
+    assert torch.allclose(out.norm(dim=1), torch.ones(3), atol=1e-5)
+    assert "fc.weight" not in model.state_dict() and not any(k.startswith("fc") for k in model.state_dict())
+    assert "GeM(p=3.0000" in repr(model.pool)
+
+
+def test_embedder_rejects_wrong_input_and_backbone():
+    model = E.Embedder(E.EmbedderConfig(backbone="resnet18"))
+    with pytest.raises(DataError, match=r"\(B, 3, H, W\)"):
+        model(torch.rand(2, 1, 32, 32))
+    with pytest.raises(ParameterError, match="vgg16"):
+        E.EmbedderConfig(backbone="vgg16")
+
+
+def test_to_input_resizes_and_scales():
+    frames = np.full((2, 40, 40, 3), 255, np.uint8)
+    x = E.to_input(frames, 16)
+    assert x.shape == (2, 3, 16, 16) and torch.allclose(x, torch.ones_like(x))
+    with pytest.raises(DataError, match="RGB"):
+        E.to_input(np.zeros((2, 40, 40)), 16)
+
+
+def test_imagenet_weights_from_local_file(tmp_path):
+    torch.manual_seed(1)
+    tv = torchvision.models.resnet18(weights=None)
+    path = tmp_path / "resnet18-local.pth"
+    torch.save(tv.state_dict(), path)
+    model, note = E.build_embedder(E.EmbedderConfig(backbone="resnet18"), str(path))
+    assert str(path) in note
+    assert torch.equal(model.features[0].weight, tv.conv1.weight)
+    assert torch.equal(model.features[7][1].bn2.running_var, tv.layer4[1].bn2.running_var)
+
+
+def test_imagenet_weights_found_in_hub_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    cfg = E.EmbedderConfig(backbone="resnet18")
+    _, note = E.build_embedder(cfg, "auto")
+    assert note.startswith("random initialisation")
+    (tmp_path / "checkpoints").mkdir()
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), tmp_path / "checkpoints" / "resnet18-f37072fd.pth")
+    _, note = E.build_embedder(cfg, "auto")
+    assert "resnet18-f37072fd.pth" in note
+
+
+def test_imagenet_weights_bad_files(tmp_path):
+    cfg = E.EmbedderConfig(backbone="resnet18")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        E.build_embedder(cfg, str(tmp_path / "missing.pth"))
+    wrong = tmp_path / "resnet34.pth"
+    torch.save(torchvision.models.resnet34(weights=None).state_dict(), wrong)
+    with pytest.raises(CheckpointError, match="do not fit resnet18"):
+        E.build_embedder(cfg, str(wrong))
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        E.build_embedder(cfg, str(junk))
+
+
+LABELS = np.array(["a"] * 5 + ["b"] * 3 + ["c"] * 1 + ["d"] * 4)
+
+
+def test_sample_triplets_never_draws_negative_from_anchor_shot():
+    trip = E.sample_triplets(LABELS, 2000, np.random.default_rng(0))
+    a, p, n = trip.T
+    assert (LABELS[a] == LABELS[p]).all() and (a != p).all()
+    assert (LABELS[n] != LABELS[a]).all()
+    assert "c" not in set(LABELS[a])  # a one-frame shot cannot be an anchor
+    assert "c" in set(LABELS[n])  # but it can be a negative
+    assert np.array_equal(trip, E.sample_triplets(LABELS, 2000, np.random.default_rng(0)))
+
+
+@pytest.mark.parametrize("labels", [["a", "a", "a"], ["a", "b", "c"], []])
+def test_sample_triplets_rejects_unusable_labels(labels):
+    with pytest.raises(DataError, match="at least 2 shots"):
+        E.sample_triplets(labels, 4, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("mining", ["random", "semihard"])
+def test_mined_triplets_respect_shots(mining):
+    rng = np.random.default_rng(3)
+    pos = E.sample_pk_batch(LABELS, 3, 4, rng)
+    labels = LABELS[pos]
+    assert len(pos) == 12 and len(set(labels)) == 3 and "c" not in set(labels)
+    emb = torch.nn.functional.normalize(torch.randn(len(pos), 8), dim=1)
+    trip = E.mine_triplets(emb, labels, pos, mining, 0.5, rng).numpy()
+    a, p, n = trip.T
+    assert len(trip) == len(pos)
+    assert (labels[a] == labels[p]).all() and (pos[a] != pos[p]).all()
+    assert (labels[n] != labels[a]).all()
+
+
+def test_semihard_mining_picks_negative_inside_margin():
+    labels = np.array(["a", "a", "b", "b", "b"])
+    emb = torch.tensor([[0.0], [1.0], [1.2], [3.0], [0.5]])  # anchor 0: d(a,p)=1
+    trip = E.mine_triplets(emb, labels, np.arange(5), "semihard", 0.5, np.random.default_rng(0))
+    assert trip[0].tolist() == [0, 1, 2]  # 1.2 lies in (1, 1.5); 0.5 is too hard, 3.0 too easy
+    with pytest.raises(ParameterError, match="mining"):
+        E.mine_triplets(emb, labels, np.arange(5), "hardest", 0.5, np.random.default_rng(0))
+
+
+def test_triplet_loss_and_accuracy():
+    emb = torch.tensor([[0.0, 0.0], [0.1, 0.0], [1.0, 0.0], [0.0, 0.05]])
+    loss, acc = E.triplet_loss(emb, torch.tensor([[0, 1, 2], [0, 2, 3]]), margin=0.2)
+    # triplet 1: d_ap .1, d_an 1 -> 0 loss, correct; triplet 2: d_ap 1, d_an .05 -> 1.15, wrong
+    assert acc.item() == pytest.approx(0.5)
+    assert loss.item() == pytest.approx(1.15 / 2, abs=1e-6)
+    with pytest.raises(DataError, match="no triplet"):
+        E.triplet_loss(emb, torch.zeros((0, 3), dtype=torch.long), 0.2)
