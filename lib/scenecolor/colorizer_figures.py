@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import torch
 
@@ -27,6 +28,8 @@ def plot_curves(history: list[dict[str, Any]]) -> plt.Figure:
     ax_psnr.plot(epochs, [h["val_psnr_gray"] for h in history], "--", color="grey", label="grey output (ab = 0)")
     ax_psnr.set(xlabel="epoch", ylabel="PSNR (dB, RGB)", title="validation PSNR")
     ax_psnr.legend()
+    for ax in (ax_loss, ax_psnr):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     return fig
 
@@ -36,12 +39,13 @@ def _rgb(lab: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def plot_samples(model: torch.nn.Module, data: ClipSet, cfg: TrainConfig, n_clips: int = 4, n_refs: int | None = None) -> plt.Figure:
+def plot_samples(model: torch.nn.Module, data: ClipSet, cfg: TrainConfig, n_clips: int = 4, n_refs: int | None = None, pool: str | None = None) -> plt.Figure:
     """For ``n_clips`` validation clips (spread over the set): the middle frame's grey input, the
-    references, our colorization and the ground truth."""
+    references (of ``pool``, default the validation pool), our colorization and the ground truth."""
     n_refs = n_refs or cfg.max_refs
+    pool = pool or cfg.val_pool
     picks = np.unique(np.linspace(0, len(data) - 1, min(n_clips, len(data))).round().astype(int)).tolist()
-    gray, refs, true_ab = make_batch(data, picks, n_refs, cfg.val_pool)
+    gray, refs, true_ab = make_batch(data, picks, n_refs, pool)
     model.eval()
     pred_ab = model(gray, refs)
     mid = gray.shape[2] // 2

@@ -17,6 +17,7 @@ penalises flicker the ground truth does not have.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import subprocess
 import sys
@@ -56,8 +57,9 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     huber_delta: float = 0.05  # in units of ab/110
-    temporal_weight: float = 0.5
+    temporal_weight: float = 0.2
     hue_prob: float = 0.5  # share of clips whose ab (and their references') is rotated
+    foreign_prob: float = 0.25  # share of clips given the references of another video's clip
     val_clips: int = 32
     width: float = 1.0  # multiplies every channel width of ColorizerConfig (1.0 = the full network)
     seed: int = 0
@@ -77,6 +79,7 @@ class TrainConfig:
             "huber_delta": self.huber_delta > 0,
             "temporal_weight": self.temporal_weight >= 0,
             "hue_prob": 0 <= self.hue_prob <= 1,
+            "foreign_prob": 0 <= self.foreign_prob <= 1,
             "val_clips": self.val_clips >= 1,
             "width": 0 < self.width <= 1.0,
         }
@@ -154,6 +157,17 @@ def evaluate(model: torch.nn.Module, data: ClipSet, cfg: TrainConfig, device: to
     return {"val_loss": sum(losses) / len(data), "val_psnr": float(np.mean(psnrs)), "val_psnr_gray": float(np.mean(gray_psnrs))}
 
 
+def evaluate_pools(model: torch.nn.Module, data: ClipSet, cfg: TrainConfig) -> pd.DataFrame:
+    """Validation with the references of each pool (open: other footage; in_domain: the shot's own
+    frames when the pool has them): PSNR of ours beside the grey output's, and the loss."""
+    rows = []
+    for pool in POOLS:
+        scores = evaluate(model, data, dataclasses.replace(cfg, val_pool=pool), torch.device("cpu"))
+        rows.append({"references": pool, "PSNR ours (dB)": scores["val_psnr"], "PSNR grey (dB)": scores["val_psnr_gray"],
+                     "gain over grey (dB)": scores["val_psnr"] - scores["val_psnr_gray"], "loss": scores["val_loss"]})
+    return pd.DataFrame(rows).set_index("references")
+
+
 @dataclass
 class TrainResult:
     """A finished (or stopped) training run."""
@@ -227,7 +241,7 @@ def train_colorizer(
         for b in bar:
             idx = [order[(b * cfg.batch_size + j) % len(order)] for j in range(cfg.batch_size)]
             n_refs = int(rng.integers(1, cfg.max_refs + 1))
-            gray, refs, true_ab = (t.to(info.device) for t in make_batch(train_set, idx, n_refs, _pool_for_batch(cfg, rng), rng, cfg.hue_prob))
+            gray, refs, true_ab = (t.to(info.device) for t in make_batch(train_set, idx, n_refs, _pool_for_batch(cfg, rng), rng, cfg.hue_prob, cfg.foreign_prob))
             loss, _ = colorization_loss(ddp(gray, refs), true_ab, cfg.huber_delta, cfg.temporal_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -109,7 +109,8 @@ def load_photo(path: Path) -> np.ndarray:
         raise DataError(f"photograph '{path}' has shape {img.shape}; expected an RGB image")
     img = img[:, :, :3]
     if img.dtype != np.uint8:
-        img = (np.clip(img.astype(np.float64) / np.iinfo(img.dtype).max, 0, 1) * 255).round().astype(np.uint8)
+        scale = float(np.iinfo(img.dtype).max) if np.issubdtype(img.dtype, np.integer) else 1.0
+        img = (np.clip(img.astype(np.float64) / scale, 0, 1) * 255).round().astype(np.uint8)
     return np.ascontiguousarray(img)
 
 
@@ -204,7 +205,7 @@ def _pick_sequence(shots: pd.DataFrame, n: int, rng: np.random.Generator) -> lis
     return chosen
 
 
-def _build_test_videos(shots: pd.DataFrame, plans: list[ShotPlan], manifest: Manifest, config: BuildConfig, staging: Path) -> list[dict[str, Any]]:
+def _build_test_videos(shots: pd.DataFrame, manifest: Manifest, config: BuildConfig, staging: Path) -> list[dict[str, Any]]:
     """Assemble the multi-scene test videos and list the real multi-shot clips; returns their records."""
     out_dir = staging / "test_videos"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -300,7 +301,7 @@ def build_embedded_dataset(out_dir: str | os.PathLike[str], config: BuildConfig 
         shots = pd.DataFrame(rows)
         with atomic_path(staging / "shots.csv") as tmp:
             shots.to_csv(tmp, index=False)
-        records = _build_test_videos(shots, plans, manifest, config, staging)
+        records = _build_test_videos(shots, manifest, config, staging)
         atomic_write_json(staging / "test_videos.json", {
             "convention": montage.GROUND_TRUTH_CONVENTION,
             "videos": records,

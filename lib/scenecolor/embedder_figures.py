@@ -29,10 +29,12 @@ def plot_training_curves(history: list[dict[str, Any]], quoted_accuracy: float =
     for col, label, style in (("train_loss", "train", "o-"), ("val_loss", "validation", "s-")):
         ax_loss.plot(h.index, h[col].astype(float), style, label=label)
     ax_loss.set(title="triplet loss", xlabel="epoch", ylabel="mean hinge loss")
-    for col, label, style in (("train_acc", "train", "o-"), ("val_acc", "validation", "s-")):
-        ax_acc.plot(h.index, h[col].astype(float), style, label=label)
+    for col, label, style in (("train_acc", "train (mined triplets)", "o-"), ("val_acc", "validation (random triplets)", "s-"),
+                              ("val_separation", "validation separation (hardest triplet)", "^-")):
+        if col in h:
+            ax_acc.plot(h.index, h[col].astype(float), style, label=label)
     ax_acc.axhline(quoted_accuracy, color="grey", ls="--", label=f"paper (quoted) {quoted_accuracy:.0%}")
-    ax_acc.set(title="triplet accuracy  d(a,p) < d(a,n)", xlabel="epoch", ylim=(min(0.4, float(h["val_acc"].min()) - 0.05), 1.02))
+    ax_acc.set(title="triplet accuracy  d(a,p) < d(a,n)", xlabel="epoch", ylim=(min(0.4, float(h.filter(["val_acc", "val_separation"]).min().min()) - 0.05), 1.02))
     ax_p.plot(h.index, h["p"], "d-", color="tab:purple")
     ax_p.set(title="GeM exponent p (learned)", xlabel="epoch")
     for ax in (ax_loss, ax_acc):

@@ -26,11 +26,12 @@ import torch
 from tqdm.auto import tqdm
 
 from . import training
-from .embedder import ARCH, Embedder, EmbedderConfig, build_embedder, embed_frames, load_embedder, mine_triplets, sample_pk_batch, sample_triplets, check_triplet_labels, to_input, triplet_loss
+from .embedder import ARCH, Embedder, augment_frames, separation_accuracy, EmbedderConfig, build_embedder, embed_frames, load_embedder, mine_triplets, sample_pk_batch, sample_triplets, check_triplet_labels, to_input, triplet_loss
 from .errors import CheckpointError, ParameterError, ScenecolorError
 from .frames import FrameStore
 
 LAST_CHECKPOINT = "checkpoints/last.pt"
+HISTORY_FORMAT = 2  # bump when the per-epoch history gains fields: older checkpoints are then not resumed
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class TrainConfig:
     frames_per_shot: int = 2  # K
     margin: float = 0.3
     mining: str = "semihard"
+    augment: bool = False  # random resized crops and flips of the training frames (colours untouched)
     lr: float = 1e-3
     weight_decay: float = 1e-4
     val_triplets: int = 256
@@ -112,14 +114,13 @@ def validation_triplets(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def evaluate_triplets(model: torch.nn.Module, store: FrameStore, ids: np.ndarray, triplets: np.ndarray, cfg: TrainConfig, device: torch.device) -> tuple[float, float]:
-    """Triplet loss and accuracy (share with d(a,p) < d(a,n)) of ``model`` on fixed triplets."""
-    used = np.unique(triplets)
-    emb = torch.from_numpy(embed_frames(model, store.uint8(ids[used]), cfg.input_size, device=device))
-    where = {int(pos): i for i, pos in enumerate(used)}
-    remapped = torch.tensor([[where[int(x)] for x in row] for row in triplets], dtype=torch.long)
-    loss, acc = triplet_loss(emb, remapped, cfg.margin)
-    return float(loss), float(acc)
+def evaluate_triplets(model: torch.nn.Module, store: FrameStore, ids: np.ndarray, triplets: np.ndarray, cfg: TrainConfig, device: torch.device) -> dict[str, float]:
+    """On the validation split: triplet loss and accuracy (share with d(a,p) < d(a,n)) on the fixed
+    triplets, and the separation accuracy over all its frames (each anchor's hardest triplet)."""
+    emb = torch.from_numpy(embed_frames(model, store.uint8(ids), cfg.input_size, device=device))
+    loss, acc = triplet_loss(emb, torch.from_numpy(triplets), cfg.margin)
+    labels = store.index.loc[ids, "shot_id"].to_numpy()
+    return {"val_loss": float(loss), "val_acc": float(acc), "val_separation": separation_accuracy(emb, labels)}
 
 
 def make_optimizer(model: Embedder, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -132,7 +133,7 @@ def make_optimizer(model: Embedder, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 def _checkpoint_config(model_cfg: EmbedderConfig, cfg: TrainConfig) -> dict[str, Any]:
-    return {"model": model_cfg.to_dict(), "train": asdict(cfg)}
+    return {"model": model_cfg.to_dict(), "train": asdict(cfg), "history_format": HISTORY_FORMAT}
 
 
 def _try_resume(path: Path, model: Embedder, optimizer: torch.optim.Optimizer, cfg: TrainConfig, log: Any) -> tuple[int, list[dict[str, Any]]]:
@@ -141,7 +142,8 @@ def _try_resume(path: Path, model: Embedder, optimizer: torch.optim.Optimizer, c
         return 0, []
     peek = training.load_checkpoint(path, arch=ARCH, restore_rng=False)  # corrupt / other arch -> CheckpointError
     saved = (peek.get("config") or {}).get("train")
-    if saved is None or {k: v for k, v in saved.items() if k != "epochs"} != cfg.resume_key():
+    same_format = (peek.get("config") or {}).get("history_format") == HISTORY_FORMAT
+    if saved is None or not same_format or {k: v for k, v in saved.items() if k != "epochs"} != cfg.resume_key():
         log(f"checkpoint {path} was trained with other settings; starting a fresh run (it is replaced after epoch 1)")
         return 0, []
     ckpt = training.load_checkpoint(path, arch=ARCH, model=model, optimizer=optimizer, restore_rng=True)
@@ -183,8 +185,8 @@ def train_embedder(
     optimizer = make_optimizer(model, cfg)
     start, history = _try_resume(ckpt_path, model, optimizer, cfg, log if info.is_main else (lambda *_: None)) if resume else (0, [])
     if start == 0:
-        loss, acc = evaluate_triplets(model, store, val_ids, val_trip, cfg, info.device)
-        history = [{"epoch": 0, "train_loss": None, "train_acc": None, "val_loss": loss, "val_acc": acc, "p": model.pool.p.detach().item(), "seconds": 0.0}]
+        val = evaluate_triplets(model, store, val_ids, val_trip, cfg, info.device)
+        history = [{"epoch": 0, "train_loss": None, "train_acc": None, **val, "p": model.pool.p.detach().item(), "seconds": 0.0}]
     ddp = training.wrap_ddp(model, info)
 
     batch = cfg.shots_per_batch * cfg.frames_per_shot
@@ -200,7 +202,9 @@ def train_embedder(
         for _ in bar:
             pos = sample_pk_batch(train_labels, cfg.shots_per_batch, cfg.frames_per_shot, rng)
             ids = train_ids[pos]
-            emb = ddp(to_input(store.uint8(ids), cfg.input_size).to(info.device))
+            frames = store.uint8(ids)
+            x = augment_frames(frames, cfg.input_size, rng) if cfg.augment else to_input(frames, cfg.input_size)
+            emb = ddp(x.to(info.device))
             trip = mine_triplets(emb, train_labels[pos], ids, cfg.mining, cfg.margin, rng)
             loss, acc = triplet_loss(emb, trip.to(emb.device), cfg.margin)
             optimizer.zero_grad(set_to_none=True)
@@ -210,14 +214,13 @@ def train_embedder(
             bar.set_postfix(loss=f"{sums[0] / sums[2]:.3f}")
         training.average_buffers(ddp, info)
         total = training.all_reduce_sum(sums, info)
-        val_loss, val_acc = evaluate_triplets(model, store, val_ids, val_trip, cfg, info.device)
+        val = evaluate_triplets(model, store, val_ids, val_trip, cfg, info.device)
         history.append(
             {
                 "epoch": epoch,
                 "train_loss": total[0] / total[2],
                 "train_acc": total[1] / total[2],
-                "val_loss": val_loss,
-                "val_acc": val_acc,
+                **val,
                 "p": model.pool.p.detach().item(),
                 "seconds": round(time.perf_counter() - t0, 3),
             }
@@ -226,7 +229,7 @@ def train_embedder(
         training.barrier(info)
         if info.is_main:
             h = history[-1]
-            log(f"epoch {epoch}: train loss {h['train_loss']:.4f} acc {h['train_acc']:.3f} | val loss {val_loss:.4f} acc {val_acc:.3f} | p {h['p']:.3f} | {h['seconds']:.1f} s")
+            log(f"epoch {epoch}: train loss {h['train_loss']:.4f} acc {h['train_acc']:.3f} | val loss {h['val_loss']:.4f} acc {h['val_acc']:.3f} separation {h['val_separation']:.3f} | p {h['p']:.3f} | {h['seconds']:.1f} s")
     model.eval()
     return TrainResult(model=model, history=history, checkpoint=ckpt_path, init_note=init_note, resumed_from_epoch=start)
 
@@ -249,18 +252,39 @@ def save_embedder(result: TrainResult, cfg: TrainConfig, path: str | Path) -> Pa
 
 
 # -- command line (also the torchrun entry point) ----------------------------------------------------
-def build_arg_parser() -> argparse.ArgumentParser:
-    """``python -m scenecolor.embedder_train train --store ... --out ...`` with every TrainConfig field."""
-    parser = argparse.ArgumentParser(prog="python -m scenecolor.embedder_train", description="Train the GeM embedder (runs under torchrun for DDP).")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("train", help="train on a frame store")
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    """The training options (--store, --out, --device, ... and every TrainConfig field)."""
     p.add_argument("--store", required=True, help="frame store folder (00_data_prep artifacts or its frames/)")
     p.add_argument("--out", required=True, help="output folder (checkpoints/last.pt and embedder.pt)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
     p.add_argument("--stop-after", type=int, default=None, help="stop after this epoch (simulates an interruption)")
     for f in fields(TrainConfig):
-        p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+        flag = f"--{f.name.replace('_', '-')}"
+        if isinstance(f.default, bool):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        else:
+            p.add_argument(flag, type=type(f.default), default=f.default, help=f"default {f.default!r}")
+
+
+def train_argv(args: argparse.Namespace) -> list[str]:
+    """The ``train`` command line that reproduces ``args`` (what torchrun passes to every rank)."""
+    argv = ["train", "--store", str(args.store), "--out", str(args.out)]
+    argv += ["--device", args.device] if args.device else []
+    argv += ["--no-resume"] if args.no_resume else []
+    argv += ["--stop-after", str(args.stop_after)] if args.stop_after is not None else []
+    for f in fields(TrainConfig):
+        value = getattr(args, f.name)
+        flag = f.name.replace("_", "-")
+        argv += ([f"--{flag}"] if value else [f"--no-{flag}"]) if isinstance(value, bool) else [f"--{flag}", str(value)]
+    return argv
+
+
+def build_arg_parser() -> argparse.ArgumentParser:
+    """``python -m scenecolor.embedder_train train --store ... --out ...`` with every TrainConfig field."""
+    parser = argparse.ArgumentParser(prog="python -m scenecolor.embedder_train", description="Train the GeM embedder (runs under torchrun for DDP).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_train_arguments(sub.add_parser("train", help="train on a frame store"))
     return parser
 
 

@@ -22,10 +22,9 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -33,202 +32,23 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import metrics as M
-from .artifacts import read_json
+from .artifacts import atomic_path
 from .baselines import ColorizeMethod, check_method_inputs
-from .color import rgb_to_lab, torch_lab_to_rgb, torch_rgb_to_lab
+from .color8 import lab_to_rgb8, rgb8_to_lab
 from .errors import DataError
-from .frames import FrameStore, Preprocess, preprocess_frame
+from .evaluation_data import (  # noqa: F401  (re-exported: the notebook's one import for the inputs)
+    POOLS,
+    EvalVideo,
+    ReferenceTable,
+    frames_of_test_shots,
+    load_test_videos,
+    steady_segments,
+    store_preprocess,
+)
+from .frames import FrameStore
 from .video import iter_frames
 
-POOLS = ("in_domain", "open")
 OURS = "ours (scene colorizer)"
-
-
-# -- inputs ------------------------------------------------------------------------------------
-@dataclass
-class EvalVideo:
-    """One test video at the working resolution, with its detected scenes and true steady segments.
-
-    ``scenes`` and ``steady`` are ``[start, end)`` index ranges into ``frames`` (after frame
-    selection); ``source_frames`` maps each kept frame to its frame number in the video file.
-    """
-
-    video_id: str
-    frames: np.ndarray  # uint8 (T, S, S, 3), the ground truth
-    fps: float
-    scenes: list[tuple[int, int]]
-    steady: list[tuple[int, int]]
-    source_frames: np.ndarray
-    scene_ids: list[int] = field(default_factory=list)  # index of each scene in scenes.json
-
-    def __post_init__(self) -> None:
-        if self.frames.dtype != np.uint8 or self.frames.ndim != 4 or self.frames.shape[-1] != 3 or len(self.frames) == 0:
-            raise DataError(f"test video '{self.video_id}': frames must be uint8 (T,S,S,3) with T > 0, got {self.frames.dtype} {self.frames.shape}")
-        if not self.scene_ids:
-            self.scene_ids = list(range(len(self.scenes)))
-        covered = sum(e - s for s, e in self.scenes)
-        if covered != len(self.frames) or any(s >= e for s, e in self.scenes):
-            raise DataError(f"test video '{self.video_id}': scenes {self.scenes} must tile its {len(self.frames)} frames without gaps")
-
-    @cached_property
-    def lab(self) -> np.ndarray:
-        """The ground truth in CIE Lab, float32 (T, S, S, 3)."""
-        return rgb_to_lab(self.frames)
-
-    @cached_property
-    def lab_fast(self) -> np.ndarray:
-        """The ground truth in Lab through :func:`fast_lab`, the conversion the temporal measures use."""
-        return fast_lab(self.frames)
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.frames.shape[0])
-
-
-def _ranges_to_kept(ranges: Iterable[tuple[int, int]], kept: np.ndarray) -> list[tuple[int, int]]:
-    """Map [start, end) ranges of source frames onto index ranges of the kept frames (empty dropped)."""
-    out = []
-    for s, e in ranges:
-        idx = np.flatnonzero((kept >= s) & (kept < e))
-        if idx.size:
-            out.append((int(idx[0]), int(idx[-1]) + 1))
-    return out
-
-
-def steady_segments(n_frames: int, cuts: Sequence[int], transitions: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Frame ranges [start, end) between cuts with every transition frame left out."""
-    bounds = [0, *sorted(int(c) for c in cuts), n_frames]
-    blocked = np.zeros(n_frames, dtype=bool)
-    for s, e in transitions:
-        blocked[max(0, s) : min(n_frames, e)] = True
-    segs = []
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        run_start = None
-        for i in range(a, b + 1):
-            free = i < b and not blocked[i]
-            if free and run_start is None:
-                run_start = i
-            elif not free and run_start is not None:
-                segs.append((run_start, i))
-                run_start = None
-    return segs
-
-
-def load_test_videos(
-    data_dir: Path,
-    scenes_path: Path,
-    prep: Preprocess,
-    max_videos: int = 0,
-    max_frames: int = 0,
-    frame_step: int = 1,
-    test_shots_only: bool = True,
-) -> list[EvalVideo]:
-    """Decode notebook 00's test videos, pre-process them like the frame store, attach scenes.
-
-    Args:
-        data_dir: artifact folder of 00_data_prep (holds ``test_videos.json``).
-        scenes_path: notebook 02's ``scenes.json``.
-        prep: the frame store's pre-processing (size, mean filter, resize mode).
-        max_videos, max_frames: 0 = all; otherwise the first videos / first kept frames.
-        frame_step: keep one frame in ``frame_step``.
-        test_shots_only: drop frames showing a shot of the train or val split (see
-            :func:`frames_of_test_shots`); a video left with no frame is skipped.
-    """
-    listing = Path(data_dir) / "test_videos.json"
-    if not listing.is_file():
-        raise DataError(f"'{listing}' does not exist; run notebooks/00_data_prep.ipynb in this run folder first")
-    if not Path(scenes_path).is_file():
-        raise DataError(f"scene list '{scenes_path}' does not exist; run notebooks/02_scene_analysis.ipynb first")
-    if frame_step < 1 or max_frames < 0 or max_videos < 0:
-        raise DataError(f"frame_step must be >= 1 and max_frames, max_videos >= 0; got {frame_step}, {max_frames}, {max_videos}")
-    entries = read_json(listing)["videos"]
-    scenes = read_json(scenes_path)
-    out: list[EvalVideo] = []
-    skipped: list[str] = []
-    for entry in tqdm(entries, desc="decode test videos", leave=False):
-        if max_videos and len(out) == max_videos:
-            break
-        vid = str(entry["video_id"])
-        if vid not in scenes:
-            raise DataError(f"scenes.json '{scenes_path}' has no entry for test video '{vid}'; re-run notebook 02")
-        n_total = int(entry["n_frames"])
-        kept = np.arange(0, n_total, frame_step)
-        if test_shots_only:
-            kept = kept[frames_of_test_shots(entry)[kept]]
-        if max_frames:
-            kept = kept[:max_frames]
-        if kept.size == 0:
-            skipped.append(vid)
-            continue
-        wanted, frames = set(kept.tolist()), []
-        for i, frame in enumerate(iter_frames(Path(data_dir) / entry["path"])):
-            if i in wanted:
-                frames.append(preprocess_frame(frame, prep))
-            if i >= kept[-1]:
-                break
-        if len(frames) != len(kept):
-            raise DataError(f"test video '{vid}' decodes to fewer frames than test_videos.json lists ({n_total}); re-run notebook 00")
-        detected = [(int(s["start"]), int(s["end"])) for s in scenes[vid]["scenes"]]
-        scene_ranges, scene_ids = [], []
-        for i, (s, e) in enumerate(detected):
-            mapped = _ranges_to_kept([(s, e)], kept)
-            if mapped:
-                scene_ranges.append(mapped[0])
-                scene_ids.append(i)
-        transitions = [(int(t["start"]), int(t["end"])) for t in entry.get("transitions", [])]
-        steady = _ranges_to_kept(steady_segments(n_total, entry["cuts"], transitions), kept)
-        out.append(EvalVideo(vid, np.stack(frames), float(entry["fps"]), scene_ranges, steady, kept, scene_ids))
-    if not out:
-        raise DataError(
-            f"'{listing}' lists no test video with test-split frames (skipped: {skipped}); "
-            "notebook 00 needs n_test_videos >= 1"
-        )
-    return out
-
-
-def frames_of_test_shots(entry: dict) -> np.ndarray:
-    """Per frame of a test video: True when every shot showing in it belongs to the test split.
-
-    A real multi-shot video (bikes) mixes shots of all splits; only its test-split shots may be
-    scored, or training footage would flatter every method that learned from it.
-    """
-    n = int(entry["n_frames"])
-    mask = np.ones(n, dtype=bool)
-    for shot in entry.get("shots", []):
-        if str(shot.get("split", "test")) != "test":
-            mask[max(0, int(shot["start"])) : min(n, int(shot["end"]))] = False
-    return mask
-
-
-@dataclass(frozen=True)
-class ReferenceTable:
-    """Notebook 03's ``references.csv`` (scene queries): ranked frame-store ids per pool and scene."""
-
-    table: pd.DataFrame
-
-    @classmethod
-    def read(cls, path: str | os.PathLike[str]) -> "ReferenceTable":
-        p = Path(path)
-        if not p.is_file():
-            raise DataError(f"reference list '{p}' does not exist; run notebooks/03_reference_selection.ipynb first")
-        df = pd.read_csv(p, dtype={"video_id": str, "shot_id": str, "pool": str, "query_kind": str})
-        needed = {"query_kind", "video_id", "scene", "pool", "rank", "ref_frame_id"}
-        if not needed <= set(df.columns):
-            raise DataError(f"reference list '{p}' lacks columns {sorted(needed - set(df.columns))}; re-run notebook 03")
-        return cls(df[df["query_kind"] == "scene"].sort_values("rank").reset_index(drop=True))
-
-    def pools(self) -> list[str]:
-        return [p for p in POOLS if p in set(self.table["pool"])] + sorted(set(self.table["pool"]) - set(POOLS))
-
-    def ids(self, pool: str, video_id: str, scene: int, n_refs: int) -> np.ndarray:
-        """The top ``n_refs`` reference frame ids of one scene, best first."""
-        t = self.table
-        rows = t[(t["pool"] == pool) & (t["video_id"] == video_id) & (t["scene"] == scene)]
-        if rows.empty:
-            raise DataError(f"references.csv has no '{pool}' references for scene {scene} of '{video_id}'; re-run notebook 03")
-        if len(rows) < n_refs:
-            raise DataError(f"scene {scene} of '{video_id}' has {len(rows)} '{pool}' references, {n_refs} asked; raise top-k in notebook 03")
-        return rows["ref_frame_id"].to_numpy()[:n_refs].astype(np.int64)
 
 
 # -- our colorizer as a method ---------------------------------------------------------------
@@ -269,31 +89,16 @@ class ColorizerMethod:
 
 
 # -- running and scoring -----------------------------------------------------------------------
-def to_uint8(rgb01: np.ndarray) -> np.ndarray:
-    """Float RGB in [0,1] -> 8-bit."""
-    return (np.clip(rgb01, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
 def render(video: EvalVideo, ab: np.ndarray) -> np.ndarray:
     """Ground-truth L + predicted ab -> 8-bit sRGB frames (out-of-gamut colours clipped).
 
-    Uses the torch twin of :func:`scenecolor.color.lab_to_rgb` in float32 (8x faster than
-    scikit-image here; the same 8-bit result).
+    Through :func:`scenecolor.color8.lab_to_rgb8` (lookup tables; scikit-image's result but ten
+    times faster), since every method's every clip passes here.
     """
-    import torch
-
     ab = np.asarray(ab, dtype=np.float32)
     if ab.shape != (*video.frames.shape[:3], 2):
         raise DataError(f"'{video.video_id}': predicted ab has shape {ab.shape}, expected {(*video.frames.shape[:3], 2)}")
-    lab = np.concatenate([video.lab[..., :1], ab], axis=-1)
-    return to_uint8(torch_lab_to_rgb(torch.from_numpy(lab), dim=-1).numpy())
-
-
-def fast_lab(rgb: np.ndarray) -> np.ndarray:
-    """8-bit RGB -> Lab float32 through the torch twin of :func:`scenecolor.color.rgb_to_lab`."""
-    import torch
-
-    return torch_rgb_to_lab(torch.from_numpy(rgb.astype(np.float32) / 255.0), dim=-1).numpy()
+    return lab_to_rgb8(np.concatenate([video.lab[..., :1], ab], axis=-1))
 
 
 def colorize_video(method: ColorizeMethod, video: EvalVideo, refs: Sequence[np.ndarray]) -> tuple[np.ndarray, float]:
@@ -309,7 +114,7 @@ def colorize_video(method: ColorizeMethod, video: EvalVideo, refs: Sequence[np.n
 
 def temporal_scores(video: EvalVideo, rgb: np.ndarray) -> dict[str, float]:
     """CDC and ab change of ``rgb`` within the steady segments (pairs never straddle a cut)."""
-    lab, true_lab = fast_lab(rgb), video.lab_fast  # the same conversion for both
+    lab, true_lab = rgb8_to_lab(rgb), video.lab_fast  # the same conversion for both
     cdcs, d_sum, gt_sum, err_sum, pairs = [], 0.0, 0.0, 0.0, 0
     for s, e in video.steady:
         if e - s < 2:
@@ -367,8 +172,7 @@ def evaluate(
     """
     if not pools:
         raise DataError("no reference pool to evaluate: pass at least one of " + ", ".join(POOLS))
-    if main_refs not in ref_counts:
-        ref_counts = sorted({*ref_counts, main_refs})
+    ref_counts = sorted({*ref_counts, main_refs})
     rows, outputs, ref_frames = [], {}, {}
     plan: list[tuple[ColorizeMethod, str, int]] = []
     for method in ([ours] if ours is not None else []) + list(baselines):
@@ -378,12 +182,12 @@ def evaluate(
     for video in videos:
         ref_cache = {pool: [store.lab(refs.ids(pool, video.video_id, sid, max(ref_counts))) for sid in video.scene_ids] for pool in pools}
         ref_frames[video.video_id] = [store.uint8(refs.ids(pools[0], video.video_id, sid, main_refs)) for sid in video.scene_ids]
-        gray_row: dict | None = None
+        once: dict[str, dict] = {}  # rows of methods that ignore the references, by name
         for method, pool, r in plan:
             bar.update(1)
             ref_free = not getattr(method, "needs_references", True)
-            if ref_free and gray_row is not None:
-                rows.append({**gray_row, "pool": pool, "n_refs": r})
+            if ref_free and method.name in once:
+                rows.append({**once[method.name], "pool": pool, "n_refs": r})
                 continue
             ab, seconds = colorize_video(method, video, [x[:r] for x in ref_cache[pool]])
             rgb = render(video, ab)
@@ -392,7 +196,7 @@ def evaluate(
             row["sec_per_frame"] = seconds / video.n_frames
             rows.append(row)
             if ref_free:
-                gray_row = row
+                once[method.name] = row
             if pool == pools[0] and r == main_refs:
                 outputs[(method.name, video.video_id)] = rgb
     bar.close()
@@ -411,11 +215,50 @@ def roundtrip_check(videos: Sequence[EvalVideo]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def store_preprocess(data_dir: str | os.PathLike[str]) -> Preprocess:
-    """The pre-processing notebook 00 applied to the frame store (from its meta.json parameters)."""
-    meta = Path(data_dir) / "meta.json"
-    if not meta.is_file():
-        raise DataError(f"'{meta}' does not exist; run notebooks/00_data_prep.ipynb in this run folder first")
-    params = read_json(meta).get("params", {})
-    return Preprocess(size=int(params.get("size", 224)), mean_filter=int(params.get("mean_filter", 3)),
-                      resize_mode=params.get("resize_mode", "stretch"))
+def compare_videos(truth: str | os.PathLike[str], colorized: str | os.PathLike[str], max_frames: int = 0) -> dict[str, float]:
+    """Every measure of a colorized video file against its ground-truth file, streamed frame by frame.
+
+    Both must have the same frame count and size (the colorized one is compared as it is; no
+    resizing). Image measures are frame means; CDC and dAB run over the whole video, so a scene
+    cut counts as change here (``CDC_truth`` is the ground truth's own CDC for comparison).
+    Used by ``scenecolor metrics``; memory holds two frames and the per-frame histograms.
+    """
+    from itertools import zip_longest
+
+    per: dict[str, list[float]] = {name: [] for name in M.IMAGE_MEASURES}
+    hist_t, hist_c = [], []
+    prev = None
+    d_sum = gt_sum = err_sum = 0.0
+    n = 0
+    for k, q in zip_longest(iter_frames(truth), iter_frames(colorized)):
+        if k is None or q is None:
+            raise DataError(f"'{truth}' and '{colorized}' differ in frame count (one ends after {n} frames); compare the same clip")
+        if k.shape != q.shape:
+            raise DataError(f"frame {n}: '{truth}' is {k.shape[1]}x{k.shape[0]}, '{colorized}' is {q.shape[1]}x{q.shape[0]}; resize to the same size first")
+        for name, v in M.per_frame_metrics(k, q).items():
+            per[name].append(float(v[0]))
+        hist_t.append(M.channel_histograms(k[None])[0])
+        hist_c.append(M.channel_histograms(q[None])[0])
+        ab_k, ab_q = rgb8_to_lab(k)[..., 1:], rgb8_to_lab(q)[..., 1:]
+        if prev is not None:
+            dk, dq = ab_k - prev[0], ab_q - prev[1]
+            d_sum, gt_sum, err_sum = d_sum + np.abs(dq).mean(), gt_sum + np.abs(dk).mean(), err_sum + np.abs(dq - dk).mean()
+        prev = (ab_k, ab_q)
+        n += 1
+        if max_frames and n >= max_frames:
+            break
+    out: dict[str, float] = {name: M.finite_mean(v) for name, v in per.items()}
+    pairs = max(1, n - 1)
+    out.update({"CDC": M.cdc_from_histograms(np.stack(hist_c)) if n > 1 else math.nan,
+                "CDC_truth": M.cdc_from_histograms(np.stack(hist_t)) if n > 1 else math.nan,
+                "dAB": d_sum / pairs if n > 1 else math.nan, "dAB_gt": gt_sum / pairs if n > 1 else math.nan,
+                "dAB_err": err_sum / pairs if n > 1 else math.nan, "n_frames": n})
+    return out
+
+
+def save_rows(result: EvaluationResult, folder: str | os.PathLike[str]) -> Path:
+    """Write every per-video row (video x method x pool x R, all measures) to ``metrics.csv`` atomically."""
+    path = Path(folder) / "metrics.csv"
+    with atomic_path(path) as tmp:
+        result.rows.to_csv(tmp, index=False)
+    return path

@@ -16,17 +16,16 @@ import numpy as np
 import pandas as pd
 
 from .artifacts import atomic_path
+from .color8 import lab_to_rgb8, rgb8_to_lab
 from .evaluation import EvalVideo, EvaluationResult
 from .video import write_video
 
 
 def _gray(frame: np.ndarray) -> np.ndarray:
     """The grayscale input as RGB (L of the ground truth, no colour)."""
-    from .color import lab_to_rgb, rgb_to_lab
-
-    lab = rgb_to_lab(frame)
+    lab = rgb8_to_lab(frame)
     lab[..., 1:] = 0
-    return (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8)
+    return lab_to_rgb8(lab)
 
 
 def reference_tile(refs: np.ndarray, size: int) -> np.ndarray:

@@ -95,13 +95,15 @@ def export_onnx(
     dynamic_axes: Mapping[str, Mapping[int, str]] | None = None,
     opset: int = DEFAULT_OPSET,
     exporter: Exporter = "dynamo",
+    output_axes: Mapping[str, Mapping[int, str]] | None = None,
 ) -> OnnxExport:
     """Export ``model`` (in eval mode) to ONNX at ``path`` atomically and validate it with onnx.checker.
 
     ``dynamic_axes`` maps an input name to ``{axis: label}`` (for example ``{"gray": {0: "B", 2: "T"}}``);
     axes sharing a label must share a size. ``exporter="dynamo"`` (torch.export, the default of
     torch >= 2.9) gives byte-identical files for the same weights; ``"torchscript"`` is the
-    legacy tracer, kept for graphs torch.export cannot capture.
+    legacy tracer, kept for graphs torch.export cannot capture; ``output_axes`` names its outputs'
+    dynamic axes (default: the batch axis; torch.export infers them itself).
     """
     if len(input_names) != len(example_inputs):
         raise ExportError(f"export to '{path}': {len(example_inputs)} example inputs but {len(input_names)} input names {list(input_names)}")
@@ -125,7 +127,9 @@ def export_onnx(
                 )
                 program.save(str(tmp))
             else:
-                out_axes = {n: {0: "B"} for n in output_names} if any(0 in a for a in axes.values()) else {}
+                out_axes = {k: dict(v) for k, v in output_axes.items()} if output_axes else (
+                    {n: {0: "B"} for n in output_names} if any(0 in a for a in axes.values()) else {}
+                )
                 torch.onnx.export(
                     model, example_inputs, str(tmp), dynamo=False, opset_version=opset,
                     input_names=list(input_names), output_names=list(output_names),

@@ -34,33 +34,33 @@ def plot_speed_size(table: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def plot_frames(data: EdgeInputs, outputs: dict[str, np.ndarray], clip: int = 0, frame: int = -1, diff_scale: float = 10.0) -> plt.Figure:
-    """One test frame: ground truth, each runtime's colours, and |ab - first runtime's ab| per runtime.
+def plot_frames(data: EdgeInputs, outputs: dict[str, np.ndarray], clip: int = 0, frame: int = -1) -> plt.Figure:
+    """One test frame: ground truth, each runtime's colours, and under each its |ab - first runtime's ab|.
 
-    ``outputs`` maps a runtime name to its ab of every test clip [n, 2, T, S, S]; the first one is
-    the reference of the difference maps (drawn 0..``diff_scale`` ab units).
+    ``outputs`` maps a runtime name to its ab of every test clip [n, 2, T, S, S]. The difference
+    maps share one colour scale, from 0 to the largest difference of any runtime (at least 0.05 ab).
     """
     names = list(outputs)
     lab = data.test.lab[data.test.clips[clip]]
     frame = frame if frame >= 0 else lab.shape[0] // 2
     lightness = lab[frame, ..., 0]
-    base = np.moveaxis(outputs[names[0]][clip][:, frame], 0, -1)
-    fig, axes = plt.subplots(2, len(names) + 1, figsize=(2.3 * (len(names) + 1), 5.0))
+    abs_ = {n: np.moveaxis(outputs[n][clip][:, frame], 0, -1) for n in names}
+    diffs = {n: np.abs(abs_[n] - abs_[names[0]]).max(-1) for n in names}
+    vmax = max(0.05, max(float(d.max()) for d in diffs.values()))
+    fig, axes = plt.subplots(2, len(names) + 1, figsize=(2.2 * (len(names) + 1), 5.2), layout="constrained")
     axes[0, 0].imshow(lab_to_rgb(lab[frame]))
     axes[0, 0].set_title("ground truth", fontsize=8)
     axes[1, 0].imshow(lightness, cmap="gray", vmin=0, vmax=100)
     axes[1, 0].set_title("grey input (L)", fontsize=8)
     for j, name in enumerate(names, start=1):
-        ab = np.moveaxis(outputs[name][clip][:, frame], 0, -1)
-        axes[0, j].imshow(lab_to_rgb(np.concatenate([lightness[..., None], ab], -1)))
-        axes[0, j].set_title(name, fontsize=8)
-        diff = np.abs(ab - base).max(-1)
-        im = axes[1, j].imshow(diff, cmap="magma", vmin=0, vmax=diff_scale)
-        axes[1, j].set_title(f"|ab - {names[0].split(' (')[0]}| max {diff.max():.2g}", fontsize=8)
+        axes[0, j].imshow(lab_to_rgb(np.concatenate([lightness[..., None], abs_[name]], -1)))
+        axes[0, j].set_title(name.replace(" (", "\n("), fontsize=8)
+        im = axes[1, j].imshow(diffs[name], cmap="magma", vmin=0, vmax=vmax)
+        axes[1, j].set_title(f"max |ab diff| {diffs[name].max():.2g}", fontsize=8)
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(im, ax=axes[1, :].tolist(), shrink=0.8, label="ab difference")
+    fig.colorbar(im, ax=axes[1, :].tolist(), shrink=0.8, label=f"|ab - {names[0]}|")
     return fig
 
 
@@ -73,4 +73,4 @@ def table_for_display(table: pd.DataFrame, digits: Sequence[tuple[str, int]] = (
     for col, n in digits:
         if col in out:
             out[col] = out[col].round(n)
-    return out.fillna("")
+    return out.astype(object).where(out.notna(), "")

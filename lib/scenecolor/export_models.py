@@ -34,8 +34,15 @@ COLORIZER_ONNX = "colorizer.onnx"  # the per-clip graph
 COLORIZER_REFS_ONNX = "colorizer_refs.onnx"  # the per-scene reference encoder
 ONNX_ARCH = "scenecolor-colorizer-onnx-v1"
 Precision = Literal["fp32", "int8"]
+#: ops quantized by each ``int8_ops`` choice of notebook 06 (None = every op ONNX Runtime can quantize)
+INT8_OP_SETS: dict[str, tuple[str, ...] | None] = {
+    "conv": ("Conv",),
+    "conv_and_data": ("Conv", "Pad", "Resize", "Concat", "AveragePool"),
+    "all": None,
+}
 _CLIP_AXES = {"gray": {0: "B", 2: "T", 3: "H", 4: "W"}, "keys": {0: "B", 1: "RN"}, "values": {0: "B", 1: "RN"}}
 _REFS_AXES = {"refs_lab": {0: "B", 1: "R", 3: "H", 4: "W"}}
+_OUT_AXES = {"ab": {0: "B", 2: "T", 3: "H", 4: "W"}, "keys": {0: "B", 1: "RN"}, "values": {0: "B", 1: "RN"}}
 
 
 def int8_name(name: str) -> str:
@@ -142,10 +149,10 @@ def export_colorizer(
     out = Path(out_dir)
     refs = export_onnx(ReferenceEncoderGraph(model).eval(), (refs_lab,), out / COLORIZER_REFS_ONNX,
                        input_names=["refs_lab"], output_names=["keys", "values"], dynamic_axes=_REFS_AXES,
-                       opset=opset, exporter=exporter)
+                       opset=opset, exporter=exporter, output_axes={k: _OUT_AXES[k] for k in ("keys", "values")})
     clip = export_onnx(ClipColorizerGraph(model).eval(), (gray, keys, values), out / COLORIZER_ONNX,
                        input_names=["gray", "keys", "values"], output_names=["ab"], dynamic_axes=_CLIP_AXES,
-                       opset=opset, exporter=exporter)
+                       opset=opset, exporter=exporter, output_axes={"ab": _OUT_AXES["ab"]})
     for path, role in ((refs.path, "refs"), (clip.path, "clip")):
         write_metadata(path, {**meta, "role": role})
     return ColorizerExport(refs=refs, clip=clip, n_params=count_parameters(model), resolution=model.cfg.resolution)

@@ -24,7 +24,7 @@ from .colorizer_bench import PAPER_SECONDS_PER_FRAME
 from .colorizer_data import ClipSet, build_clip_set, load_reference_table, make_batch, resize_rgb, shot_references
 from .errors import DataError, ExportError
 from .export import ort_session, run_session
-from .export_bench import measure_latency, torch_threads
+from .export_bench import Latency, measure_interleaved, torch_threads
 from .frames import FrameStore
 from .metrics import psnr
 
@@ -73,7 +73,7 @@ def onnx_runtime(name: str, refs_path: Path, clip_path: Path, n_params: int, *, 
     size = Path(refs_path).stat().st_size + Path(clip_path).stat().st_size
     return Runtime(
         name, lambda r: tuple(run_session(refs_session, [r])), lambda g, f: run_session(clip_session, [g, *f])[0],
-        size, n_params, threads, note,
+        size, n_params, threads, note or "both graph files; layers both stages use are stored in each",
     )
 
 
@@ -152,32 +152,8 @@ def test_split_psnr(ab: np.ndarray, data: EdgeInputs) -> float:
         pred = _to_uint8(lab[..., 0], np.moveaxis(ab[i], 0, -1))  # [2, T, S, S] -> (T, S, S, 2)
         values.append(psnr(truth, pred))
     per_frame = np.concatenate(values)
-    return float(np.mean(per_frame[np.isfinite(per_frame)]))
-
-
-def measure_runtime(runtime: Runtime, data: EdgeInputs, *, reference_ab: np.ndarray | None, warmup: int, repeats: int) -> dict[str, Any]:
-    """One table row: size, parameters, ms per frame (references cached), ms per scene for the references,
-    test-split PSNR and the largest |ab| difference from ``reference_ab`` (torch eager)."""
-    gray, refs = data.timing_gray, data.timing_refs
-    t = int(gray.shape[2])
-    with torch_threads(runtime.threads):
-        feats = runtime.encode(refs)
-        clip_lat = measure_latency(lambda: runtime.clip(gray, feats), name=runtime.name, warmup=warmup, repeats=repeats, frames_per_call=t)
-        refs_lat = measure_latency(lambda: runtime.encode(refs), name=runtime.name, warmup=warmup, repeats=repeats)
-    ab = test_split_outputs(runtime, data)
-    return {
-        "runtime": runtime.name,
-        "source": "measured",
-        "file (MB)": runtime.size_bytes / 1e6,
-        "parameters (M)": runtime.n_params / 1e6,
-        "ms / frame": clip_lat.ms_per_frame,
-        "ms p10-p90": f"{clip_lat.p10_ms / t:.1f}-{clip_lat.p90_ms / t:.1f}",
-        "ms refs / scene": refs_lat.median_ms,
-        "PSNR test (dB)": test_split_psnr(ab, data),
-        "max |ab - torch|": float(np.abs(ab - reference_ab).max()) if reference_ab is not None else 0.0,
-        "note": runtime.note,
-        "_ab": ab,
-    }
+    finite = per_frame[np.isfinite(per_frame)]
+    return float(np.mean(finite)) if finite.size else float("inf")  # identical frames have infinite PSNR
 
 
 def colorizer_parity(reference: Runtime, candidate: Runtime, data: EdgeInputs, atol: float) -> pd.DataFrame:
@@ -198,17 +174,69 @@ def colorizer_parity(reference: Runtime, candidate: Runtime, data: EdgeInputs, a
     return pd.DataFrame(rows)
 
 
+def time_runtimes(runtimes: Sequence[Runtime], gray: torch.Tensor, refs: torch.Tensor, *, warmup: int, repeats: int) -> dict[str, dict[str, Latency]]:
+    """Latency of every runtime on one clip ``gray`` [1,1,T,S,S] with ``refs`` [1,R,3,S,S], taken in
+    turns (see ``measure_interleaved``): ``{"clip": {name: per-clip latency}, "refs": {name: encoding}}``."""
+    feats = {rt.name: rt.encode(refs) for rt in runtimes}
+
+    def threaded(rt: Runtime, fn: Callable[[], Any]) -> Callable[[], Any]:
+        def call() -> Any:
+            with torch_threads(rt.threads):
+                return fn()
+        return call
+
+    clip = {rt.name: threaded(rt, lambda rt=rt: rt.clip(gray, feats[rt.name])) for rt in runtimes}
+    encode = {rt.name: threaded(rt, lambda rt=rt: rt.encode(refs)) for rt in runtimes}
+    return {
+        "clip": measure_interleaved(clip, warmup=warmup, repeats=repeats, frames_per_call=int(gray.shape[2])),
+        "refs": measure_interleaved(encode, warmup=warmup, repeats=repeats),
+    }
+
+
 def compare_runtimes(runtimes: Sequence[Runtime], data: EdgeInputs, *, warmup: int, repeats: int) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
-    """Measure every runtime (the first is the reference for the ab differences); rows and test-split ab per runtime."""
-    rows: list[dict[str, Any]] = []
-    for rt in tqdm(runtimes, desc="runtimes", leave=False):
-        rows.append(measure_runtime(rt, data, reference_ab=rows[0]["_ab"] if rows else None, warmup=warmup, repeats=repeats))
-    return rows, {r["runtime"]: r["_ab"] for r in rows}
+    """One row per runtime: size, parameters, ms per frame (references cached), ms per scene for the
+    references, test-split PSNR and the largest |ab| difference from the first runtime; and the
+    test-split ab of each runtime (for figures)."""
+    outputs = {rt.name: test_split_outputs(rt, data) for rt in tqdm(runtimes, desc="test split", leave=False)}
+    lat = time_runtimes(runtimes, data.timing_gray, data.timing_refs, warmup=warmup, repeats=repeats)
+    reference = outputs[runtimes[0].name]
+    rows = []
+    for rt in runtimes:
+        clip, refs = lat["clip"][rt.name], lat["refs"][rt.name]
+        t = clip.frames_per_call
+        rows.append({
+            "runtime": rt.name,
+            "source": "measured",
+            "file (MB)": rt.size_bytes / 1e6,
+            "parameters (M)": rt.n_params / 1e6,
+            "ms / frame": clip.ms_per_frame,
+            "ms p10-p90": f"{clip.p10_ms / t:.1f}-{clip.p90_ms / t:.1f}",
+            "ms refs / scene": refs.median_ms,
+            "PSNR test (dB)": test_split_psnr(outputs[rt.name], data),
+            "max |ab - torch|": float(np.abs(outputs[rt.name] - reference).max()),
+            "note": rt.note,
+        })
+    return rows, outputs
+
+
+def op_profile_table(clip_graphs: dict[str, Path], refs_graph: Path, data: EdgeInputs, *, threads: int = 1, runs: int = 3, top: int = 8) -> pd.DataFrame:
+    """ms per frame by operator type for each clip graph on the timing clip (ONNX Runtime's profiler),
+    the ``top`` largest op types of any graph as rows; keys/values come from the float32 ``refs_graph``."""
+    from .export_bench import profile_ops
+
+    keys, values = run_session(ort_session(refs_graph, threads), [data.timing_refs])
+    t = int(data.timing_gray.shape[2])
+    per = {name: profile_ops(path, [data.timing_gray, keys, values], threads=threads, runs=runs) for name, path in clip_graphs.items()}
+    frame = pd.DataFrame(per).fillna(0.0) / t
+    frame = frame.loc[frame.max(axis=1).sort_values(ascending=False).index[:top]]
+    frame.loc["total (all ops)"] = [sum(p.values()) / t for p in per.values()]
+    frame.index.name = "op type (ms / frame)"
+    return frame
 
 
 def edge_table(rows: Sequence[dict[str, Any]], baseline: str = "torch fp32 (eager)", timing_size: int = 224, n_refs: int = 5) -> pd.DataFrame:
     """The comparison table: measured rows with speed-up and PSNR change against ``baseline``, then the paper's quoted row."""
-    frame = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
+    frame = pd.DataFrame(list(rows))
     base = frame.set_index("runtime").loc[baseline]
     frame.insert(frame.columns.get_loc("ms refs / scene") + 1, "speed-up vs torch", base["ms / frame"] / frame["ms / frame"])
     frame.insert(frame.columns.get_loc("PSNR test (dB)") + 1, "PSNR change (dB)", frame["PSNR test (dB)"] - base["PSNR test (dB)"])
@@ -263,3 +291,46 @@ def tensorrt_runtime(
         name, lambda r: tuple(refs_run([r])), lambda g, f: clip_run([g, *f])[0].cpu().numpy(), size, n_params, 1,
         note or "engine files; times include the copy of ab back to the CPU",
     )
+
+
+def bench_exported(
+    run_dir: str | Path, *, size: int = 224, n_refs: int = 5, clip_len: int = 0, threads: int = 1, warmup: int = 2,
+    repeats: int = 10, seed: int = 0,
+) -> pd.DataFrame:
+    """``scenecolor bench export``: speed of the run's colorizer in torch and in every ONNX file notebook 06
+    wrote (float32, int8, dynamic int8), timed in turns on one seeded clip; ratios against torch eager.
+
+    Timing does not depend on the pixels, so the clip is synthetic; quality is notebook 06's job.
+    """
+    from .colorizer import load_colorizer
+    from .errors import MissingUpstreamError
+    from .export_models import COLORIZER_ONNX, COLORIZER_REFS_ONNX, STEP, read_metadata, trained_clip_len
+
+    run = Path(run_dir)
+    ckpt = run / "artifacts" / "04_colorizer_training" / "colorizer.pt"
+    folder = run / "artifacts" / STEP
+    if not ckpt.is_file() or not (folder / COLORIZER_ONNX).is_file():
+        raise MissingUpstreamError(f"run '{run}' lacks '{ckpt.name}' or notebook 06's '{COLORIZER_ONNX}'; run notebooks 04 and 06 with this run_dir first")
+    model, checkpoint = load_colorizer(ckpt)
+    t = clip_len or trained_clip_len(checkpoint)
+    r = min(n_refs, model.cfg.max_refs)
+    g = torch.Generator().manual_seed(seed)
+    gray = torch.rand(1, 1, t, size, size, generator=g)
+    refs = torch.cat([torch.rand(1, r, 1, size, size, generator=g) * 100, torch.randn(1, r, 2, size, size, generator=g) * 20], dim=2)
+    n_params = sum(p.numel() for p in model.parameters())
+    runtimes = [torch_runtime(model, folded=False, threads=threads), torch_runtime(model, folded=True, threads=threads)]
+    for suffix, label in ((".onnx", "ONNX Runtime fp32"), (".int8.onnx", "ONNX Runtime int8"), (".int8-dynamic.onnx", "ONNX Runtime int8 (dynamic)")):
+        clip_path = folder / COLORIZER_ONNX.replace(".onnx", suffix)
+        refs_path = folder / COLORIZER_REFS_ONNX.replace(".onnx", suffix)
+        if clip_path.is_file() and refs_path.is_file():
+            kind = read_metadata(clip_path).get("int8", "")
+            runtimes.append(onnx_runtime(f"{label} ({kind})" if kind and "dynamic" not in label else label, refs_path, clip_path, n_params, threads=threads))
+    lat = time_runtimes(runtimes, gray, refs, warmup=warmup, repeats=repeats)
+    base = lat["clip"][runtimes[0].name].ms_per_frame
+    return pd.DataFrame([{
+        "runtime": rt.name, "file (MB)": round(rt.size_bytes / 1e6, 2),
+        "ms / frame": round(lat["clip"][rt.name].ms_per_frame, 2),
+        "ms p10-p90": f"{lat['clip'][rt.name].p10_ms / t:.1f}-{lat['clip'][rt.name].p90_ms / t:.1f}",
+        "ms refs / scene": round(lat["refs"][rt.name].median_ms, 2),
+        "speed-up vs torch eager": round(base / lat["clip"][rt.name].ms_per_frame, 2),
+    } for rt in runtimes])

@@ -168,15 +168,16 @@ def _pq_subquantizers(dim: int) -> int:
 
 
 def build_index(
-    features: np.ndarray, *, kind: IndexKind = "auto", exact_max: int = 50_000, nprobe: int = 16, refine: int = 8,
+    features: np.ndarray, *, kind: IndexKind = "auto", exact_max: int = 50_000, nprobe: int = 16, refine: int = 64,
     hnsw_m: int = 32, ef_search: int = 128, seed: int = 0,
 ) -> SearchIndex:
     """A faiss index over unit vectors ``features`` (n, D).
 
     ``auto`` picks exact search (IndexFlatIP) up to ``exact_max`` vectors and IVF-PQ above it.
     IVF-PQ uses about 4 * sqrt(n) lists and 4-bit fast-scan PQ codes (2 dimensions per code: 8-bit
-    PQ training is far slower on this faiss build and gains little after re-ranking), searches
-    ``nprobe`` lists and re-ranks ``refine`` x k candidates exactly; HNSW uses ``hnsw_m`` links
+    PQ training is far slower on this faiss build), searches ``nprobe`` lists and re-ranks
+    ``refine`` x k candidates exactly (the coarse 4-bit codes need a wide re-ranking: on clustered
+    synthetic data recall@1 is ~0.6 with 8 x k candidates and ~0.99 with 64 x k); HNSW uses ``hnsw_m`` links
     and ``ef_search``. Raises DataError for an empty or malformed matrix.
     """
     x = np.ascontiguousarray(np.asarray(features, dtype=np.float32))

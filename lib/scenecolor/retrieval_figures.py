@@ -29,10 +29,10 @@ def plot_reference_grid(
     top_r = int(sel["rank"].max())
     idx = store.index.set_index("frame_id")
     video_of = dict(zip(store.index["shot_id"], store.index["video_id"]))
-    fig, axes = plt.subplots(len(rows), top_r + 1, figsize=(1.9 * (top_r + 1), 2.05 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), top_r + 1, figsize=(1.6 * (top_r + 1), 1.8 * len(rows)), squeeze=False)
     for r, q in rows.iterrows():
         ax = axes[r][0]
-        ax.imshow(query_frames[picks[r]])
+        ax.imshow(query_frames[picks[r]], interpolation="nearest")
         ax.set_title(f"{q['video_id']} scene {q['scene']}\nquery (shot {q['shot_id'] or '?'})", fontsize=7)
         mine = sel[(sel["video_id"] == q["video_id"]) & (sel["scene"] == q["scene"])].sort_values("rank")
         for c in range(1, top_r + 1):
@@ -44,7 +44,7 @@ def plot_reference_grid(
                 continue
             ref = mine.iloc[c - 1]
             ref_shot = idx.loc[int(ref["ref_frame_id"]), "shot_id"]
-            ax.imshow(store.uint8([int(ref["ref_frame_id"])])[0])
+            ax.imshow(store.uint8([int(ref["ref_frame_id"])])[0], interpolation="nearest")
             colour = "tab:green" if ref_shot == q["shot_id"] else "tab:orange" if video_of.get(ref_shot) == video_of.get(q["shot_id"]) else None
             if colour:
                 for spine in ax.spines.values():
@@ -68,6 +68,6 @@ def plot_metric_bars(table: pd.DataFrame, metrics: tuple[str, ...] = ("P@1", "P@
         part.T.plot.bar(ax=ax, rot=0, width=0.8)
         ax.set(title=protocol, ylim=(0, 1.05), ylabel="score (relevant = same shot)")
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="lower center", ncol=3, framealpha=0.9)
     fig.tight_layout()
     return fig

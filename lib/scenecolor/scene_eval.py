@@ -156,11 +156,18 @@ def rule_variants(config: SsimConfig) -> dict[str, SsimConfig]:
     }
 
 
-def paper_rule_detections(found: dict[tuple[str, str], Detection], config: SsimConfig, name: str) -> dict[tuple[str, str], Detection]:
-    """Our detections re-decided by the paper's rule alone, keyed under a detector of their own."""
+def add_paper_rule(
+    videos: Sequence[TestVideo], rows: pd.DataFrame, found: dict[tuple[str, str], Detection], config: SsimConfig, name: str, tolerance: int
+) -> tuple[pd.DataFrame, dict[tuple[str, str], Detection], str]:
+    """Add our detections re-decided by the paper's rule alone as a detector of their own.
+
+    Returns the extended rows and detections (new objects) and the new detector's name.
+    """
     label = f"{name.split(' (')[0]}, paper's rule alone"
     paper = replace(config, **PAPER_RULE)
-    return {(vid, label): redecide(det, paper, label) for (vid, det_name), det in found.items() if det_name == name}
+    extra = {(v.video_id, label): redecide(found[(v.video_id, name)], paper, label) for v in videos}
+    new_rows = [score_detection(extra[(v.video_id, label)], v, tolerance) for v in videos]
+    return pd.concat([rows, pd.DataFrame(new_rows)], ignore_index=True), {**found, **extra}, label
 
 
 def k_sensitivity(

@@ -12,11 +12,14 @@ Beyond the paper, and documented in notebook 02:
   its ratio with ``min_content_val`` for the same reason);
 - a one-frame flash filter: a spike whose neighbours (frame before vs frame after) still look
   alike is a flash, not a cut;
+- a local-peak test ``peak_ratio``: a cut is an isolated spike, fast motion inside a shot is a
+  hill whose neighbours are as high (AdaptiveDetector's idea, applied to SSDev);
 - a minimum scene length (non-maximum suppression: the strongest spike in a window wins).
+``PAPER_RULE`` switches all but the minimum scene length off, for the ablation in notebook 02.
 
 The detector streams: frames are decoded by :func:`scenecolor.video.iter_frames` as the luma
-plane already resized by the decoder, buffered in small batches and scored with a separable
-Gaussian SSIM (Wang et al. 2004: 11x11 window, sigma 1.5), one OpenCV filter call per batch. Only the
+plane already resized by the decoder, buffered in small batches and scored with a Gaussian SSIM
+(Wang et al. 2004: 11x11 window, sigma 1.5), one OpenCV filter call per batch. Only the
 per-frame score arrays are kept, so memory does not grow with video length.
 """
 
@@ -29,76 +32,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from typing import Iterator
 
-import cv2
 import numpy as np
 
 from .errors import ParameterError
+from .scene_ssim import SSIM_WINDOW, ssim_lagged, ssim_pairs
 from .video import PixelFormat, iter_frames, probe
-
-_C1 = (0.01 * 255) ** 2
-_C2 = (0.03 * 255) ** 2
-SSIM_WINDOW = 11
-SSIM_SIGMA = 1.5
-
-
-# -- SSIM on batches of frames ------------------------------------------------------------------
-def _blur_valid(stack: np.ndarray) -> np.ndarray:
-    """Gaussian filter (11 taps, sigma 1.5) of each frame of (N, H, W) float32, 'valid' borders.
-
-    The frames are filtered as one tall image in a single OpenCV call: rows near a frame's top
-    and bottom mix with the neighbouring frame, but exactly those rows are cropped away.
-    """
-    n, h, w = stack.shape
-    pad = SSIM_WINDOW // 2
-    tall = cv2.GaussianBlur(stack.reshape(n * h, w), (SSIM_WINDOW, SSIM_WINDOW), SSIM_SIGMA, borderType=cv2.BORDER_REFLECT)
-    return tall.reshape(n, h, w)[:, pad:-pad, pad:-pad]
-
-
-def ssim_lagged(frames: np.ndarray, lags: tuple[int, ...] = (1,)) -> dict[int, np.ndarray]:
-    """Mean SSIM between frame ``i`` and frame ``i + lag`` of a stack, for each lag.
-
-    Args:
-        frames: (N, H, W) grayscale stack, uint8 or float in 0..255, H and W >= 11.
-        lags: frame distances; the result for lag L has N - L values (empty if N <= L).
-
-    Wang et al. (2004) SSIM with a Gaussian window, data range 255, averaged over the 'valid'
-    area: equal to ``skimage.metrics.structural_similarity(gaussian_weights=True, sigma=1.5,
-    use_sample_covariance=False, data_range=255)``. Frame moments are filtered once per frame and
-    shared by every lag, and all filtering of a batch is one OpenCV call (measured 2.5x faster
-    than the same filter as torch conv2d on 2 CPU cores at 128x54).
-    """
-    arr = np.asarray(frames)
-    if arr.ndim != 3 or min(arr.shape[1:]) < SSIM_WINDOW:
-        raise ParameterError(
-            f"SSIM needs a (N, H, W) stack with H, W >= {SSIM_WINDOW}, got shape {arr.shape}; "
-            "raise the working width"
-        )
-    a = arr.astype(np.float32)
-    n = len(a)
-    used = [lag for lag in lags if n > lag]
-    moments = _blur_valid(np.concatenate([a, a * a, *(a[lag:] * a[:-lag] for lag in used)]))
-    mu, m2 = moments[:n], moments[n : 2 * n]
-    out: dict[int, np.ndarray] = {lag: np.zeros(0, dtype=np.float64) for lag in lags}
-    offset = 2 * n
-    for lag in used:
-        cross = moments[offset : offset + n - lag]
-        offset += n - lag
-        mu_a, mu_b = mu[:-lag], mu[lag:]
-        cov = cross - mu_a * mu_b
-        var_sum = m2[:-lag] - mu_a * mu_a + m2[lag:] - mu_b * mu_b
-        ssim_map = ((2 * mu_a * mu_b + _C1) * (2 * cov + _C2)) / ((mu_a * mu_a + mu_b * mu_b + _C1) * (var_sum + _C2))
-        out[lag] = ssim_map.mean(axis=(1, 2), dtype=np.float64)
-    return out
-
-
-def ssim_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Mean SSIM of ``a[i]`` against ``b[i]`` for two (N, H, W) stacks (same definition as above)."""
-    if np.shape(a) != np.shape(b):
-        raise ParameterError(f"SSIM pairs need stacks of the same shape, got {np.shape(a)} and {np.shape(b)}")
-    both = np.concatenate([np.asarray(a), np.asarray(b)])
-    n = len(both) // 2
-    return ssim_lagged(both, lags=(n,))[n] if n else np.zeros(0, dtype=np.float64)
-
 
 # -- the decision rule (after the pass) ---------------------------------------------------------
 def adaptive_threshold(ssdev: np.ndarray, k: float) -> float:

@@ -172,7 +172,10 @@ class VideoWriter:
         self._stream.height = self.height
         self._stream.pix_fmt = "yuv420p"
         if codec == "libx264":
-            self._stream.options = {"crf": str(self.crf), "preset": "veryfast"}
+            # mbtree=0: x264's macroblock-tree lookahead reads uninitialised heap memory in its
+            # AVX-512 code path at many widths (480, 320, 192, 112 px...), so the same frames gave
+            # different bytes from run to run (see tests/unit/test_video_determinism.py).
+            self._stream.options = {"crf": str(self.crf), "preset": "veryfast", "x264-params": "mbtree=0"}
         return self
 
     def write(self, frame: np.ndarray) -> None:

@@ -270,3 +270,12 @@ def test_build_config_defaults_match_the_notebook_parameters() -> None:
     from scenecolor.params import DataPrepParams
 
     assert asdict(BuildConfig()) == DataPrepParams().model_dump(exclude={"run_dir"})
+
+
+def test_corrupt_photograph_is_named(media: Path, tmp_path: Path) -> None:
+    src = _copy_media(media, tmp_path / "media")
+    (src / "photo1.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not a picture")
+    _repin(src, "photo1")
+    with pytest.raises(DataError, match="photograph .*photo1.png' cannot be read"):
+        datasets.build_embedded_dataset(tmp_path / "out", manifest=str(src / "m.yaml"), **SMALL)
+    assert not (tmp_path / "out" / "frames").exists()

@@ -68,3 +68,48 @@ def test_onnx_and_torch_give_the_same_frames_and_colours(backends, n_frames: int
     assert np.abs(ab_torch - ab_onnx).max() < 1e-2  # BN folding + float32 rounding, on ab spanning +-110
     rgb = [(lab_to_rgb(np.concatenate([gray[..., None] * 100, ab], -1)) * 255).round() for ab in outputs]
     assert np.abs(rgb[0] - rgb[1]).max() <= 1  # 8-bit frames differ by at most one level
+
+
+class _FixedFinder:
+    """Stand-in for colorize_refs.ReferenceFinder: the same Lab references for every scene."""
+
+    def __init__(self, refs_rgb: np.ndarray) -> None:
+        self.refs_rgb = refs_rgb
+
+    def find(self, keyframes: list[np.ndarray], k: int) -> list[np.ndarray]:
+        return [np.arange(k) % len(self.refs_rgb) for _ in keyframes]
+
+    def reference_lab(self, ids: np.ndarray, resolution: int) -> np.ndarray:
+        import cv2
+
+        from scenecolor.color import rgb_to_lab
+
+        return np.stack([rgb_to_lab(cv2.resize(self.refs_rgb[i], (resolution, resolution), interpolation=cv2.INTER_AREA)) for i in ids])
+
+
+def test_colorize_video_backend_onnx_matches_backend_torch(tmp_path: Path) -> None:
+    """`scenecolor colorize --backend onnx` and `--backend torch`: same frame count, close colours."""
+    from scenecolor.colorize import colorize_video_file
+    from scenecolor.video import iter_frames, write_video
+
+    run = tmp_path / "run"
+    ckpt = run / "artifacts" / "04_colorizer_training" / "colorizer.pt"
+    torch.manual_seed(5)
+    model = C.SceneColorizer(SMALL).eval()
+    training.save_checkpoint(ckpt, arch=C.ARCH, model=model, optimizer=None, epoch=1,
+                             config={"model": SMALL.to_dict(), "train": {"clip_len": 3}}, history=[])
+    export_models.export_colorizer(ckpt, run / "artifacts" / export_models.STEP, torch.rand(1, 1, 3, 32, 32), torch.rand(1, 2, 3, 32, 32) * 60)
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:48, 0:64]
+    frames = [np.stack([(xx * 3 + t * 4) % 256, (yy * 4) % 256, np.full_like(xx, 90 + t)], -1).astype(np.uint8) for t in range(10)]
+    write_video(tmp_path / "in.mp4", frames, fps=10)
+    finder = _FixedFinder(rng.integers(0, 256, (3, 40, 40, 3), dtype=np.uint8))
+    decoded = {}
+    for backend in ("torch", "onnx"):
+        summary = colorize_video_file(tmp_path / "in.mp4", tmp_path / f"{backend}.mp4", run_dir=run, references=2,
+                                      backend=backend, progress=False, finder=finder)
+        assert summary.n_frames == 10 and summary.backend == backend
+        decoded[backend] = np.stack(list(iter_frames(tmp_path / f"{backend}.mp4"))).astype(np.int16)
+    assert decoded["torch"].shape == decoded["onnx"].shape == (10, 48, 64, 3)
+    assert np.abs(decoded["torch"] - decoded["onnx"]).mean() < 0.5  # same colours up to float rounding and H.264
+    assert np.abs(decoded["torch"] - decoded["onnx"]).max() <= 8

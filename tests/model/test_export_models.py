@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 import torch
 
@@ -84,13 +85,16 @@ def test_backend_interface_shapes(exported) -> None:
         backend.predict_ab(np.zeros((2, 16, 16), np.float32), feats)
 
 
-def test_int8_colorizer_loads_runs_and_stays_close(exported) -> None:
+@pytest.mark.parametrize("fmt,ops", [("qdq", "conv"), ("qoperator", "conv_and_data")])
+def test_int8_colorizer_loads_runs_and_stays_close(exported, fmt: str, ops: str) -> None:
     model, result, folder = exported
     calib = [_clip(1, 3, 5, seed=s) for s in range(3)]
-    refs_q, clip_q = export_models.quantize_colorizer(result, calib)
+    refs_q, clip_q = export_models.quantize_colorizer(result, calib, op_types=export_models.INT8_OP_SETS[ops], quant_format=fmt)
     assert refs_q.name == "colorizer_refs.int8.onnx" and clip_q.name == "colorizer.int8.onnx"
+    op_types = {n.op_type for n in onnx.load(str(clip_q)).graph.node}
+    assert ("QLinearConv" in op_types) if fmt == "qoperator" else ("DequantizeLinear" in op_types)
     backend = export_models.onnx_colorizer(folder, precision="int8")
-    assert backend.int8 == "static qdq"
+    assert backend.int8 == f"static {fmt}"
     gray, refs = _clip(2, 4, 3, seed=7)
     got = backend.colorize_batch(gray, refs)
     with torch.no_grad():

@@ -156,3 +156,23 @@ def test_triplet_loss_and_accuracy():
     assert loss.item() == pytest.approx(1.15 / 2, abs=1e-6)
     with pytest.raises(DataError, match="no triplet"):
         E.triplet_loss(emb, torch.zeros((0, 3), dtype=torch.long), 0.2)
+
+
+def test_augment_frames_is_deterministic_and_sized():
+    frames = np.random.default_rng(0).integers(0, 256, size=(4, 40, 40, 3), dtype=np.uint8)
+    a = E.augment_frames(frames, 24, np.random.default_rng(5))
+    b = E.augment_frames(frames, 24, np.random.default_rng(5))
+    assert a.shape == (4, 3, 24, 24) and torch.equal(a, b)
+    assert 0.0 <= a.min() and a.max() <= 1.0
+    assert not torch.allclose(a, E.to_input(frames, 24))
+
+
+def test_separation_accuracy_uses_each_anchors_hardest_triplet():
+    labels = ["a", "a", "b", "b"]
+    separated = torch.tensor([[0.0], [0.1], [1.0], [1.2]])
+    assert E.separation_accuracy(separated, labels) == 1.0
+    # a0: far pos .3 < near neg .5 ok; a1: .3 vs .2 no; b2: .5 vs .7 ok; b3: .5 vs .2 no
+    mixed = torch.tensor([[0.0], [0.3], [1.0], [0.5]])
+    assert E.separation_accuracy(mixed, labels) == pytest.approx(0.5)
+    with pytest.raises(DataError, match="separation accuracy needs"):
+        E.separation_accuracy(torch.zeros(2, 1), ["a", "b"])

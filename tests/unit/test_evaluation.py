@@ -172,6 +172,13 @@ def test_evaluate_runs_every_planned_setting(result):
     assert len(res.references["v0"]) == 2 and res.references["v0"][0].shape == (2, S, S, 3)
 
 
+def test_save_rows_writes_every_row(result, tmp_path):
+    _, res = result
+    path = E.save_rows(res, tmp_path)
+    back = pd.read_csv(path)
+    assert len(back) == len(res.rows) and list(back.columns) == list(res.rows.columns)
+
+
 def test_in_domain_references_beat_open_for_reinhard(result):
     # in-domain references are frames of the very shot: the mean colour is right, so
     # Reinhard's flat paint lands far closer than with the green training shot as reference.
@@ -301,3 +308,60 @@ def test_render_rejects_wrong_ab_shape(run):
     (v0,) = _videos(run, max_videos=1)
     with pytest.raises(DataError, match="predicted ab has shape"):
         E.render(v0, np.zeros((3, S, S, 2), np.float32))
+
+
+def test_compare_videos_and_cli(run, tmp_path, capsys):
+    from scenecolor.artifacts import read_json
+    from scenecolor.cli import main
+
+    truth = run / "artifacts" / "00_data_prep" / "test_videos" / "v0.mp4"
+    same = E.compare_videos(truth, truth)
+    assert same["n_frames"] == 12 and same["PSNR"] == math.inf and same["SSIM"] == pytest.approx(1.0)
+    assert same["CDC"] == pytest.approx(same["CDC_truth"]) and same["dAB_err"] == 0.0
+    from scenecolor.video import read_frames
+
+    frames = read_frames(truth)
+    write_video(tmp_path / "gray.mp4", np.repeat(frames.mean(axis=3, keepdims=True).astype(np.uint8), 3, axis=3), 25.0)
+    scores = E.compare_videos(truth, tmp_path / "gray.mp4", max_frames=5)
+    assert scores["n_frames"] == 5 and scores["PSNR"] < 30 and scores["dAB"] < scores["dAB_gt"]
+    assert main(["metrics", str(truth), str(tmp_path / "gray.mp4"), "--json", str(tmp_path / "s.json")]) == 0
+    assert "PSNR" in capsys.readouterr().out and read_json(tmp_path / "s.json")["n_frames"] == 12
+    write_video(tmp_path / "short.mp4", frames[:4], 25.0)
+    assert main(["metrics", str(truth), str(tmp_path / "short.mp4")]) == 2
+    assert "differ in frame count" in capsys.readouterr().err
+    write_video(tmp_path / "small.mp4", frames[:, :32, :32], 25.0)
+    with pytest.raises(DataError, match="resize to the same size"):
+        E.compare_videos(truth, tmp_path / "small.mp4")
+
+
+def test_save_rows_keeps_the_old_file_when_writing_fails(result, tmp_path, monkeypatch):
+    _, res = result
+    path = E.save_rows(res, tmp_path)
+    before = path.read_bytes()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", broken)
+    with pytest.raises(OSError, match="disk full"):
+        E.save_rows(res, tmp_path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["metrics.csv"]
+
+
+@pytest.mark.parametrize(
+    "values, match",
+    [
+        ({"references": [0, 2]}, "references must be in 1..5"),
+        ({"main_references": 6}, "main_references"),
+        ({"welsh_window": 4}, "welsh_window must be odd"),
+        ({"pools": ["everything"]}, "pools"),
+        ({"frame_step": 0}, "frame_step"),
+        ({"max_frame": 3}, "unknown parameter 'max_frame'"),
+    ],
+)
+def test_evaluation_params_are_validated(values, match):
+    from scenecolor.errors import ParameterError
+    from scenecolor.pipeline import validate_params
+
+    with pytest.raises(ParameterError, match=match):
+        validate_params("05_evaluation", values)

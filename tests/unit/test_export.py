@@ -198,6 +198,13 @@ def test_time_torch_and_session_same_inputs_and_speedups(tiny) -> None:
         export_bench.speedups([a, b], baseline="gpu")
 
 
+def test_profile_ops_splits_time_by_operator(tiny) -> None:
+    _, result = tiny
+    ops = export_bench.profile_ops(result.path, _inputs(1, 2, 2), runs=2)
+    assert "Conv" in ops and all(v >= 0 for v in ops.values())
+    assert list(ops.values()) == sorted(ops.values(), reverse=True)
+
+
 # -- TensorRT ------------------------------------------------------------------------------------
 def test_tensorrt_absent_gives_a_clear_reason(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "tensorrt", None)  # makes `import tensorrt` raise ImportError

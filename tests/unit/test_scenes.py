@@ -18,9 +18,8 @@ from scenecolor.scenes import (
     adaptive_threshold,
     redecide,
     select_cuts,
-    ssim_lagged,
-    ssim_pairs,
 )
+from scenecolor.scene_ssim import ssim_lagged, ssim_pairs
 
 H, W = 48, 64
 

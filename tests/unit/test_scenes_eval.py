@@ -12,12 +12,12 @@ import pytest
 from scenecolor.artifacts import atomic_write_json
 from scenecolor.errors import DataError
 from scenecolor.scene_eval import (
+    add_paper_rule,
     benchmark,
     false_cuts_on_clips,
     k_sensitivity,
     load_single_shot_clips,
     load_test_videos,
-    paper_rule_detections,
     run_all,
     ssdev_separation,
     summarize,
@@ -91,8 +91,9 @@ def test_detectors_side_by_side_and_the_summary(test_videos):
     assert list(table["k"]) == [1.0, 2.5] * 3
     assert list(table["rule"]) == ["ours"] * 2 + ["ours without local-peak test"] * 2 + ["paper's rule alone"] * 2
     assert table.loc[table["rule"] == "ours", "recall_hard"].tolist() == [1.0, 1.0]
-    paper = paper_rule_detections(found, SsimConfig(), "ssdev (ours)")
-    assert set(paper) == {("a", "ssdev, paper's rule alone"), ("b", "ssdev, paper's rule alone")}
+    rows2, found2, label = add_paper_rule(videos, rows, found, SsimConfig(), "ssdev (ours)", 2)
+    assert label == "ssdev, paper's rule alone" and len(rows2) == 8 and len(found2) == 8 and len(found) == 6
+    assert found2[("a", label)].cuts == [24, 48]
     sep = ssdev_separation(videos, found, "ssdev (ours)", 2)
     assert (sep["hard_cut_min"] > sep["in_shot_max"]).all()
 

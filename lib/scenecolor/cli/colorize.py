@@ -5,13 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-import pandas as pd
-
-from ..colorize import colorize_video_file
-from ..colorizer_bench import TARGET_MS_PER_FRAME, bench_colorize
-
 
 def _colorize(args: argparse.Namespace) -> int:
+    from ..colorize import colorize_video_file  # torch, faiss, ... load only when the command runs
+
     summary = colorize_video_file(
         args.video, args.out, run_dir=args.run, references=args.references, backend=args.backend, progress=not args.quiet
     )
@@ -45,6 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ..colorizer_bench import TARGET_MS_PER_FRAME, bench_colorize
+
     result = bench_colorize(resolution=args.resolution, n_refs=args.references, clip_len=args.clip_len, repeats=args.repeats, threads=args.threads)
     if args.json:
         print(json.dumps(result.to_dict()))

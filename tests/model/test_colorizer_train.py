@@ -1,0 +1,193 @@
+"""Colorizer training: samples, loss, overfitting one batch, determinism and resume."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from helpers_colorizer import build_photo_store, build_reference_table  # noqa: E402
+
+from scenecolor import training  # noqa: E402
+from scenecolor.colorizer import SceneColorizer  # noqa: E402
+from scenecolor.colorizer_data import build_clip_set, load_reference_table, make_batch, shot_references  # noqa: E402
+from scenecolor.colorizer_train import (  # noqa: E402
+    TrainConfig, colorization_loss, evaluate, load_training_data, psnr_rgb, train_colorizer, train_config_from,
+)
+from scenecolor.errors import CheckpointError, DataError, ParameterError  # noqa: E402
+from scenecolor.params import ColorizerParams  # noqa: E402
+
+CFG = TrainConfig(resolution=32, clip_len=2, width=0.25, epochs=2, batches_per_epoch=2, batch_size=2, val_clips=3)
+QUIET = {"progress": False, "log": lambda *_: None}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("colorizer-data")
+    store = build_photo_store(folder / "frames", size=32, frames_per_shot=5)
+    build_reference_table(store, folder / "references.csv")
+    return store, folder / "references.csv"
+
+
+@pytest.fixture(scope="module")
+def sets(data):
+    store, refs = data
+    return load_training_data(store, refs, CFG)
+
+
+def test_clip_sets_hold_windows_of_one_shot_and_never_the_clip_as_its_reference(data, sets) -> None:
+    store, _ = data
+    train, val = sets
+    assert len(train) == 5 * (5 - 2 + 1) and len(val) == 3  # five train shots of 5 frames; val capped
+    assert train.lab.shape[1:] == (32, 32, 3) and train.clips.shape[1] == 2
+    for i in range(len(train)):
+        for pool in ("in_domain", "open"):
+            assert set(train.refs[pool][i]).isdisjoint(train.clips[i]) and 1 <= len(train.refs[pool][i]) <= 5
+    frames = np.array([train.lab[train.clips[i]] for i in range(len(train))])
+    assert np.all(frames[..., 0] >= 0) and np.all(frames[..., 0] <= 100)
+
+
+def test_batches_have_the_model_layout_and_augmentation_keeps_chroma(sets) -> None:
+    train, _ = sets
+    gray, refs, ab = make_batch(train, [0, 1, 2], 4, "open")
+    assert gray.shape == (3, 1, 2, 32, 32) and refs.shape == (3, 4, 3, 32, 32) and ab.shape == (3, 2, 2, 32, 32)
+    assert torch.allclose(gray[0, 0], torch.from_numpy(train.lab[train.clips[0]][..., 0]) / 100)
+    g2, r2, ab2 = make_batch(train, [0, 1, 2], 4, "open", rng=np.random.default_rng(0), hue_prob=1.0)
+    chroma = lambda x: torch.sqrt((x**2).sum(1))  # noqa: E731
+    assert torch.allclose(chroma(ab2).mean(), chroma(ab).mean(), rtol=1e-4)  # flips and hue rotation keep |ab|
+    assert not torch.allclose(ab2, ab)
+
+
+def _rows_of(train, refs: torch.Tensor) -> set[int]:
+    """Which frames of the clip set the (possibly mirrored) reference images are."""
+    rows = set()
+    for img in refs.reshape(-1, *refs.shape[2:]).permute(0, 2, 3, 1).numpy():
+        match = [j for j in range(len(train.lab)) if np.array_equal(train.lab[j], img) or np.array_equal(train.lab[j][:, ::-1], img)]
+        assert len(match) >= 1
+        rows.update(match)
+    return rows
+
+
+def test_foreign_references_come_from_another_video(sets) -> None:
+    train, _ = sets
+    own = set(train.refs["in_domain"][0])
+    _, foreign, _ = make_batch(train, [0] * 4, 2, "in_domain", rng=np.random.default_rng(1), foreign_prob=1.0)
+    assert _rows_of(train, foreign).isdisjoint(own)
+    _, same, _ = make_batch(train, [0] * 4, 2, "in_domain", rng=np.random.default_rng(1), foreign_prob=0.0)
+    assert _rows_of(train, same) <= own
+
+
+def test_loss_is_huber_plus_the_temporal_change_term() -> None:
+    true = torch.zeros(1, 2, 3, 4, 4)
+    assert colorization_loss(true, true, 0.05, 1.0)[0] == 0
+    shifted = true + 11.0  # a constant error of 0.1 (in ab/110): Huber 0.1 - 0.05/2, no temporal change
+    total, parts = colorization_loss(shifted, true, 0.05, 1.0)
+    assert parts["huber"] == pytest.approx(0.075) and parts["temporal"] == 0 and float(total) == pytest.approx(0.075)
+    flicker = true.clone()
+    flicker[:, :, 1] = 11.0
+    total, parts = colorization_loss(flicker, true, 0.05, 2.0)
+    assert parts["temporal"] > 0 and float(total) == pytest.approx(parts["huber"] + 2.0 * parts["temporal"])
+
+
+def test_psnr_is_infinite_like_for_a_perfect_prediction_and_lower_otherwise() -> None:
+    gray = torch.full((1, 1, 2, 8, 8), 0.5)
+    ab = torch.full((1, 2, 2, 8, 8), 20.0)
+    assert float(psnr_rgb(gray, ab, ab)) > 90
+    assert float(psnr_rgb(gray, torch.zeros_like(ab), ab)) < 30
+
+
+def test_overfitting_one_tiny_batch(sets) -> None:
+    train, _ = sets
+    torch.manual_seed(0)
+    model = SceneColorizer(CFG.model_config())
+    gray, refs, ab = make_batch(train, [0, 5, 10], 2, "in_domain")
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(100):
+        loss, _ = colorization_loss(model(gray, refs), ab, CFG.huber_delta, temporal_weight=0.0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.3 * losses[0]
+
+
+def test_same_seed_same_weights_and_resume_after_interruption_matches(tmp_path, sets) -> None:
+    train, val = sets
+    straight = train_colorizer(train, val, CFG, tmp_path / "a", **QUIET)
+    again = train_colorizer(train, val, CFG, tmp_path / "b", **QUIET)
+    assert training.state_digest(straight.model) == training.state_digest(again.model)
+    stopped = train_colorizer(train, val, CFG, tmp_path / "c", stop_after=1, **QUIET)
+    assert stopped.history[-1]["epoch"] == 1 and (tmp_path / "c" / "colorizer.pt").is_file()
+    torch.manual_seed(123)  # the resumed run must not depend on the state the process is in
+    np.random.seed(7)
+    resumed = train_colorizer(train, val, CFG, tmp_path / "c", **QUIET)
+    assert resumed.resumed_from_epoch == 1
+    assert training.state_digest(resumed.model) == training.state_digest(straight.model)
+    assert [h["val_loss"] for h in resumed.history] == [h["val_loss"] for h in straight.history]
+
+
+def test_checkpoint_of_other_settings_starts_fresh_and_a_corrupt_one_is_an_error(tmp_path, sets) -> None:
+    train, val = sets
+    train_colorizer(train, val, CFG, tmp_path, stop_after=1, **QUIET)
+    other = dataclasses.replace(CFG, lr=1e-4, epochs=1)
+    messages: list[str] = []
+    result = train_colorizer(train, val, other, tmp_path, progress=False, log=messages.append)
+    assert result.resumed_from_epoch == 0 and "other settings" in messages[0]
+    (tmp_path / "colorizer.pt").write_bytes(b"\x00garbage")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        train_colorizer(train, val, CFG, tmp_path, **QUIET)
+
+
+def test_validation_reports_loss_and_psnr_beside_the_grey_output(sets) -> None:
+    _, val = sets
+    torch.manual_seed(0)
+    out = evaluate(SceneColorizer(CFG.model_config()), val, CFG, torch.device("cpu"))
+    assert set(out) == {"val_loss", "val_psnr", "val_psnr_gray"} and 5 < out["val_psnr_gray"] < 60
+
+
+def test_missing_or_incomplete_references_table_is_a_clear_error(tmp_path, data) -> None:
+    store, refs = data
+    with pytest.raises(DataError, match="run notebooks/03"):
+        load_reference_table(tmp_path / "nope.csv")
+    pd.read_csv(refs).drop(columns=["pool"]).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(DataError, match="lacks columns"):
+        load_reference_table(tmp_path / "bad.csv")
+    with pytest.raises(ParameterError, match="pool"):
+        shot_references(load_reference_table(refs), "everything")
+
+
+def test_clips_longer_than_every_shot_are_a_clear_error(data) -> None:
+    store, refs = data
+    with pytest.raises(DataError, match="no shot with >= 9 frames"):
+        build_clip_set(store, load_reference_table(refs), "train", resolution=32, clip_len=9)
+
+
+@pytest.mark.parametrize("field,value", [("resolution", 40), ("max_refs", 6), ("ref_pool", "all"), ("hue_prob", 2.0), ("width", 0.0)])
+def test_bad_training_parameters_are_rejected(field: str, value: object) -> None:
+    with pytest.raises(ParameterError, match=field):
+        TrainConfig(**{field: value})
+
+
+def test_notebook_parameters_map_onto_the_training_config() -> None:
+    params = ColorizerParams()
+    cfg = train_config_from(params)
+    assert cfg.resolution == params.resolution and cfg.ref_pool == params.ref_pool and cfg.seed == params.seed
+    with pytest.raises(Exception, match="multiple"):
+        ColorizerParams(resolution=40)
+
+
+@pytest.mark.slow
+def test_torchrun_ddp_trains_through_the_same_entry_point(tmp_path, data) -> None:
+    from scenecolor.colorizer_train import train_colorizer_torchrun
+
+    store, refs = data
+    result = train_colorizer_torchrun(store.folder, refs, dataclasses.replace(CFG, epochs=1), tmp_path, nproc=2)
+    assert [h["epoch"] for h in result.history] == [0, 1] and (tmp_path / "colorizer.pt").is_file()
+    assert not result.model.training

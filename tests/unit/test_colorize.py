@@ -1,0 +1,132 @@
+"""The pieces of whole-video colorization: backend, Lab round trip, run folder checks, benchmark."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from scenecolor import colorizer as C
+from scenecolor import training
+from scenecolor.color import lab_to_rgb, rgb_to_lab
+from scenecolor.colorize import (
+    ColorizerBackend, TorchColorizer, merge_full_resolution, open_backend, resolve_run_dir, run_cut_config, run_preprocess,
+    to_working_gray,
+)
+from scenecolor.colorizer_bench import bench_colorize
+from scenecolor.colorizer_train import TrainConfig
+from scenecolor.errors import DataError, MissingUpstreamError, ParameterError
+from scenecolor.frames import Preprocess
+
+SMALL = TrainConfig(resolution=32, width=0.125).model_config()
+
+
+def _photo_frame(h: int = 90, w: int = 160) -> np.ndarray:
+    from skimage import data
+
+    import cv2
+
+    return cv2.resize(data.astronaut(), (w, h), interpolation=cv2.INTER_AREA)
+
+
+@pytest.fixture(scope="module")
+def backend() -> TorchColorizer:
+    torch.manual_seed(0)
+    return TorchColorizer(C.SceneColorizer(SMALL), clip_len=3)
+
+
+def test_torch_backend_implements_the_protocol_and_reuses_reference_features(backend: TorchColorizer) -> None:
+    assert isinstance(backend, ColorizerBackend)
+    assert (backend.resolution, backend.max_refs, backend.clip_len) == (32, 5, 3)
+    refs = np.concatenate([np.full((2, 32, 32, 1), 60.0), np.random.default_rng(0).uniform(-40, 40, (2, 32, 32, 2))], -1).astype(np.float32)
+    feats = backend.encode_references(refs)
+    gray = np.random.default_rng(1).random((4, 32, 32)).astype(np.float32)
+    ab = backend.predict_ab(gray, feats)
+    assert ab.shape == (4, 32, 32, 2) and ab.dtype == np.float32
+    assert np.allclose(np.concatenate([backend.predict_ab(gray[:2], feats), backend.predict_ab(gray[2:], feats)]).shape, ab.shape)
+
+
+@pytest.mark.parametrize(
+    "refs_shape,gray_shape,message",
+    [((2, 32, 32, 2), (3, 32, 32), "references must be"), ((6, 32, 32, 3), (3, 32, 32), "1 <= R <= 5"),
+     ((2, 32, 32, 3), (3, 16, 16), "grey clip must be"), ((2, 32, 32, 3), (0, 32, 32), "T >= 1")],
+)
+def test_backend_rejects_wrong_shapes(backend: TorchColorizer, refs_shape, gray_shape, message: str) -> None:
+    with pytest.raises(DataError, match=message.replace("(", r"\(")):
+        feats = backend.encode_references(np.zeros(refs_shape, np.float32))
+        backend.predict_ab(np.zeros(gray_shape, np.float32), feats)
+
+
+def test_lab_round_trip_keeps_the_frame_when_ab_is_its_own() -> None:
+    """Full-res L + ab (the frame's own, at working size, upsampled) reproduces the frame closely;
+    with ab = 0 the output is the grey version of the frame."""
+    frame = _photo_frame()
+    import cv2
+
+    ab_small = cv2.resize(rgb_to_lab(frame)[..., 1:], (32, 32), interpolation=cv2.INTER_AREA)
+    out = merge_full_resolution(frame, ab_small)
+    assert out.shape == frame.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - frame).mean() < 6  # chroma is smooth; L is the frame's own
+    exact = merge_full_resolution(frame, rgb_to_lab(frame)[..., 1:])
+    assert np.abs(exact.astype(int) - frame).max() <= 1  # Lab -> RGB round trip
+    grey = merge_full_resolution(frame, np.zeros((32, 32, 2), np.float32))
+    assert np.abs(grey[..., 0].astype(int) - grey[..., 2]).max() <= 1
+
+
+def test_working_gray_is_the_frame_stores_lightness_at_the_model_size() -> None:
+    frame = _photo_frame()
+    gray = to_working_gray(frame, Preprocess(size=64, mean_filter=3), 32)
+    assert gray.shape == (32, 32) and 0 <= gray.min() and gray.max() <= 1
+    lab = rgb_to_lab(frame)
+    lab[..., 1:] = 0
+    grey_frame = (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8)  # the same frame as a grey video would hold it
+    diff = np.abs(to_working_gray(grey_frame, Preprocess(size=64, mean_filter=3), 32) - gray)
+    assert diff.mean() < 0.005 and diff.max() < 0.05  # resizing averages RGB, not L: small differences at edges
+
+
+def test_missing_run_folder_and_missing_colorizer_name_the_fix(tmp_path) -> None:
+    with pytest.raises(MissingUpstreamError, match="--run"):
+        resolve_run_dir(tmp_path / "nope")
+    with pytest.raises(MissingUpstreamError, match="04_colorizer_training"):
+        open_backend(tmp_path, "torch")
+    with pytest.raises(ParameterError, match="backend"):
+        open_backend(tmp_path, "tensorflow")
+
+
+def test_run_settings_fall_back_to_defaults_and_read_the_runs_parameters(tmp_path) -> None:
+    from scenecolor.artifacts import atomic_write_json
+
+    assert run_preprocess(tmp_path) == Preprocess()
+    assert run_cut_config(tmp_path).k == 2.5
+    atomic_write_json(tmp_path / "artifacts" / "00_data_prep" / "meta.json", {"params": {"size": 96, "mean_filter": 5, "frame_step": 10}})
+    atomic_write_json(tmp_path / "artifacts" / "02_scene_analysis" / "meta.json", {"params": {"k": 3.0, "tolerance": 2, "min_scene_len": 4}})
+    assert run_preprocess(tmp_path) == Preprocess(size=96, mean_filter=5)
+    cfg = run_cut_config(tmp_path)
+    assert cfg.k == 3.0 and cfg.min_scene_len == 4
+
+
+def test_backend_from_checkpoint_takes_the_training_clip_length(tmp_path) -> None:
+    model = C.SceneColorizer(SMALL)
+    path = tmp_path / "artifacts" / "04_colorizer_training" / "colorizer.pt"
+    training.save_checkpoint(path, arch=C.ARCH, model=model, optimizer=None, epoch=1, config={"model": SMALL.to_dict(), "train": {"clip_len": 4}}, history=[])
+    backend = open_backend(tmp_path, "torch")
+    assert backend.clip_len == 4 and backend.resolution == 32
+
+
+def test_benchmark_counts_flops_and_times_the_forward_pass() -> None:
+    result = bench_colorize(resolution=32, n_refs=2, clip_len=2, repeats=1, model=C.SceneColorizer(SMALL))
+    assert result.gflop_per_frame > 0 and result.gflop_refs > 0 and result.ms_per_frame_best > 0 and result.matmul_gflops > 0
+    assert result.ms_at_matmul_rate == pytest.approx(1e3 * result.gflop_per_frame / result.matmul_gflops)
+    rows = {r["quantity"]: r for r in result.rows()}
+    assert rows["parameters (M)"]["paper (quoted)"] == 3.2 and rows["time per frame (ms)"]["paper (quoted)"] == 2600.0
+    with pytest.raises(ParameterError):
+        bench_colorize(n_refs=6)
+
+
+def test_reference_finder_names_the_missing_step(tmp_path) -> None:
+    from scenecolor.colorize_refs import ReferenceFinder, find_feature_store
+
+    with pytest.raises(MissingUpstreamError, match="01_embedder_training"):
+        ReferenceFinder.open(tmp_path)
+    with pytest.raises(MissingUpstreamError, match="03_reference_selection"):
+        find_feature_store(tmp_path)
