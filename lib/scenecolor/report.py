@@ -34,7 +34,7 @@ th{background:#f0f2f6;font-weight:600} td.num{text-align:right;font-variant-nume
 figure{margin:10px 0 18px} figure img{max-width:100%;border:1px solid #e1e4ea;border-radius:4px}
 figcaption{color:#5b6478;font-size:13px} code{background:#f0f2f6;padding:1px 4px;border-radius:3px}
 details summary{cursor:pointer;color:#39415a} .error{white-space:pre-wrap;color:#9b1c1c;font-family:monospace;font-size:12px}
-nav a{margin-right:12px}
+nav a{margin-right:12px} .scroll{overflow-x:auto;max-width:100%}
 """
 
 
@@ -101,7 +101,7 @@ def _rows_table(rows: list[dict[str, Any]]) -> str:
             cls = " class='num'" if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
             cells.append(f"<td{cls}>{_esc(format_value(v))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
 
 
 def _step_section(run_dir: Path, step_id: str, title: str, record: dict[str, Any] | None) -> str:
@@ -160,7 +160,11 @@ def write_index(run_dir: Path) -> Path:
         if rec is None:
             continue
         seed = meta.get("params", {}).get(step.id, {}).get("seed", "")
-        detail = f"from run {rec['reused_from']}" if rec.get("reused_from") else ""
+        detail = ""
+        if rec.get("reused_from"):
+            step_meta = run_dir / "artifacts" / step.id / "meta.json"
+            executed_s = read_json(step_meta).get("wall_time_s") if step_meta.is_file() else None
+            detail = f"from run {rec['reused_from']}" + (f" (executed there in {executed_s:.1f} s)" if executed_s is not None else "")
         step_rows.append(
             f"<tr><td><a href='#{step.id}'>{_esc(step.id)}</a></td><td>{_badge(rec['status'])}</td>"
             f"<td class='num'>{rec.get('wall_time_s', 0):.1f} s</td><td class='num'>{_esc(seed)}</td><td>{_esc(detail)}</td></tr>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import subprocess
 import sys
@@ -41,7 +42,7 @@ def test_smoke_profile_end_to_end_and_cached_rerun(tmp_path: Path) -> None:
         assert results["metrics"] or results["tables"], f"{step.id} recorded no results"
         for m in results["metrics"]:
             assert m["source"] in ("measured", "quoted")
-            assert m["name"] in index
+            assert html.escape(m["name"]) in index
     for fig in (latest / "artifacts").rglob("figures/*.png"):
         assert fig.stat().st_size > 1000
 
