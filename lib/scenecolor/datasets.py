@@ -330,6 +330,19 @@ def describe_manifest(name_or_path: str = "embedded") -> pd.DataFrame:
     } for e in manifest.entries])
 
 
+def manifest_checksums(name_or_path: str = "embedded") -> dict[str, str]:
+    """``{"manifest:<file>": sha256 of the manifest, <entry id>: sha256 of its file}`` after verifying them."""
+    from .artifacts import sha256_file
+    from .manifests import verify_or_raise
+
+    path = resolve_manifest(name_or_path)
+    manifest = Manifest.load(path)
+    verify_or_raise(manifest)
+    checksums = {f"manifest:{Path(path).name}": sha256_file(path)}
+    checksums.update({e.id: str(e.sha256) for e in manifest.entries})
+    return checksums
+
+
 def leakage_report(out_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """Checks that no content crosses splits and every frame is labelled; one row per check.
 

@@ -189,6 +189,7 @@ class StepContext:
     run_dir: Path
     started: float = field(default_factory=time.time)
     results: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {"metrics": [], "tables": [], "figures": []})
+    input_files: dict[str, str] = field(default_factory=dict)
 
     @property
     def out(self) -> Path:
@@ -210,6 +211,10 @@ class StepContext:
                 f"`scenecolor run --until {step.number}`"
             )
         return folder
+
+    def record_inputs(self, checksums: dict[str, str]) -> None:
+        """Record the sha256 of input files read outside the run folder (e.g. a manifest's media)."""
+        self.input_files.update(checksums)
 
     # -- results for the index page -------------------------------------------------------
     def _save_results(self) -> None:
@@ -254,6 +259,8 @@ class StepContext:
             meta_path = self.run_dir / "artifacts" / up / "meta.json"
             if meta_path.is_file():
                 inputs[up] = read_json(meta_path).get("outputs_digest")
+        if self.input_files:
+            inputs["files"] = dict(sorted(self.input_files.items()))
         outputs = sha256_tree(self.out, exclude=("meta.json",))
         from .artifacts import digest_of
 

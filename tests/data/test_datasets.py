@@ -279,3 +279,14 @@ def test_corrupt_photograph_is_named(media: Path, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="photograph .*photo1.png' cannot be read"):
         datasets.build_embedded_dataset(tmp_path / "out", manifest=str(src / "m.yaml"), **SMALL)
     assert not (tmp_path / "out" / "frames").exists()
+
+
+def test_manifest_checksums_cover_every_entry_and_the_manifest() -> None:
+    from scenecolor.datasets import manifest_checksums
+    from scenecolor.manifests import Manifest
+    from scenecolor.dataset_plan import resolve_manifest
+
+    sums = manifest_checksums("embedded")
+    manifest = Manifest.load(resolve_manifest("embedded"))
+    assert {e.id for e in manifest.entries} | {"manifest:embedded.yaml"} == set(sums)
+    assert all(len(v) == 64 for v in sums.values())

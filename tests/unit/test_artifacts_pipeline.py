@@ -43,7 +43,9 @@ def test_step_context_records_and_meta(tmp_path: Path) -> None:
     ctx.record_table("splits", pd.DataFrame({"split": ["train", "test"], "n": [3, 1]}))
     with pytest.raises(ParameterError):
         ctx.record_metric("x", 1, source="made up")
+    ctx.record_inputs({"clip.mp4": "ab" * 32})
     meta = ctx.finish()
+    assert meta["inputs"] == {"files": {"clip.mp4": "ab" * 32}}
     assert meta["seed"] == 7 and meta["params"]["seed"] == 7
     assert "results.json" in meta["outputs"] and meta["git_commit"]
     results = json.loads((ctx.out / "results.json").read_text())
