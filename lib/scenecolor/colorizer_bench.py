@@ -18,6 +18,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from .colorizer import PAPER_PARAMS, PAPER_SIZE_MB, ColorizerConfig, SceneColorizer, parameter_count, prepare_for_inference, size_mb
+from .embedder_bench import matmul_gflops
 from .errors import ParameterError
 
 PAPER_SECONDS_PER_FRAME = 2.6  # quoted (RTX 3090); the abstract says "2.6 FPS"
@@ -71,18 +72,6 @@ class ColorizeBench:
 
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "ms_at_matmul_rate": self.ms_at_matmul_rate, "speedup_vs_paper": self.speedup_vs_paper, "meets_target": self.meets_target}
-
-
-def matmul_gflops(n: int = 1024, repeats: int = 5) -> float:
-    """Best fp32 matrix-multiply rate (GFLOP/s) over ``repeats`` products of n x n matrices."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.mm(a, b)
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n**3 / best / 1e9
 
 
 def count_flops(fn, *args) -> int:  # type: ignore[no-untyped-def]

@@ -15,7 +15,8 @@ from .colorizer_train import TrainConfig
 
 
 def plot_curves(history: list[dict[str, Any]]) -> plt.Figure:
-    """Train and validation loss per epoch, and validation PSNR beside the grey output's."""
+    """Train and validation loss per epoch, and validation PSNR beside the grey output's and the
+    references' mean ab painted everywhere (Reinhard's global transfer)."""
     epochs = [h["epoch"] for h in history]
     fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(10, 3.4))
     train = [(h["epoch"], h["train_loss"]) for h in history if h.get("train_loss") is not None]
@@ -26,6 +27,8 @@ def plot_curves(history: list[dict[str, Any]]) -> plt.Figure:
     ax_loss.legend()
     ax_psnr.plot(epochs, [h["val_psnr"] for h in history], "s-", color="C1", label="ours")
     ax_psnr.plot(epochs, [h["val_psnr_gray"] for h in history], "--", color="grey", label="grey output (ab = 0)")
+    if all("val_psnr_mean_ab" in h for h in history):  # histories written before this line existed lack it
+        ax_psnr.plot(epochs, [h["val_psnr_mean_ab"] for h in history], ":", color="C2", label="references' mean ab (Reinhard)")
     ax_psnr.set(xlabel="epoch", ylabel="PSNR (dB, RGB)", title="validation PSNR")
     ax_psnr.legend()
     for ax in (ax_loss, ax_psnr):

@@ -140,11 +140,12 @@ def psnr_rgb(gray: torch.Tensor, pred_ab: torch.Tensor, true_ab: torch.Tensor) -
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, data: ClipSet, cfg: TrainConfig, device: torch.device, n_refs: int | None = None) -> dict[str, float]:
     """Loss and RGB PSNR on fixed validation clips with ``n_refs`` (default max_refs) references,
-    beside the PSNR of the grey output (ab = 0) on the same clips."""
+    beside two reference lines on the same clips: the grey output (ab = 0) and the references'
+    mean ab painted everywhere (what Reinhard's global transfer does to a grey frame)."""
     was_training = model.training
     model.eval()
     n_refs = n_refs or cfg.max_refs
-    losses, psnrs, gray_psnrs = [], [], []
+    losses, psnrs, gray_psnrs, mean_psnrs = [], [], [], []
     for start in range(0, len(data), cfg.batch_size):
         idx = list(range(start, min(len(data), start + cfg.batch_size)))
         gray, refs, true_ab = (t.to(device) for t in make_batch(data, idx, n_refs, cfg.val_pool))
@@ -153,8 +154,11 @@ def evaluate(model: torch.nn.Module, data: ClipSet, cfg: TrainConfig, device: to
         losses.append(float(loss) * len(idx))
         psnrs += psnr_rgb(gray, pred, true_ab).tolist()
         gray_psnrs += psnr_rgb(gray, torch.zeros_like(pred), true_ab).tolist()
+        mean_ab = refs[:, :, 1:].mean(dim=(1, 3, 4))[:, :, None, None, None].expand_as(pred)
+        mean_psnrs += psnr_rgb(gray, mean_ab, true_ab).tolist()
     model.train(was_training)
-    return {"val_loss": sum(losses) / len(data), "val_psnr": float(np.mean(psnrs)), "val_psnr_gray": float(np.mean(gray_psnrs))}
+    return {"val_loss": sum(losses) / len(data), "val_psnr": float(np.mean(psnrs)), "val_psnr_gray": float(np.mean(gray_psnrs)),
+            "val_psnr_mean_ab": float(np.mean(mean_psnrs))}
 
 
 def evaluate_pools(model: torch.nn.Module, data: ClipSet, cfg: TrainConfig) -> pd.DataFrame:
@@ -164,7 +168,9 @@ def evaluate_pools(model: torch.nn.Module, data: ClipSet, cfg: TrainConfig) -> p
     for pool in POOLS:
         scores = evaluate(model, data, dataclasses.replace(cfg, val_pool=pool), torch.device("cpu"))
         rows.append({"references": pool, "PSNR ours (dB)": scores["val_psnr"], "PSNR grey (dB)": scores["val_psnr_gray"],
-                     "gain over grey (dB)": scores["val_psnr"] - scores["val_psnr_gray"], "loss": scores["val_loss"]})
+                     "PSNR refs' mean ab (dB)": scores["val_psnr_mean_ab"],
+                     "gain over grey (dB)": scores["val_psnr"] - scores["val_psnr_gray"],
+                     "gain over mean ab (dB)": scores["val_psnr"] - scores["val_psnr_mean_ab"], "loss": scores["val_loss"]})
     return pd.DataFrame(rows).set_index("references")
 
 
@@ -259,7 +265,7 @@ def train_colorizer(
         training.barrier(info)
         if info.is_main:
             h = history[-1]
-            log(f"epoch {epoch}: train loss {h['train_loss']:.4f} | val loss {h['val_loss']:.4f} PSNR {h['val_psnr']:.2f} dB (grey {h['val_psnr_gray']:.2f}) | {h['seconds']:.1f} s")
+            log(f"epoch {epoch}: train loss {h['train_loss']:.4f} | val loss {h['val_loss']:.4f} PSNR {h['val_psnr']:.2f} dB (grey {h['val_psnr_gray']:.2f}, refs' mean ab {h['val_psnr_mean_ab']:.2f}) | {h['seconds']:.1f} s")
     model.eval()
     return TrainResult(model=model, history=history, checkpoint=ckpt_path, resumed_from_epoch=start)
 

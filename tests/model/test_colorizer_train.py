@@ -149,7 +149,9 @@ def test_validation_reports_loss_and_psnr_beside_the_grey_output(sets) -> None:
     _, val = sets
     torch.manual_seed(0)
     out = evaluate(SceneColorizer(CFG.model_config()), val, CFG, torch.device("cpu"))
-    assert set(out) == {"val_loss", "val_psnr", "val_psnr_gray"} and 5 < out["val_psnr_gray"] < 60
+    assert set(out) == {"val_loss", "val_psnr", "val_psnr_gray", "val_psnr_mean_ab"} and 5 < out["val_psnr_gray"] < 60
+    # the references' mean ab painted everywhere (Reinhard's global transfer) is a line of its own
+    assert 5 < out["val_psnr_mean_ab"] < 60 and out["val_psnr_mean_ab"] != out["val_psnr_gray"]
 
 
 def test_missing_or_incomplete_references_table_is_a_clear_error(tmp_path, data) -> None:
