@@ -184,20 +184,6 @@ class TrainResult:
     resumed_from_epoch: int
 
 
-def _try_resume(path: Path, model: SceneColorizer, optimizer: torch.optim.Optimizer, cfg: TrainConfig, log: Any) -> tuple[int, list[dict[str, Any]]]:
-    """Restore ``colorizer.pt`` when it was written with the same settings; (start epoch, history)."""
-    if not path.is_file():
-        return 0, []
-    peek = training.load_checkpoint(path, arch=ARCH, restore_rng=False)
-    saved = (peek.get("config") or {}).get("train")
-    if saved is None or {k: v for k, v in saved.items() if k != "epochs"} != cfg.resume_key():
-        log(f"checkpoint {path} was trained with other settings; starting a fresh run (it is replaced after epoch 1)")
-        return 0, []
-    ckpt = training.load_checkpoint(path, arch=ARCH, model=model, optimizer=optimizer, restore_rng=True)
-    log(f"resumed from {path} after epoch {ckpt['epoch']}")
-    return int(ckpt["epoch"]), list(ckpt["history"])
-
-
 def _pool_for_batch(cfg: TrainConfig, rng: np.random.Generator) -> str:
     return cfg.ref_pool if cfg.ref_pool != "mix" else POOLS[int(rng.integers(0, 2))]
 
@@ -229,7 +215,8 @@ def train_colorizer(
     torch.manual_seed(cfg.seed)
     model = SceneColorizer(cfg.model_config()).to(info.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    start, history = _try_resume(ckpt_path, model, optimizer, cfg, log if info.is_main else (lambda *_: None)) if resume else (0, [])
+    start, history = training.try_resume(ckpt_path, arch=ARCH, model=model, optimizer=optimizer, train_key=cfg.resume_key(),
+                                          log=log if info.is_main else (lambda *_: None)) if resume else (0, [])
     if start == 0:
         history = [{"epoch": 0, "train_loss": None, **evaluate(model, val_set, cfg, info.device), "seconds": 0.0}]
     ddp = training.wrap_ddp(model, info)

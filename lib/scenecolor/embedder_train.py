@@ -136,21 +136,6 @@ def _checkpoint_config(model_cfg: EmbedderConfig, cfg: TrainConfig) -> dict[str,
     return {"model": model_cfg.to_dict(), "train": asdict(cfg), "history_format": HISTORY_FORMAT}
 
 
-def _try_resume(path: Path, model: Embedder, optimizer: torch.optim.Optimizer, cfg: TrainConfig, log: Any) -> tuple[int, list[dict[str, Any]]]:
-    """Restore the last checkpoint when its settings match ``cfg``; (start epoch, history)."""
-    if not path.is_file():
-        return 0, []
-    peek = training.load_checkpoint(path, arch=ARCH, restore_rng=False)  # corrupt / other arch -> CheckpointError
-    saved = (peek.get("config") or {}).get("train")
-    same_format = (peek.get("config") or {}).get("history_format") == HISTORY_FORMAT
-    if saved is None or not same_format or {k: v for k, v in saved.items() if k != "epochs"} != cfg.resume_key():
-        log(f"checkpoint {path} was trained with other settings; starting a fresh run (it is replaced after epoch 1)")
-        return 0, []
-    ckpt = training.load_checkpoint(path, arch=ARCH, model=model, optimizer=optimizer, restore_rng=True)
-    log(f"resumed from {path} after epoch {ckpt['epoch']}")
-    return int(ckpt["epoch"]), list(ckpt["history"])
-
-
 def train_embedder(
     store: FrameStore,
     cfg: TrainConfig,
@@ -183,7 +168,9 @@ def train_embedder(
     model_cfg = model.config
     model = model.to(info.device)
     optimizer = make_optimizer(model, cfg)
-    start, history = _try_resume(ckpt_path, model, optimizer, cfg, log if info.is_main else (lambda *_: None)) if resume else (0, [])
+    start, history = training.try_resume(ckpt_path, arch=ARCH, model=model, optimizer=optimizer, train_key=cfg.resume_key(),
+                                          log=log if info.is_main else (lambda *_: None),
+                                          config_checks={"history_format": HISTORY_FORMAT}) if resume else (0, [])
     if start == 0:
         val = evaluate_triplets(model, store, val_ids, val_trip, cfg, info.device)
         history = [{"epoch": 0, "train_loss": None, "train_acc": None, **val, "p": model.pool.p.detach().item(), "seconds": 0.0}]

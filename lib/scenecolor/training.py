@@ -329,6 +329,41 @@ def load_checkpoint(
 
 
 # -- scale-out ---------------------------------------------------------------------------------
+def try_resume(
+    path: str | os.PathLike[str],
+    *,
+    arch: str,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    train_key: dict[str, Any],
+    log: Any,
+    config_checks: dict[str, Any] | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Restore ``path`` when it was written with the same training settings; returns (start epoch, history).
+
+    ``train_key`` is the checkpoint's ``config["train"]`` without ``epochs`` (so a finished run can be
+    extended), and every ``config_checks`` item must equal the checkpoint's ``config`` entry. A
+    checkpoint written with other settings is ignored: a fresh run starts and replaces it after its
+    first epoch. A corrupt file or one of another architecture raises :class:`CheckpointError`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return 0, []
+    config = load_checkpoint(path, arch=arch, restore_rng=False).get("config") or {}
+    saved = config.get("train")
+    same = (
+        saved is not None
+        and {k: v for k, v in saved.items() if k != "epochs"} == train_key
+        and all(config.get(k) == v for k, v in (config_checks or {}).items())
+    )
+    if not same:
+        log(f"checkpoint {path} was trained with other settings; starting a fresh run (it is replaced after epoch 1)")
+        return 0, []
+    ckpt = load_checkpoint(path, arch=arch, model=model, optimizer=optimizer, restore_rng=True)
+    log(f"resumed from {path} after epoch {ckpt['epoch']}")
+    return int(ckpt["epoch"]), list(ckpt["history"])
+
+
 def torchrun_command(module: str, args: list[str], nproc: int, *, nnodes: int = 1, python: str | None = None) -> list[str]:
     """The command line that runs ``python -m module args`` on ``nproc`` processes via torchrun.
 

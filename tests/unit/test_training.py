@@ -141,3 +141,30 @@ def test_torchrun_command():
     assert cmd[-5:] == ["-m", "scenecolor.embedder", "train", "--epochs", "2"]
     with pytest.raises(ParameterError, match="nproc"):
         training.torchrun_command("m", [], nproc=0)
+
+
+def test_try_resume_only_with_the_same_settings(tmp_path):
+    model = _tiny(0)
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    path = tmp_path / "last.pt"
+    config = {"train": {"lr": 0.1, "epochs": 3}, "history_format": 2}
+    training.save_checkpoint(path, arch="tiny", model=model, optimizer=opt, epoch=2, config=config, history=[{"epoch": 1}, {"epoch": 2}])
+    logs: list[str] = []
+    assert training.try_resume(tmp_path / "none.pt", arch="tiny", model=_tiny(1), optimizer=None, train_key={"lr": 0.1}, log=logs.append) == (0, [])
+
+    fresh = _tiny(1)
+    start, history = training.try_resume(path, arch="tiny", model=fresh, optimizer=None, train_key={"lr": 0.1}, log=logs.append,
+                                         config_checks={"history_format": 2})
+    assert start == 2 and len(history) == 2 and "resumed" in logs[-1]
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
+
+    # other settings (here the learning rate, or the history format) start afresh and leave the model alone
+    untouched = _tiny(1)
+    before = [t.clone() for t in untouched.state_dict().values()]
+    assert training.try_resume(path, arch="tiny", model=untouched, optimizer=None, train_key={"lr": 0.2}, log=logs.append) == (0, [])
+    assert "other settings" in logs[-1]
+    assert training.try_resume(path, arch="tiny", model=untouched, optimizer=None, train_key={"lr": 0.1}, log=logs.append,
+                               config_checks={"history_format": 1}) == (0, [])
+    assert all(torch.equal(a, b) for a, b in zip(before, untouched.state_dict().values()))
+    with pytest.raises(CheckpointError):
+        training.try_resume(path, arch="other", model=untouched, optimizer=None, train_key={"lr": 0.1}, log=logs.append)
