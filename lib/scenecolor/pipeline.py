@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from . import params as P
-from .artifacts import atomic_path, atomic_write_json, read_json, sha256_tree
+from .artifacts import atomic_path, atomic_write_json, digest_of, read_json, sha256_tree
 from .errors import MissingUpstreamError, ParameterError
 
 
@@ -262,8 +262,6 @@ class StepContext:
         if self.input_files:
             inputs["files"] = dict(sorted(self.input_files.items()))
         outputs = sha256_tree(self.out, exclude=("meta.json",))
-        from .artifacts import digest_of
-
         meta = {
             "step": self.step.id,
             "params": self.params.model_dump(),
