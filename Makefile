@@ -1,6 +1,6 @@
 # scenecolor: two commands do all the set-up on a fresh machine.
 #   make run   - create .venv, install the pinned dependencies, run the workbook (profile sample)
-#   make test  - same set-up, then the whole test suite (unit, data, model, nbval, end-to-end)
+#   make test  - same set-up, then ruff (format + lint) and the whole test suite (unit, data, model, nbval, end-to-end)
 #   make lab   - same set-up, then JupyterLab on the notebooks with the `scenecolor` kernel
 
 PYTHON  ?= $(shell command -v python3.11 || command -v python3)
@@ -28,6 +28,8 @@ run: setup
 	$(VENV)/bin/scenecolor run --profile $(PROFILE)
 
 test: setup
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 lab: setup

@@ -15,9 +15,18 @@ import numpy as np
 import pandas as pd
 from skimage import data as skdata
 
-from scenecolor.frames import FrameStore, FrameStoreBuilder
+from scenecolor.data.frames import FrameStore, FrameStoreBuilder
 
-PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "colorwheel")
+PHOTOS = (
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "colorwheel",
+)
 
 
 def photo(name: str) -> np.ndarray:
@@ -47,14 +56,24 @@ def build_photo_store(folder: str | Path, *, size: int = 32, frames_per_shot: in
     with FrameStoreBuilder(Path(folder), size) as builder:
         for i, (name, split) in enumerate(zip(PHOTOS, splits)):
             for j, frame in enumerate(pan_frames(photo(name), frames_per_shot, size, seed + i)):
-                builder.add(frame, video_id=f"v{i}", shot_id=f"s{i}", split=split, source_frame=j, source=name, synthetic_motion=True)
+                builder.add(
+                    frame,
+                    video_id=f"v{i}",
+                    shot_id=f"s{i}",
+                    split=split,
+                    source_frame=j,
+                    source=name,
+                    synthetic_motion=True,
+                )
     return FrameStore.open(folder)
 
 
 def build_reference_table(store: FrameStore, path: str | Path, k: int = 5) -> pd.DataFrame:
     """references.csv rows (query_kind 'shot') for every shot, pools in_domain and open."""
     idx = store.index
-    thumbs = np.stack([cv2.resize(f.mean(axis=2).astype(np.float32), (8, 8)).ravel() for f in store.uint8(np.arange(len(store)))])
+    thumbs = np.stack(
+        [cv2.resize(f.mean(axis=2).astype(np.float32), (8, 8)).ravel() for f in store.uint8(np.arange(len(store)))]
+    )
     thumbs -= thumbs.mean(axis=1, keepdims=True)
     thumbs /= np.linalg.norm(thumbs, axis=1, keepdims=True) + 1e-6
     train_ids = store.ids(split="train")
@@ -67,9 +86,19 @@ def build_reference_table(store: FrameStore, path: str | Path, k: int = 5) -> pd
         open_ = sorted(others, key=lambda i: -float(thumbs[i] @ thumbs[query]))[:k]
         for pool, refs in (("in_domain", in_domain), ("open", open_)):
             for rank, ref in enumerate(refs, 1):
-                rows.append({"query_kind": "shot", "video_id": grp["video_id"].iloc[0], "scene": "", "shot_id": shot,
-                             "query_frame_id": query, "pool": pool, "rank": rank, "ref_frame_id": ref,
-                             "score": float(thumbs[ref] @ thumbs[query])})
+                rows.append(
+                    {
+                        "query_kind": "shot",
+                        "video_id": grp["video_id"].iloc[0],
+                        "scene": "",
+                        "shot_id": shot,
+                        "query_frame_id": query,
+                        "pool": pool,
+                        "rank": rank,
+                        "ref_frame_id": ref,
+                        "score": float(thumbs[ref] @ thumbs[query]),
+                    }
+                )
     table = pd.DataFrame(rows)
     table.to_csv(path, index=False)
     return table
@@ -89,27 +118,45 @@ def build_colorize_run(folder: str | Path, *, size: int = 32, resolution: int = 
     resnet18), 03's feature store, 04's colorizer (a narrow copy trained for a few steps)."""
     import torch
 
-    from scenecolor import training
-    from scenecolor.artifacts import atomic_write_json
-    from scenecolor.colorizer_train import TrainConfig, load_training_data, train_colorizer
-    from scenecolor.embedder import ARCH as EMB_ARCH
-    from scenecolor.embedder import Embedder, EmbedderConfig
-    from scenecolor.retrieval import build_feature_store, model_encoder
+    from scenecolor.colorize.train import TrainConfig, load_training_data, train_colorizer
+    from scenecolor.core import training
+    from scenecolor.core.artifacts import atomic_write_json
+    from scenecolor.embed.model import ARCH as EMB_ARCH
+    from scenecolor.embed.model import Embedder, EmbedderConfig
+    from scenecolor.retrieval.index import build_feature_store, model_encoder
 
     run = Path(folder)
     art = run / "artifacts"
     store = build_photo_store(art / "00_data_prep" / "frames", size=size, frames_per_shot=6, seed=seed)
-    atomic_write_json(art / "00_data_prep" / "meta.json", {"step": "00_data_prep", "params": {"size": size, "mean_filter": 3}})
+    atomic_write_json(
+        art / "00_data_prep" / "meta.json", {"step": "00_data_prep", "params": {"size": size, "mean_filter": 3}}
+    )
     torch.manual_seed(seed)
     emb_cfg = EmbedderConfig(backbone="resnet18")
     embedder = Embedder(emb_cfg).eval()
-    training.save_checkpoint(art / "01_embedder_training" / "embedder.pt", arch=EMB_ARCH, model=embedder, optimizer=None, epoch=0,
-                             config={"model": emb_cfg.to_dict(), "train": {"input_size": size}}, history=[])
+    training.save_checkpoint(
+        art / "01_embedder_training" / "embedder.pt",
+        arch=EMB_ARCH,
+        model=embedder,
+        optimizer=None,
+        epoch=0,
+        config={"model": emb_cfg.to_dict(), "train": {"input_size": size}},
+        history=[],
+    )
     features = build_feature_store(store, store.ids(split="train"), model_encoder(embedder, size), progress=False)
     features.save(art / "03_reference_selection" / "features")
     refs_csv = art / "03_reference_selection" / "references.csv"
     build_reference_table(store, refs_csv)
-    cfg = TrainConfig(resolution=resolution, clip_len=2, width=0.25, epochs=1, batches_per_epoch=3, batch_size=2, val_clips=2, seed=seed)
+    cfg = TrainConfig(
+        resolution=resolution,
+        clip_len=2,
+        width=0.25,
+        epochs=1,
+        batches_per_epoch=3,
+        batch_size=2,
+        val_clips=2,
+        seed=seed,
+    )
     train_set, val_set = load_training_data(store, refs_csv, cfg)
     train_colorizer(train_set, val_set, cfg, art / "04_colorizer_training", progress=False, log=lambda *_: None)
     return run

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from scenecolor.frames import FrameStore, FrameStoreBuilder
+from scenecolor.data.frames import FrameStore, FrameStoreBuilder
 
 
 def shot_canvas(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -44,6 +44,14 @@ def build_store(
                     for f in range(frames_per_shot):
                         off = int(f * size / (2 * frames_per_shot))
                         frame = np.ascontiguousarray(canvas[off : off + size, off : off + size])
-                        builder.add(frame, video_id=f"v{v}", shot_id=f"v{v}_s{s}", split=split, source_frame=f, source="synthetic", synthetic_motion=True)
+                        builder.add(
+                            frame,
+                            video_id=f"v{v}",
+                            shot_id=f"v{v}_s{s}",
+                            split=split,
+                            source_frame=f,
+                            source="synthetic",
+                            synthetic_motion=True,
+                        )
                 v += 1
     return FrameStore.open(folder)

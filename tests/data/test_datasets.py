@@ -16,16 +16,35 @@ import pytest
 import yaml
 from skimage import io as skio
 
-from scenecolor import datasets, video
-from scenecolor.artifacts import sha256_file
-from scenecolor.dataset_plan import BuildConfig, assign_splits, plan_shots
-from scenecolor.errors import ChecksumMismatchError, CorruptVideoError, DataError, EmptyVideoError, ManifestError, ParameterError
-from scenecolor.frames import FrameStore
-from scenecolor.manifests import Manifest
-from scenecolor.pipeline import validate_params
+from scenecolor.core import video
+from scenecolor.core.artifacts import sha256_file
+from scenecolor.core.errors import (
+    ChecksumMismatchError,
+    CorruptVideoError,
+    DataError,
+    EmptyVideoError,
+    ManifestError,
+    ParameterError,
+)
+from scenecolor.data import build as datasets
+from scenecolor.data.frames import FrameStore
+from scenecolor.data.manifests.format import Manifest
+from scenecolor.data.plan import BuildConfig, assign_splits, plan_shots
+from scenecolor.workbook.pipeline import validate_params
 
-SMALL = dict(size=32, frame_step=5, clips_per_photo=2, clip_frames=30, render_width=64, n_test_videos=2,
-             shots_per_test_video=3, segment_frames=30, transition_frames=6, val_fraction=0.25, test_fraction=0.25)
+SMALL = dict(
+    size=32,
+    frame_step=5,
+    clips_per_photo=2,
+    clip_frames=30,
+    render_width=64,
+    n_test_videos=2,
+    shots_per_test_video=3,
+    segment_frames=30,
+    transition_frames=6,
+    val_fraction=0.25,
+    test_fraction=0.25,
+)
 CUT = 20  # every synthetic video cuts here
 
 
@@ -59,13 +78,33 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
     entries = []
     for k, hue in enumerate((180, 20, 110)):
         _two_shot_video(root / f"vid{k}.mp4", hue)
-        entries.append({"id": f"vid{k}", "path": f"vid{k}.mp4", "sha256": sha256_file(root / f"vid{k}.mp4"), "kind": "video",
-                        "source": "test", "licence": "test", "shots": [{"shot_id": f"vid{k}_s0", "start": 0, "end": CUT},
-                                                                        {"shot_id": f"vid{k}_s1", "start": CUT, "end": 44}]})
+        entries.append(
+            {
+                "id": f"vid{k}",
+                "path": f"vid{k}.mp4",
+                "sha256": sha256_file(root / f"vid{k}.mp4"),
+                "kind": "video",
+                "source": "test",
+                "licence": "test",
+                "shots": [
+                    {"shot_id": f"vid{k}_s0", "start": 0, "end": CUT},
+                    {"shot_id": f"vid{k}_s1", "start": CUT, "end": 44},
+                ],
+            }
+        )
     for k in range(4):
         _photo(root / f"photo{k}.png", k)
-        entries.append({"id": f"photo{k}", "path": f"photo{k}.png", "sha256": sha256_file(root / f"photo{k}.png"), "kind": "image",
-                        "source": "test", "licence": "CC0 (made by the test)", "synthetic_motion": True})
+        entries.append(
+            {
+                "id": f"photo{k}",
+                "path": f"photo{k}.png",
+                "sha256": sha256_file(root / f"photo{k}.png"),
+                "kind": "image",
+                "source": "test",
+                "licence": "CC0 (made by the test)",
+                "synthetic_motion": True,
+            }
+        )
     (root / "m.yaml").write_text(yaml.safe_dump({"name": "synthetic", "entries": entries}))
     return root
 
@@ -89,7 +128,19 @@ def test_products_follow_the_contract(built: datasets.DatasetSummary) -> None:
         assert (out / name).is_file(), name
     assert not [p for p in out.iterdir() if p.name.startswith(".build-tmp")]
     shots = pd.read_csv(out / "shots.csv")
-    for column in ("shot_id", "video_id", "source", "split", "n_frames", "fps", "width", "height", "clip", "synthetic_motion", "licence"):
+    for column in (
+        "shot_id",
+        "video_id",
+        "source",
+        "split",
+        "n_frames",
+        "fps",
+        "width",
+        "height",
+        "clip",
+        "synthetic_motion",
+        "licence",
+    ):
         assert column in shots.columns
     assert len(shots) == 3 * 2 + 4 * 2
     store = FrameStore.open(out)
@@ -113,20 +164,27 @@ def test_splits_are_by_source_without_leakage(built: datasets.DatasetSummary) ->
     assert (photo_clips.groupby("video_id")["split"].nunique() == 1).all()  # all clips of a photo together
     for split in ("train", "val", "test"):
         part = shots[shots["split"] == split]
-        assert part["synthetic_motion"].any() and (~part["synthetic_motion"]).any(), f"{split} lacks real or photo shots"
+        assert part["synthetic_motion"].any() and (~part["synthetic_motion"]).any(), (
+            f"{split} lacks real or photo shots"
+        )
     report = datasets.leakage_report(built.out_dir)
     assert report["ok"].all(), report
     table = built.split_table()
     assert table["frames"].sum() == len(built.index)
 
 
-def test_same_seed_same_data_other_seed_other_splits(media: Path, built: datasets.DatasetSummary, tmp_path: Path) -> None:
+def test_same_seed_same_data_other_seed_other_splits(
+    media: Path, built: datasets.DatasetSummary, tmp_path: Path
+) -> None:
     again = datasets.build_embedded_dataset(tmp_path / "a", manifest=str(media / "m.yaml"), **SMALL)
     assert sha256_file(again.out_dir / "frames/frames.npy") == sha256_file(built.out_dir / "frames/frames.npy")
     assert (again.out_dir / "test_videos.json").read_text() == (built.out_dir / "test_videos.json").read_text()
     pd.testing.assert_frame_equal(again.shots, built.shots)
     manifest = Manifest.load(media / "m.yaml")
-    splits = {seed: assign_splits(plan_shots(manifest, BuildConfig(seed=seed, **SMALL)), BuildConfig(seed=seed, **SMALL)) for seed in range(6)}
+    splits = {
+        seed: assign_splits(plan_shots(manifest, BuildConfig(seed=seed, **SMALL)), BuildConfig(seed=seed, **SMALL))
+        for seed in range(6)
+    }
     assert len({tuple(sorted(s.items())) for s in splits.values()}) > 1  # the seed matters
 
 
@@ -162,7 +220,9 @@ def test_the_real_multishot_video_is_listed_with_its_cuts(built: datasets.Datase
     for k in range(3):
         v = videos[f"vid{k}"]
         assert v["real"] and v["cuts"] == [CUT] and v["n_frames"] == 44
-        assert [s["split"] for s in v["shots"]] == built.shots.set_index("shot_id").loc[[f"vid{k}_s0", f"vid{k}_s1"], "split"].tolist()
+        assert [s["split"] for s in v["shots"]] == built.shots.set_index("shot_id").loc[
+            [f"vid{k}_s0", f"vid{k}_s1"], "split"
+        ].tolist()
         frames = video.read_frames(built.out_dir / v["path"]).astype(np.float32)
         assert np.abs(frames[CUT] - frames[CUT - 1]).mean() > 10 * np.abs(frames[CUT - 1] - frames[CUT - 2]).mean()
 
@@ -171,7 +231,9 @@ def test_checksum_mismatch_leaves_the_earlier_data_set(media: Path, tmp_path: Pa
     src = _copy_media(media, tmp_path / "media")
     out = tmp_path / "out"
     datasets.build_embedded_dataset(out, manifest=str(src / "m.yaml"), **{**SMALL, "n_test_videos": 0})
-    before = {p: sha256_file(out / p) for p in ("frames/frames.npy", "frames/index.csv", "shots.csv", "test_videos.json")}
+    before = {
+        p: sha256_file(out / p) for p in ("frames/frames.npy", "frames/index.csv", "shots.csv", "test_videos.json")
+    }
     skio.imsave(src / "photo2.png", np.zeros((90, 120, 3), np.uint8), check_contrast=False)
     with pytest.raises(ChecksumMismatchError, match="photo2.*sha256"):
         datasets.build_embedded_dataset(out, manifest=str(src / "m.yaml"), **SMALL)
@@ -196,7 +258,9 @@ def _repin(src: Path, entry_id: str) -> None:
 
 
 @pytest.mark.parametrize("damage, error", [("truncate", CorruptVideoError), ("empty", EmptyVideoError)])
-def test_corrupt_or_empty_video_keeps_the_earlier_data_set(media: Path, tmp_path: Path, damage: str, error: type) -> None:
+def test_corrupt_or_empty_video_keeps_the_earlier_data_set(
+    media: Path, tmp_path: Path, damage: str, error: type
+) -> None:
     src = _copy_media(media, tmp_path / "media")
     out = tmp_path / "out"
     datasets.build_embedded_dataset(out, manifest=str(src / "m.yaml"), **{**SMALL, "n_test_videos": 0})
@@ -221,7 +285,9 @@ def test_cut_list_longer_than_the_video(media: Path, tmp_path: Path) -> None:
 
 def test_too_few_test_sources_for_test_videos(media: Path, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="test videos need two or more"):
-        datasets.build_embedded_dataset(tmp_path / "out", manifest=str(media / "m.yaml"), **{**SMALL, "segment_frames": 60, "clip_frames": 30})
+        datasets.build_embedded_dataset(
+            tmp_path / "out", manifest=str(media / "m.yaml"), **{**SMALL, "segment_frames": 60, "clip_frames": 30}
+        )
 
 
 def test_fixed_split_in_the_manifest_is_honoured(media: Path, tmp_path: Path) -> None:
@@ -248,8 +314,17 @@ def test_bad_parameters_are_named() -> None:
 def test_real_embedded_data_set(tmp_path: Path) -> None:
     """The real manifest: checksums verify, bikes.mp4's hand-checked cuts change the picture,
     and the test split holds real-video shots and photo clips."""
-    summary = datasets.build_embedded_dataset(tmp_path, size=32, frame_step=25, clip_frames=30, segment_frames=30,
-                                              transition_frames=6, render_width=64, n_test_videos=1, clip_max_side=160)
+    summary = datasets.build_embedded_dataset(
+        tmp_path,
+        size=32,
+        frame_step=25,
+        clip_frames=30,
+        segment_frames=30,
+        transition_frames=6,
+        render_width=64,
+        n_test_videos=1,
+        clip_max_side=160,
+    )
     shots = summary.shots
     test = shots[shots["split"] == "test"]
     assert test["synthetic_motion"].any() and (~test["synthetic_motion"]).any()
@@ -267,7 +342,7 @@ def test_real_embedded_data_set(tmp_path: Path) -> None:
 def test_build_config_defaults_match_the_notebook_parameters() -> None:
     from dataclasses import asdict
 
-    from scenecolor.params import DataPrepParams
+    from scenecolor.workbook.params import DataPrepParams
 
     assert asdict(BuildConfig()) == DataPrepParams().model_dump(exclude={"run_dir"})
 
@@ -282,9 +357,9 @@ def test_corrupt_photograph_is_named(media: Path, tmp_path: Path) -> None:
 
 
 def test_manifest_checksums_cover_every_entry_and_the_manifest() -> None:
-    from scenecolor.datasets import manifest_checksums
-    from scenecolor.manifests import Manifest
-    from scenecolor.dataset_plan import resolve_manifest
+    from scenecolor.data.build import manifest_checksums
+    from scenecolor.data.manifests.format import Manifest
+    from scenecolor.data.plan import resolve_manifest
 
     sums = manifest_checksums("embedded")
     manifest = Manifest.load(resolve_manifest("embedded"))

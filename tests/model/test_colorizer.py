@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from scenecolor import colorizer as C
-from scenecolor import training
-from scenecolor.colorizer_train import TrainConfig
-from scenecolor.errors import CheckpointError, DataError, ParameterError
+from scenecolor.colorize import model as C
+from scenecolor.colorize.train import TrainConfig
+from scenecolor.core import training
+from scenecolor.core.errors import CheckpointError, DataError, ParameterError
 
 SMALL = TrainConfig(resolution=32, width=0.25).model_config()
 
@@ -17,7 +17,9 @@ SMALL = TrainConfig(resolution=32, width=0.25).model_config()
 def _inputs(b: int, t: int, r: int, s: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     gray = torch.rand(b, 1, t, s, s, generator=g)
-    refs = torch.cat([torch.rand(b, r, 1, s, s, generator=g) * 100, (torch.rand(b, r, 2, s, s, generator=g) - 0.5) * 120], dim=2)
+    refs = torch.cat(
+        [torch.rand(b, r, 1, s, s, generator=g) * 100, (torch.rand(b, r, 2, s, s, generator=g) - 0.5) * 120], dim=2
+    )
     return gray, refs
 
 
@@ -35,7 +37,9 @@ def model() -> C.SceneColorizer:
 
 @pytest.mark.parametrize("n_refs", [1, 2, 3, 4, 5])
 @pytest.mark.parametrize("clip_len", [1, 2, 5])
-def test_output_shape_for_every_number_of_references_and_clip_length(model: C.SceneColorizer, n_refs: int, clip_len: int) -> None:
+def test_output_shape_for_every_number_of_references_and_clip_length(
+    model: C.SceneColorizer, n_refs: int, clip_len: int
+) -> None:
     gray, refs = _inputs(2, clip_len, n_refs)
     with torch.no_grad():
         ab = model(gray, refs)
@@ -47,11 +51,17 @@ def test_full_network_fits_the_papers_parameter_budget() -> None:
     net = C.SceneColorizer(C.ColorizerConfig())
     n = C.parameter_count(net)
     assert 1e6 < n <= C.PAPER_PARAMS
-    assert C.size_mb(net) == pytest.approx(4 * (n + sum(b.numel() for b in net.buffers() if b.is_floating_point())) / 1e6)
+    assert C.size_mb(net) == pytest.approx(
+        4 * (n + sum(b.numel() for b in net.buffers() if b.is_floating_point())) / 1e6
+    )
     parts = {row["part"]: row["module"] for row in C.parts_table(net)}
     assert parts == {
-        "preprocess": "ClipPreprocessor", "reference_path": "FeaturePath", "frame_path": "FeaturePath",
-        "source_reference": "SourceReferenceAttention", "temporal": "TemporalAttention", "decoder": "ABDecoder",
+        "preprocess": "ClipPreprocessor",
+        "reference_path": "FeaturePath",
+        "frame_path": "FeaturePath",
+        "source_reference": "SourceReferenceAttention",
+        "temporal": "TemporalAttention",
+        "decoder": "ABDecoder",
         "total": "SceneColorizer",
     }
 
@@ -121,7 +131,14 @@ def test_wrong_shapes_raise_a_clear_error(model: C.SceneColorizer, gray_shape, r
         model(torch.rand(gray_shape), torch.rand(refs_shape))
 
 
-@pytest.mark.parametrize("kwargs,message", [({"resolution": 40}, "multiple of 16"), ({"path_channels": (8, 8)}, "six encoder layers"), ({"max_refs": 6}, "max_refs")])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"resolution": 40}, "multiple of 16"),
+        ({"path_channels": (8, 8)}, "six encoder layers"),
+        ({"max_refs": 6}, "max_refs"),
+    ],
+)
 def test_bad_config_is_rejected(kwargs: dict, message: str) -> None:
     with pytest.raises(ParameterError, match=message):
         C.ColorizerConfig(**kwargs)
@@ -133,7 +150,15 @@ def test_config_round_trips_through_a_checkpoint_dict() -> None:
 
 def test_load_colorizer_restores_the_model_and_rejects_bad_files(tmp_path, model: C.SceneColorizer) -> None:
     path = tmp_path / "colorizer.pt"
-    training.save_checkpoint(path, arch=C.ARCH, model=model, optimizer=None, epoch=1, config={"model": SMALL.to_dict(), "train": {}}, history=[])
+    training.save_checkpoint(
+        path,
+        arch=C.ARCH,
+        model=model,
+        optimizer=None,
+        epoch=1,
+        config={"model": SMALL.to_dict(), "train": {}},
+        history=[],
+    )
     loaded, ckpt = C.load_colorizer(path)
     gray, refs = _inputs(1, 2, 2)
     with torch.no_grad():
@@ -145,10 +170,14 @@ def test_load_colorizer_restores_the_model_and_rejects_bad_files(tmp_path, model
     with pytest.raises(CheckpointError, match="corrupt"):
         C.load_colorizer(tmp_path / "junk.pt")
     other = tmp_path / "other.pt"
-    training.save_checkpoint(other, arch="scenecolor-embedder", model=model, optimizer=None, epoch=1, config={}, history=[])
+    training.save_checkpoint(
+        other, arch="scenecolor-embedder", model=model, optimizer=None, epoch=1, config={}, history=[]
+    )
     with pytest.raises(CheckpointError, match="architecture"):
         C.load_colorizer(other)
     no_cfg = tmp_path / "nocfg.pt"
-    training.save_checkpoint(no_cfg, arch=C.ARCH, model=model, optimizer=None, epoch=1, config={"train": {}}, history=[])
+    training.save_checkpoint(
+        no_cfg, arch=C.ARCH, model=model, optimizer=None, epoch=1, config={"train": {}}, history=[]
+    )
     with pytest.raises(CheckpointError, match="model config"):
         C.load_colorizer(no_cfg)

@@ -13,15 +13,21 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from helpers_colorizer import build_photo_store, build_reference_table  # noqa: E402
-
-from scenecolor import training  # noqa: E402
-from scenecolor.colorizer import SceneColorizer  # noqa: E402
-from scenecolor.colorizer_data import build_clip_set, load_reference_table, make_batch, shot_references  # noqa: E402
-from scenecolor.colorizer_train import (  # noqa: E402
-    TrainConfig, colorization_loss, evaluate, load_training_data, psnr_rgb, train_colorizer, train_config_from,
+from scenecolor.colorize.data import build_clip_set, make_batch, shot_references  # noqa: E402
+from scenecolor.colorize.model import SceneColorizer  # noqa: E402
+from scenecolor.colorize.train import (
+    TrainConfig,
+    colorization_loss,
+    evaluate,
+    load_training_data,
+    psnr_rgb,
+    train_colorizer,
+    train_config_from,
 )
-from scenecolor.errors import CheckpointError, DataError, ParameterError  # noqa: E402
-from scenecolor.params import ColorizerParams  # noqa: E402
+from scenecolor.core import training  # noqa: E402
+from scenecolor.core.errors import CheckpointError, DataError, ParameterError  # noqa: E402
+from scenecolor.retrieval.references import read_references  # noqa: E402
+from scenecolor.workbook.params import ColorizerParams  # noqa: E402
 
 CFG = TrainConfig(resolution=32, clip_len=2, width=0.25, epochs=2, batches_per_epoch=2, batch_size=2, val_clips=3)
 QUIET = {"progress": False, "log": lambda *_: None}
@@ -68,7 +74,11 @@ def _rows_of(train, refs: torch.Tensor) -> set[int]:
     """Which frames of the clip set the (possibly mirrored) reference images are."""
     rows = set()
     for img in refs.reshape(-1, *refs.shape[2:]).permute(0, 2, 3, 1).numpy():
-        match = [j for j in range(len(train.lab)) if np.array_equal(train.lab[j], img) or np.array_equal(train.lab[j][:, ::-1], img)]
+        match = [
+            j
+            for j in range(len(train.lab))
+            if np.array_equal(train.lab[j], img) or np.array_equal(train.lab[j][:, ::-1], img)
+        ]
         assert len(match) >= 1
         rows.update(match)
     return rows
@@ -157,21 +167,23 @@ def test_validation_reports_loss_and_psnr_beside_the_grey_output(sets) -> None:
 def test_missing_or_incomplete_references_table_is_a_clear_error(tmp_path, data) -> None:
     store, refs = data
     with pytest.raises(DataError, match="run notebooks/03"):
-        load_reference_table(tmp_path / "nope.csv")
+        read_references(tmp_path / "nope.csv")
     pd.read_csv(refs).drop(columns=["pool"]).to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(DataError, match="lacks columns"):
-        load_reference_table(tmp_path / "bad.csv")
+        read_references(tmp_path / "bad.csv")
     with pytest.raises(ParameterError, match="pool"):
-        shot_references(load_reference_table(refs), "everything")
+        shot_references(read_references(refs), "everything")
 
 
 def test_clips_longer_than_every_shot_are_a_clear_error(data) -> None:
     store, refs = data
     with pytest.raises(DataError, match="no shot with >= 9 frames"):
-        build_clip_set(store, load_reference_table(refs), "train", resolution=32, clip_len=9)
+        build_clip_set(store, read_references(refs), "train", resolution=32, clip_len=9)
 
 
-@pytest.mark.parametrize("field,value", [("resolution", 40), ("max_refs", 6), ("ref_pool", "all"), ("hue_prob", 2.0), ("width", 0.0)])
+@pytest.mark.parametrize(
+    "field,value", [("resolution", 40), ("max_refs", 6), ("ref_pool", "all"), ("hue_prob", 2.0), ("width", 0.0)]
+)
 def test_bad_training_parameters_are_rejected(field: str, value: object) -> None:
     with pytest.raises(ParameterError, match=field):
         TrainConfig(**{field: value})
@@ -187,7 +199,7 @@ def test_notebook_parameters_map_onto_the_training_config() -> None:
 
 @pytest.mark.slow
 def test_torchrun_ddp_trains_through_the_same_entry_point(tmp_path, data) -> None:
-    from scenecolor.colorizer_train import train_colorizer_torchrun
+    from scenecolor.colorize.train import train_colorizer_torchrun
 
     store, refs = data
     result = train_colorizer_torchrun(store.folder, refs, dataclasses.replace(CFG, epochs=1), tmp_path, nproc=2)

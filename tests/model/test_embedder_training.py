@@ -10,12 +10,21 @@ import pytest
 import torch
 
 from helpers_embedder import build_store
-from scenecolor import training
-from scenecolor.embedder import ARCH, load_embedder
-from scenecolor.embedder_train import TrainConfig, main, save_embedder, train_embedder
-from scenecolor.errors import CheckpointError, DataError
+from scenecolor.core import training
+from scenecolor.core.errors import CheckpointError, DataError
+from scenecolor.embed.model import ARCH, load_embedder
+from scenecolor.embed.train import TrainConfig, main, save_embedder, train_embedder
 
-CFG = TrainConfig(backbone="resnet18", pretrained="none", input_size=32, epochs=2, batches_per_epoch=2, shots_per_batch=4, frames_per_shot=2, val_triplets=24)
+CFG = TrainConfig(
+    backbone="resnet18",
+    pretrained="none",
+    input_size=32,
+    epochs=2,
+    batches_per_epoch=2,
+    shots_per_batch=4,
+    frames_per_shot=2,
+    val_triplets=24,
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +65,9 @@ def test_same_seed_same_weights_and_resume_matches(store, tmp_path):
     assert training.state_digest(resumed.model) == training.state_digest(full.model)
     assert [h["val_loss"] for h in resumed.history] == [h["val_loss"] for h in full.history]
     other = TrainConfig(**{**CFG.__dict__, "seed": 1})
-    assert training.state_digest(train_embedder(store, other, tmp_path / "seed1", progress=False, log=_quiet).model) != training.state_digest(full.model)
+    assert training.state_digest(
+        train_embedder(store, other, tmp_path / "seed1", progress=False, log=_quiet).model
+    ) != training.state_digest(full.model)
 
 
 def test_finished_run_is_not_retrained_and_other_settings_restart(store, tmp_path):
@@ -77,7 +88,9 @@ def test_saved_embedder_reloads(store, tmp_path):
     model = load_embedder(path)
     x = torch.rand(2, 3, 32, 32)
     assert torch.allclose(model(x), result.model.eval()(x), atol=1e-6)
-    assert "optimizer" in torch.load(path, weights_only=True) and torch.load(path, weights_only=True)["optimizer"] is None
+    assert (
+        "optimizer" in torch.load(path, weights_only=True) and torch.load(path, weights_only=True)["optimizer"] is None
+    )
 
 
 def test_corrupt_or_foreign_checkpoint_is_refused(store, tmp_path):
@@ -87,7 +100,9 @@ def test_corrupt_or_foreign_checkpoint_is_refused(store, tmp_path):
     with pytest.raises(CheckpointError, match="corrupt"):
         train_embedder(store, CFG, tmp_path, progress=False, log=_quiet)
     assert ckpt.read_bytes() == b"\x00" * 64  # nothing overwritten
-    training.save_checkpoint(ckpt, arch="colorizer", model=torch.nn.Linear(2, 2), optimizer=None, epoch=1, config={}, history=[])
+    training.save_checkpoint(
+        ckpt, arch="colorizer", model=torch.nn.Linear(2, 2), optimizer=None, epoch=1, config={}, history=[]
+    )
     with pytest.raises(CheckpointError, match="architecture 'colorizer'"):
         load_embedder(ckpt)
     with pytest.raises(CheckpointError, match="architecture 'colorizer'"):
@@ -101,8 +116,27 @@ def test_store_without_enough_shots_is_refused(tmp_path):
 
 
 def test_cli_main_trains_single_process(store, tmp_path, capsys):
-    args = ["train", "--store", str(store.folder), "--out", str(tmp_path), "--device", "cpu", "--pretrained", "none",
-            "--input-size", "32", "--epochs", "1", "--batches-per-epoch", "1", "--shots-per-batch", "4", "--val-triplets", "8"]
+    args = [
+        "train",
+        "--store",
+        str(store.folder),
+        "--out",
+        str(tmp_path),
+        "--device",
+        "cpu",
+        "--pretrained",
+        "none",
+        "--input-size",
+        "32",
+        "--epochs",
+        "1",
+        "--batches-per-epoch",
+        "1",
+        "--shots-per-batch",
+        "4",
+        "--val-triplets",
+        "8",
+    ]
     assert main(args) == 0
     assert (tmp_path / "embedder.pt").is_file()
     assert re.search(r"rank 0/1 final weights sha256 [0-9a-f]{64}", capsys.readouterr().out)
@@ -111,9 +145,28 @@ def test_cli_main_trains_single_process(store, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_ddp_two_cpu_processes_train_and_agree(store, tmp_path):
-    args = ["train", "--store", str(store.folder), "--out", str(tmp_path), "--device", "cpu", "--pretrained", "none",
-            "--input-size", "32", "--epochs", "2", "--batches-per-epoch", "4", "--shots-per-batch", "4", "--val-triplets", "16"]
-    cmd = training.torchrun_command("scenecolor.embedder_train", args, nproc=2)
+    args = [
+        "train",
+        "--store",
+        str(store.folder),
+        "--out",
+        str(tmp_path),
+        "--device",
+        "cpu",
+        "--pretrained",
+        "none",
+        "--input-size",
+        "32",
+        "--epochs",
+        "2",
+        "--batches-per-epoch",
+        "4",
+        "--shots-per-batch",
+        "4",
+        "--val-triplets",
+        "16",
+    ]
+    cmd = training.torchrun_command("scenecolor.embed.train", args, nproc=2)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -125,5 +178,7 @@ def test_ddp_two_cpu_processes_train_and_agree(store, tmp_path):
     model = load_embedder(tmp_path / "embedder.pt")
     assert training.state_digest(model) == digests[0][1]
     # training moved the weights away from the seed-0 initialisation
-    init = train_embedder(store, TrainConfig(**{**CFG.__dict__, "epochs": 1}), tmp_path / "init", stop_after=0, progress=False, log=_quiet)
+    init = train_embedder(
+        store, TrainConfig(**{**CFG.__dict__, "epochs": 1}), tmp_path / "init", stop_after=0, progress=False, log=_quiet
+    )
     assert training.state_digest(init.model) != digests[0][1]

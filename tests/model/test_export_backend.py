@@ -1,4 +1,4 @@
-"""The ONNX Runtime backend and the torch backend of scenecolor.colorize give the same colours."""
+"""The ONNX Runtime backend and the torch backend (scenecolor.colorize.backend) give the same colours."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from scenecolor import colorizer as C
-from scenecolor.colorizer_train import TrainConfig
-from scenecolor import export_models, training
-from scenecolor.color import lab_to_rgb
-from scenecolor.colorize import ColorizerBackend, TorchColorizer
+from scenecolor.colorize import model as C
+from scenecolor.colorize.backend import ColorizerBackend, TorchColorizer
+from scenecolor.colorize.train import TrainConfig
+from scenecolor.core import training
+from scenecolor.core.color import lab_to_rgb
+from scenecolor.export import models as export_models
 
 SMALL = TrainConfig(resolution=32, clip_len=3, width=0.125).model_config()  # a tiny copy of the real network
 
@@ -27,8 +28,15 @@ def backends(tmp_path_factory: pytest.TempPathFactory) -> tuple[TorchColorizer, 
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
-    training.save_checkpoint(folder / "colorizer.pt", arch=C.ARCH, model=model, optimizer=None, epoch=1,
-                             config={"model": SMALL.to_dict(), "train": {"clip_len": 4}}, history=[])
+    training.save_checkpoint(
+        folder / "colorizer.pt",
+        arch=C.ARCH,
+        model=model,
+        optimizer=None,
+        epoch=1,
+        config={"model": SMALL.to_dict(), "train": {"clip_len": 4}},
+        history=[],
+    )
     gray = torch.rand(1, 1, 4, 32, 32)
     refs = torch.rand(1, 3, 3, 32, 32) * 60
     export_models.export_colorizer(folder / "colorizer.pt", folder, gray, refs)
@@ -39,7 +47,12 @@ def _scene(seed: int, n_frames: int, n_refs: int) -> tuple[np.ndarray, np.ndarra
     """A smooth moving grey ramp (T, 32, 32) and Lab references (R, 32, 32, 3)."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:32, 0:32] / 31.0
-    gray = np.stack([np.clip(0.2 + 0.6 * (xx + 0.05 * t) * yy + 0.02 * rng.standard_normal((32, 32)), 0, 1) for t in range(n_frames)])
+    gray = np.stack(
+        [
+            np.clip(0.2 + 0.6 * (xx + 0.05 * t) * yy + 0.02 * rng.standard_normal((32, 32)), 0, 1)
+            for t in range(n_frames)
+        ]
+    )
     refs = np.concatenate(
         [rng.uniform(20, 90, (n_refs, 32, 32, 1)), rng.uniform(-40, 40, (n_refs, 32, 32, 2))], axis=-1
     )
@@ -61,7 +74,9 @@ def test_onnx_and_torch_give_the_same_frames_and_colours(backends, n_frames: int
     outputs = []
     for backend in (torch_backend, onnx_backend):
         feats = backend.encode_references(refs)
-        clips = [backend.predict_ab(gray[s : s + backend.clip_len], feats) for s in range(0, n_frames, backend.clip_len)]
+        clips = [
+            backend.predict_ab(gray[s : s + backend.clip_len], feats) for s in range(0, n_frames, backend.clip_len)
+        ]
         outputs.append(np.concatenate(clips))
     ab_torch, ab_onnx = outputs
     assert ab_torch.shape == ab_onnx.shape == (n_frames, 32, 32, 2)
@@ -82,32 +97,61 @@ class _FixedFinder:
     def reference_lab(self, ids: np.ndarray, resolution: int) -> np.ndarray:
         import cv2
 
-        from scenecolor.color import rgb_to_lab
+        from scenecolor.core.color import rgb_to_lab
 
-        return np.stack([rgb_to_lab(cv2.resize(self.refs_rgb[i], (resolution, resolution), interpolation=cv2.INTER_AREA)) for i in ids])
+        return np.stack(
+            [
+                rgb_to_lab(cv2.resize(self.refs_rgb[i], (resolution, resolution), interpolation=cv2.INTER_AREA))
+                for i in ids
+            ]
+        )
 
 
 def test_colorize_video_backend_onnx_matches_backend_torch(tmp_path: Path) -> None:
     """`scenecolor colorize --backend onnx` and `--backend torch`: same frame count, close colours."""
-    from scenecolor.colorize import colorize_video_file
-    from scenecolor.video import iter_frames, write_video
+    from scenecolor.colorize.video import colorize_video_file
+    from scenecolor.core.video import iter_frames, write_video
+    from scenecolor.data.frames import Preprocess
+    from scenecolor.scenes.ssim_detector import SsimConfig
+    from scenecolor.workbook.runs import open_backend
 
     run = tmp_path / "run"
     ckpt = run / "artifacts" / "04_colorizer_training" / "colorizer.pt"
     torch.manual_seed(5)
     model = C.SceneColorizer(SMALL).eval()
-    training.save_checkpoint(ckpt, arch=C.ARCH, model=model, optimizer=None, epoch=1,
-                             config={"model": SMALL.to_dict(), "train": {"clip_len": 3}}, history=[])
-    export_models.export_colorizer(ckpt, run / "artifacts" / export_models.STEP, torch.rand(1, 1, 3, 32, 32), torch.rand(1, 2, 3, 32, 32) * 60)
+    training.save_checkpoint(
+        ckpt,
+        arch=C.ARCH,
+        model=model,
+        optimizer=None,
+        epoch=1,
+        config={"model": SMALL.to_dict(), "train": {"clip_len": 3}},
+        history=[],
+    )
+    export_models.export_colorizer(
+        ckpt, run / "artifacts" / "06_edge_export", torch.rand(1, 1, 3, 32, 32), torch.rand(1, 2, 3, 32, 32) * 60
+    )
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:48, 0:64]
-    frames = [np.stack([(xx * 3 + t * 4) % 256, (yy * 4) % 256, np.full_like(xx, 90 + t)], -1).astype(np.uint8) for t in range(10)]
+    frames = [
+        np.stack([(xx * 3 + t * 4) % 256, (yy * 4) % 256, np.full_like(xx, 90 + t)], -1).astype(np.uint8)
+        for t in range(10)
+    ]
     write_video(tmp_path / "in.mp4", frames, fps=10)
     finder = _FixedFinder(rng.integers(0, 256, (3, 40, 40, 3), dtype=np.uint8))
     decoded = {}
     for backend in ("torch", "onnx"):
-        summary = colorize_video_file(tmp_path / "in.mp4", tmp_path / f"{backend}.mp4", run_dir=run, references=2,
-                                      backend=backend, progress=False, finder=finder)
+        summary = colorize_video_file(
+            tmp_path / "in.mp4",
+            tmp_path / f"{backend}.mp4",
+            model=open_backend(run, backend),
+            prep=Preprocess(),
+            cut_config=SsimConfig(),
+            references=2,
+            backend=backend,
+            progress=False,
+            finder=finder,
+        )
         assert summary.n_frames == 10 and summary.backend == backend
         decoded[backend] = np.stack(list(iter_frames(tmp_path / f"{backend}.mp4"))).astype(np.int16)
     assert decoded["torch"].shape == decoded["onnx"].shape == (10, 48, 64, 3)

@@ -1,4 +1,4 @@
-"""scenecolor.export_models on small real networks: the colorizer's two graphs, the embedder, int8, bad inputs."""
+"""scenecolor.export.models on small real networks: the colorizer's two graphs, the embedder, int8, bad inputs."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import onnx
 import pytest
 import torch
 
-from scenecolor import colorizer as C
-from scenecolor.colorizer_train import TrainConfig
-from scenecolor import export, export_models, training
-from scenecolor.embedder import ARCH as EMBEDDER_ARCH
-from scenecolor.embedder import Embedder, EmbedderConfig
-from scenecolor.errors import CheckpointError, DataError, ExportError
+from scenecolor.colorize import model as C
+from scenecolor.colorize.train import TrainConfig
+from scenecolor.core import training
+from scenecolor.core.errors import CheckpointError, DataError, ExportError
+from scenecolor.embed.model import ARCH as EMBEDDER_ARCH
+from scenecolor.embed.model import Embedder, EmbedderConfig
+from scenecolor.export import models as export_models
+from scenecolor.export import onnx as export
 
 SMALL = TrainConfig(resolution=32, clip_len=3, width=0.125).model_config()  # a tiny copy of the real network
 
@@ -27,8 +29,15 @@ def _colorizer_checkpoint(path: Path, seed: int = 0) -> C.SceneColorizer:
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
-    training.save_checkpoint(path, arch=C.ARCH, model=model, optimizer=None, epoch=1,
-                             config={"model": SMALL.to_dict(), "train": {"clip_len": 3}}, history=[])
+    training.save_checkpoint(
+        path,
+        arch=C.ARCH,
+        model=model,
+        optimizer=None,
+        epoch=1,
+        config={"model": SMALL.to_dict(), "train": {"clip_len": 3}},
+        history=[],
+    )
     return model
 
 
@@ -89,7 +98,9 @@ def test_backend_interface_shapes(exported) -> None:
 def test_int8_colorizer_loads_runs_and_stays_close(exported, fmt: str, ops: str) -> None:
     model, result, folder = exported
     calib = [_clip(1, 3, 5, seed=s) for s in range(3)]
-    refs_q, clip_q = export_models.quantize_colorizer(result, calib, op_types=export_models.INT8_OP_SETS[ops], quant_format=fmt)
+    refs_q, clip_q = export_models.quantize_colorizer(
+        result, calib, op_types=export_models.INT8_OP_SETS[ops], quant_format=fmt
+    )
     assert refs_q.name == "colorizer_refs.int8.onnx" and clip_q.name == "colorizer.int8.onnx"
     op_types = {n.op_type for n in onnx.load(str(clip_q)).graph.node}
     assert ("QLinearConv" in op_types) if fmt == "qoperator" else ("DequantizeLinear" in op_types)
@@ -106,8 +117,15 @@ def test_int8_colorizer_loads_runs_and_stays_close(exported, fmt: str, ops: str)
 def test_embedder_export_and_parity(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = Embedder(EmbedderConfig(backbone="resnet18")).eval()
-    training.save_checkpoint(tmp_path / "embedder.pt", arch=EMBEDDER_ARCH, model=model, optimizer=None, epoch=1,
-                             config={"model": model.config.to_dict(), "train": {"input_size": 32}}, history=[])
+    training.save_checkpoint(
+        tmp_path / "embedder.pt",
+        arch=EMBEDDER_ARCH,
+        model=model,
+        optimizer=None,
+        epoch=1,
+        config={"model": model.config.to_dict(), "train": {"input_size": 32}},
+        history=[],
+    )
     frames = np.random.default_rng(0).integers(0, 256, (3, 48, 48, 3), dtype=np.uint8)
     result, reports = export_models.export_embedder(tmp_path / "embedder.pt", tmp_path, frames)
     assert result.path.name == "embedder.onnx"
@@ -127,8 +145,15 @@ def test_missing_checkpoint(tmp_path: Path) -> None:
 
 def test_wrong_architecture_checkpoint(tmp_path: Path) -> None:
     model = Embedder(EmbedderConfig(backbone="resnet18"))
-    training.save_checkpoint(tmp_path / "embedder.pt", arch=EMBEDDER_ARCH, model=model, optimizer=None, epoch=1,
-                             config={"model": model.config.to_dict(), "train": {"input_size": 32}}, history=[])
+    training.save_checkpoint(
+        tmp_path / "embedder.pt",
+        arch=EMBEDDER_ARCH,
+        model=model,
+        optimizer=None,
+        epoch=1,
+        config={"model": model.config.to_dict(), "train": {"input_size": 32}},
+        history=[],
+    )
     with pytest.raises(CheckpointError, match="written for architecture 'scenecolor-embedder'"):
         export_models.export_colorizer(tmp_path / "embedder.pt", tmp_path, *_clip())
     assert not (tmp_path / "colorizer.onnx").exists()
@@ -149,7 +174,13 @@ def test_onnx_backend_bad_paths(exported, tmp_path: Path) -> None:
         export_models.onnx_colorizer(folder, precision="fp16")  # type: ignore[arg-type]
     # an ONNX file of another network under the right names: refused by its metadata
     other = tmp_path / "other"
-    export.export_onnx(torch.nn.Conv2d(3, 2, 1), (torch.rand(1, 3, 8, 8),), other / "colorizer.onnx", input_names=["x"], output_names=["y"])
+    export.export_onnx(
+        torch.nn.Conv2d(3, 2, 1),
+        (torch.rand(1, 3, 8, 8),),
+        other / "colorizer.onnx",
+        input_names=["x"],
+        output_names=["y"],
+    )
     (other / "colorizer_refs.onnx").write_bytes(result.refs.path.read_bytes())
     with pytest.raises(ExportError, match="is not a scenecolor colorizer clip graph"):
         export_models.onnx_colorizer(other)

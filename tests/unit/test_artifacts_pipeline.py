@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scenecolor import artifacts, pipeline, report
-from scenecolor.errors import MissingUpstreamError, ParameterError
+from scenecolor.core import artifacts
+from scenecolor.core.errors import MissingUpstreamError, ParameterError
+from scenecolor.workbook import pipeline, report
 
 
 def test_atomic_write_replaces_only_on_success(tmp_path: Path) -> None:
@@ -19,7 +20,7 @@ def test_atomic_write_replaces_only_on_success(tmp_path: Path) -> None:
     with pytest.raises(ZeroDivisionError):
         with artifacts.atomic_path(target) as tmp:
             tmp.write_text("half written")
-            1 / 0
+            raise ZeroDivisionError
     assert json.loads(target.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
 
@@ -80,10 +81,17 @@ def test_index_page_shows_measured_and_quoted(tmp_path: Path) -> None:
     ctx.record_metric("psnr", 31.2, unit="dB")
     ctx.record_metric("psnr (paper)", 37.89, unit="dB", source="quoted")
     ctx.finish()
-    artifacts.atomic_write_json(tmp_path / "run.json", {
-        "run_id": "r1", "profile": "smoke", "steps": [{"step": "00_data_prep", "status": "executed", "wall_time_s": 1.5}],
-        "params": {"00_data_prep": {"seed": 0}}, "versions": {"torch": "x"}, "machine": {},
-    })
+    artifacts.atomic_write_json(
+        tmp_path / "run.json",
+        {
+            "run_id": "r1",
+            "profile": "smoke",
+            "steps": [{"step": "00_data_prep", "status": "executed", "wall_time_s": 1.5}],
+            "params": {"00_data_prep": {"seed": 0}},
+            "versions": {"torch": "x"},
+            "machine": {},
+        },
+    )
     page = report.write_index(tmp_path).read_text()
     assert "psnr (paper)" in page and 'class="badge quoted"' in page and "37.89" in page
     assert report.format_value(float("inf")) == "inf" and report.format_value(1234567.0) == "1.235e+06"

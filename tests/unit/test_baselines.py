@@ -1,12 +1,18 @@
-"""scenecolor.baselines on tiny Lab arrays."""
+"""scenecolor.evaluate.baselines on tiny Lab arrays."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from scenecolor.baselines import GrayOutput, ReinhardTransfer, WelshTransfer, baseline_methods, reinhard_transfer
-from scenecolor.errors import DataError
+from scenecolor.core.errors import DataError
+from scenecolor.evaluate.baselines import (
+    GrayOutput,
+    ReinhardTransfer,
+    WelshTransfer,
+    baseline_methods,
+    reinhard_transfer,
+)
 
 
 def _lab(L: np.ndarray, a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
@@ -65,10 +71,12 @@ def test_welsh_matches_by_luminance_after_remapping():
 
 def test_welsh_uses_all_references_and_is_deterministic():
     rng = np.random.default_rng(1)
-    refs = np.stack([
-        _lab(rng.uniform(0, 100, (12, 12)), rng.integers(-50, 50, (12, 12)), rng.integers(-50, 50, (12, 12)))
-        for _ in range(2)
-    ])
+    refs = np.stack(
+        [
+            _lab(rng.uniform(0, 100, (12, 12)), rng.integers(-50, 50, (12, 12)), rng.integers(-50, 50, (12, 12)))
+            for _ in range(2)
+        ]
+    )
     L = rng.uniform(0, 100, (3, 10, 11))
     method = WelshTransfer(n_samples=30, seed=7)
     ab = method(L, refs)

@@ -7,8 +7,8 @@ import pytest
 import torch
 from skimage import color as skcolor
 
-from scenecolor import color
-from scenecolor.errors import DataError
+from scenecolor.core import color
+from scenecolor.core.errors import DataError
 
 
 @pytest.fixture
@@ -77,12 +77,16 @@ def test_torch_gradients_are_finite_everywhere() -> None:
     values = torch.tensor([0.0, 1.0, 0.04045, 0.0031308, 0.5, 1e-6], dtype=torch.float64)
     x = values[:, None, None, None].expand(6, 3, 2, 2).clone().requires_grad_(True)
     lab = color.torch_rgb_to_lab(x)
-    (lab ** 2).sum().backward()
+    (lab**2).sum().backward()
     assert torch.isfinite(x.grad).all()
-    y = torch.tensor([[[[50.0]], [[0.0]], [[0.0]]], [[[0.0]], [[0.0]], [[0.0]]]], dtype=torch.float64, requires_grad=True)
+    y = torch.tensor(
+        [[[[50.0]], [[0.0]], [[0.0]]], [[[0.0]], [[0.0]], [[0.0]]]], dtype=torch.float64, requires_grad=True
+    )
     color.torch_lab_to_rgb(y).sum().backward()
     assert torch.isfinite(y.grad).all()
-    assert torch.autograd.gradcheck(color.torch_rgb_to_lab, (torch.rand(1, 3, 2, 2, dtype=torch.float64) * 0.8 + 0.1).requires_grad_(True))
+    assert torch.autograd.gradcheck(
+        color.torch_rgb_to_lab, (torch.rand(1, 3, 2, 2, dtype=torch.float64) * 0.8 + 0.1).requires_grad_(True)
+    )
 
 
 def test_wrong_channel_counts_raise() -> None:

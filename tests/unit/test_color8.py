@@ -1,4 +1,4 @@
-"""scenecolor.color8 (8-bit sRGB <-> Lab by lookup tables) against scikit-image through scenecolor.color."""
+"""scenecolor.core.color8 (8-bit sRGB <-> Lab by lookup tables) against scikit-image through scenecolor.core.color."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import warnings
 import numpy as np
 import pytest
 
-from scenecolor.color import lab_to_rgb, rgb_to_lab
-from scenecolor.color8 import _CODE_THRESHOLDS, _GRID, lab_to_rgb8, rgb8_to_lab
-from scenecolor.errors import DataError
+from scenecolor.core.color import lab_to_rgb, rgb_to_lab
+from scenecolor.core.color8 import _CODE_THRESHOLDS, _GRID, lab_to_rgb8, rgb8_to_lab
+from scenecolor.core.errors import DataError
 
 
 def _all_colours() -> np.ndarray:

@@ -6,25 +6,23 @@ import numpy as np
 import pytest
 import torch
 
-from scenecolor import colorizer as C
-from scenecolor import training
-from scenecolor.color import lab_to_rgb, rgb_to_lab
-from scenecolor.colorize import (
-    ColorizerBackend, TorchColorizer, merge_full_resolution, open_backend, resolve_run_dir, run_cut_config, run_preprocess,
-    to_working_gray,
-)
-from scenecolor.colorizer_bench import bench_colorize
-from scenecolor.colorizer_train import TrainConfig
-from scenecolor.errors import DataError, MissingUpstreamError, ParameterError
-from scenecolor.frames import Preprocess
+from scenecolor.colorize import model as C
+from scenecolor.colorize.backend import ColorizerBackend, TorchColorizer
+from scenecolor.colorize.bench import bench_colorize
+from scenecolor.colorize.train import TrainConfig
+from scenecolor.colorize.video import merge_full_resolution, to_working_gray
+from scenecolor.core import training
+from scenecolor.core.color import lab_to_rgb, rgb_to_lab
+from scenecolor.core.errors import DataError, MissingUpstreamError, ParameterError
+from scenecolor.data.frames import FrameStoreBuilder, Preprocess
+from scenecolor.workbook.runs import cut_config, frame_store, open_backend, reference_finder, resolve_run_dir
 
 SMALL = TrainConfig(resolution=32, width=0.125).model_config()
 
 
 def _photo_frame(h: int = 90, w: int = 160) -> np.ndarray:
-    from skimage import data
-
     import cv2
+    from skimage import data
 
     return cv2.resize(data.astronaut(), (w, h), interpolation=cv2.INTER_AREA)
 
@@ -38,18 +36,26 @@ def backend() -> TorchColorizer:
 def test_torch_backend_implements_the_protocol_and_reuses_reference_features(backend: TorchColorizer) -> None:
     assert isinstance(backend, ColorizerBackend)
     assert (backend.resolution, backend.max_refs, backend.clip_len) == (32, 5, 3)
-    refs = np.concatenate([np.full((2, 32, 32, 1), 60.0), np.random.default_rng(0).uniform(-40, 40, (2, 32, 32, 2))], -1).astype(np.float32)
+    refs = np.concatenate(
+        [np.full((2, 32, 32, 1), 60.0), np.random.default_rng(0).uniform(-40, 40, (2, 32, 32, 2))], -1
+    ).astype(np.float32)
     feats = backend.encode_references(refs)
     gray = np.random.default_rng(1).random((4, 32, 32)).astype(np.float32)
     ab = backend.predict_ab(gray, feats)
     assert ab.shape == (4, 32, 32, 2) and ab.dtype == np.float32
-    assert np.allclose(np.concatenate([backend.predict_ab(gray[:2], feats), backend.predict_ab(gray[2:], feats)]).shape, ab.shape)
+    assert np.allclose(
+        np.concatenate([backend.predict_ab(gray[:2], feats), backend.predict_ab(gray[2:], feats)]).shape, ab.shape
+    )
 
 
 @pytest.mark.parametrize(
     "refs_shape,gray_shape,message",
-    [((2, 32, 32, 2), (3, 32, 32), "references must be"), ((6, 32, 32, 3), (3, 32, 32), "1 <= R <= 5"),
-     ((2, 32, 32, 3), (3, 16, 16), "grey clip must be"), ((2, 32, 32, 3), (0, 32, 32), "T >= 1")],
+    [
+        ((2, 32, 32, 2), (3, 32, 32), "references must be"),
+        ((6, 32, 32, 3), (3, 32, 32), "1 <= R <= 5"),
+        ((2, 32, 32, 3), (3, 16, 16), "grey clip must be"),
+        ((2, 32, 32, 3), (0, 32, 32), "T >= 1"),
+    ],
 )
 def test_backend_rejects_wrong_shapes(backend: TorchColorizer, refs_shape, gray_shape, message: str) -> None:
     with pytest.raises(DataError, match=message.replace("(", r"\(")):
@@ -93,29 +99,57 @@ def test_missing_run_folder_and_missing_colorizer_name_the_fix(tmp_path) -> None
         open_backend(tmp_path, "tensorflow")
 
 
-def test_run_settings_fall_back_to_defaults_and_read_the_runs_parameters(tmp_path) -> None:
-    from scenecolor.artifacts import atomic_write_json
+def test_run_settings_are_read_from_the_run_never_defaulted(tmp_path) -> None:
+    from scenecolor.core.artifacts import atomic_write_json
 
-    assert run_preprocess(tmp_path) == Preprocess()
-    assert run_cut_config(tmp_path).k == 2.5
-    atomic_write_json(tmp_path / "artifacts" / "00_data_prep" / "meta.json", {"params": {"size": 96, "mean_filter": 5, "frame_step": 10}})
-    atomic_write_json(tmp_path / "artifacts" / "02_scene_analysis" / "meta.json", {"params": {"k": 3.0, "tolerance": 2, "min_scene_len": 4}})
-    assert run_preprocess(tmp_path) == Preprocess(size=96, mean_filter=5)
-    cfg = run_cut_config(tmp_path)
+    with pytest.raises(MissingUpstreamError, match="00_data_prep"):
+        frame_store(tmp_path)
+    with pytest.raises(MissingUpstreamError, match="02_scene_analysis"):
+        cut_config(tmp_path)
+    prep = Preprocess(size=16, mean_filter=5)
+    with FrameStoreBuilder(tmp_path / "artifacts" / "00_data_prep" / "frames", 16, prep) as builder:
+        builder.add(
+            np.zeros((16, 16, 3), np.uint8),
+            video_id="v",
+            shot_id="s",
+            split="train",
+            source_frame=0,
+            source="x",
+            synthetic_motion=False,
+        )
+    atomic_write_json(
+        tmp_path / "artifacts" / "02_scene_analysis" / "meta.json",
+        {"params": {"k": 3.0, "tolerance": 2, "min_scene_len": 4}},
+    )
+    assert frame_store(tmp_path).preprocess == prep
+    cfg = cut_config(tmp_path)
     assert cfg.k == 3.0 and cfg.min_scene_len == 4
 
 
 def test_backend_from_checkpoint_takes_the_training_clip_length(tmp_path) -> None:
     model = C.SceneColorizer(SMALL)
     path = tmp_path / "artifacts" / "04_colorizer_training" / "colorizer.pt"
-    training.save_checkpoint(path, arch=C.ARCH, model=model, optimizer=None, epoch=1, config={"model": SMALL.to_dict(), "train": {"clip_len": 4}}, history=[])
+    training.save_checkpoint(
+        path,
+        arch=C.ARCH,
+        model=model,
+        optimizer=None,
+        epoch=1,
+        config={"model": SMALL.to_dict(), "train": {"clip_len": 4}},
+        history=[],
+    )
     backend = open_backend(tmp_path, "torch")
     assert backend.clip_len == 4 and backend.resolution == 32
 
 
 def test_benchmark_counts_flops_and_times_the_forward_pass() -> None:
     result = bench_colorize(resolution=32, n_refs=2, clip_len=2, repeats=1, model=C.SceneColorizer(SMALL))
-    assert result.gflop_per_frame > 0 and result.gflop_refs > 0 and result.ms_per_frame_best > 0 and result.matmul_gflops > 0
+    assert (
+        result.gflop_per_frame > 0
+        and result.gflop_refs > 0
+        and result.ms_per_frame_best > 0
+        and result.matmul_gflops > 0
+    )
     assert result.ms_at_matmul_rate == pytest.approx(1e3 * result.gflop_per_frame / result.matmul_gflops)
     rows = {r["quantity"]: r for r in result.rows()}
     assert rows["parameters (M)"]["paper (quoted)"] == 3.2 and rows["time per frame (ms)"]["paper (quoted)"] == 2600.0
@@ -124,9 +158,9 @@ def test_benchmark_counts_flops_and_times_the_forward_pass() -> None:
 
 
 def test_reference_finder_names_the_missing_step(tmp_path) -> None:
-    from scenecolor.colorize_refs import ReferenceFinder, find_feature_store
-
     with pytest.raises(MissingUpstreamError, match="01_embedder_training"):
-        ReferenceFinder.open(tmp_path)
+        reference_finder(tmp_path)
+    (tmp_path / "artifacts" / "01_embedder_training").mkdir(parents=True)
+    (tmp_path / "artifacts" / "01_embedder_training" / "embedder.pt").write_bytes(b"")
     with pytest.raises(MissingUpstreamError, match="03_reference_selection"):
-        find_feature_store(tmp_path)
+        reference_finder(tmp_path)

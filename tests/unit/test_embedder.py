@@ -7,8 +7,9 @@ import pytest
 import torch
 import torchvision
 
-from scenecolor import embedder as E
-from scenecolor.errors import CheckpointError, DataError, ParameterError
+from scenecolor.core.errors import CheckpointError, DataError, ParameterError
+from scenecolor.embed import model as E
+from scenecolor.embed.config import BACKBONES
 
 
 def test_gem_is_average_pooling_at_p1():
@@ -48,7 +49,7 @@ def test_embedder_outputs_unit_vectors(backbone):
     torch.manual_seed(0)
     model = E.Embedder(E.EmbedderConfig(backbone=backbone)).eval()
     out = model(torch.rand(3, 3, 48, 48))
-    assert out.shape == (3, E.BACKBONES[backbone])
+    assert out.shape == (3, BACKBONES[backbone])
     assert torch.allclose(out.norm(dim=1), torch.ones(3), atol=1e-5)
     assert "fc.weight" not in model.state_dict() and not any(k.startswith("fc") for k in model.state_dict())
     assert "GeM(p=3.0000" in repr(model.pool)
@@ -87,7 +88,9 @@ def test_imagenet_weights_found_in_hub_cache(tmp_path, monkeypatch):
     _, note = E.build_embedder(cfg, "auto")
     assert note.startswith("random initialisation")
     (tmp_path / "checkpoints").mkdir()
-    torch.save(torchvision.models.resnet18(weights=None).state_dict(), tmp_path / "checkpoints" / "resnet18-f37072fd.pth")
+    torch.save(
+        torchvision.models.resnet18(weights=None).state_dict(), tmp_path / "checkpoints" / "resnet18-f37072fd.pth"
+    )
     _, note = E.build_embedder(cfg, "auto")
     assert "resnet18-f37072fd.pth" in note
 

@@ -1,4 +1,4 @@
-"""scenecolor.evaluation (+ its tables and figures) on a tiny synthetic run folder."""
+"""scenecolor.evaluate.protocol (+ its tables and figures) on a tiny synthetic run folder."""
 
 from __future__ import annotations
 
@@ -9,15 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scenecolor import evaluation as E
-from scenecolor import evaluation_figures as F
-from scenecolor import evaluation_tables as T
-from scenecolor.artifacts import atomic_write_json
-from scenecolor.baselines import GrayOutput, ReinhardTransfer, WelshTransfer
-from scenecolor.colorize import TorchColorizer
-from scenecolor.errors import DataError
-from scenecolor.frames import FrameStore, FrameStoreBuilder, Preprocess
-from scenecolor.video import count_frames, write_video
+from scenecolor.colorize.backend import TorchColorizer
+from scenecolor.core.artifacts import atomic_write_json
+from scenecolor.core.errors import DataError
+from scenecolor.core.video import count_frames, write_video
+from scenecolor.data.frames import FrameStore, FrameStoreBuilder, Preprocess
+from scenecolor.evaluate import figures as F
+from scenecolor.evaluate import protocol as E
+from scenecolor import paper
+from scenecolor.evaluate import tables as T
+from scenecolor.evaluate.baselines import GrayOutput, ReinhardTransfer, WelshTransfer
+from scenecolor.workbook import runs
 
 S = 48  # frame store side; the tiny colorizer works at 32 (so the resize path is exercised)
 
@@ -38,26 +40,58 @@ def run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("run")
     rng = np.random.default_rng(0)
     data = root / "artifacts" / "00_data_prep"
-    shots = {"red_s": (_texture(rng, (220, 60, 40), 12), "test"), "blue_s": (_texture(rng, (40, 80, 220), 12), "test"),
-             "green_s": (_texture(rng, (50, 200, 60), 12), "train")}
+    shots = {
+        "red_s": (_texture(rng, (220, 60, 40), 12), "test"),
+        "blue_s": (_texture(rng, (40, 80, 220), 12), "test"),
+        "green_s": (_texture(rng, (50, 200, 60), 12), "train"),
+    }
     store_ids: dict[str, list[int]] = {}
     with FrameStoreBuilder(data / "frames", size=S) as builder:
         for shot, (frames, split) in shots.items():
-            store_ids[shot] = [builder.add(f, video_id=shot, shot_id=shot, split=split, source_frame=i, source=shot,
-                                           synthetic_motion=True) for i, f in enumerate(frames[::2])]
+            store_ids[shot] = [
+                builder.add(
+                    f, video_id=shot, shot_id=shot, split=split, source_frame=i, source=shot, synthetic_motion=True
+                )
+                for i, f in enumerate(frames[::2])
+            ]
     write_video(data / "test_videos" / "v0.mp4", np.concatenate([shots["red_s"][0][:6], shots["blue_s"][0][:6]]), 25.0)
     write_video(data / "test_videos" / "v1.mp4", np.concatenate([shots["green_s"][0][:4], shots["red_s"][0][:4]]), 25.0)
-    atomic_write_json(data / "test_videos.json", {"videos": [
-        {"video_id": "v0", "path": "test_videos/v0.mp4", "n_frames": 12, "fps": 25.0, "cuts": [6],
-         "transitions": [{"kind": "hard", "start": 6, "end": 6, "cut": 6}],
-         "shots": [{"shot_id": "red_s", "start": 0, "end": 6, "split": "test"}, {"shot_id": "blue_s", "start": 6, "end": 12, "split": "test"}]},
-        {"video_id": "v1", "path": "test_videos/v1.mp4", "n_frames": 8, "fps": 25.0, "cuts": [4],
-         "transitions": [{"kind": "hard", "start": 4, "end": 4, "cut": 4}],
-         "shots": [{"shot_id": "green_s", "start": 0, "end": 4, "split": "train"}, {"shot_id": "red_s", "start": 4, "end": 8, "split": "test"}]},
-    ]})
+    atomic_write_json(
+        data / "test_videos.json",
+        {
+            "videos": [
+                {
+                    "video_id": "v0",
+                    "path": "test_videos/v0.mp4",
+                    "n_frames": 12,
+                    "fps": 25.0,
+                    "cuts": [6],
+                    "transitions": [{"kind": "hard", "start": 6, "end": 6, "cut": 6}],
+                    "shots": [
+                        {"shot_id": "red_s", "start": 0, "end": 6, "split": "test"},
+                        {"shot_id": "blue_s", "start": 6, "end": 12, "split": "test"},
+                    ],
+                },
+                {
+                    "video_id": "v1",
+                    "path": "test_videos/v1.mp4",
+                    "n_frames": 8,
+                    "fps": 25.0,
+                    "cuts": [4],
+                    "transitions": [{"kind": "hard", "start": 4, "end": 4, "cut": 4}],
+                    "shots": [
+                        {"shot_id": "green_s", "start": 0, "end": 4, "split": "train"},
+                        {"shot_id": "red_s", "start": 4, "end": 8, "split": "test"},
+                    ],
+                },
+            ]
+        },
+    )
     atomic_write_json(data / "meta.json", {"params": {"size": S, "mean_filter": 3, "resize_mode": "stretch"}})
-    scenes = {"v0": {"scenes": [{"start": 0, "end": 6, "keyframe": 2}, {"start": 6, "end": 12, "keyframe": 8}]},
-              "v1": {"scenes": [{"start": 0, "end": 4, "keyframe": 1}, {"start": 4, "end": 8, "keyframe": 5}]}}
+    scenes = {
+        "v0": {"scenes": [{"start": 0, "end": 6, "keyframe": 2}, {"start": 6, "end": 12, "keyframe": 8}]},
+        "v1": {"scenes": [{"start": 0, "end": 4, "keyframe": 1}, {"start": 4, "end": 8, "keyframe": 5}]},
+    }
     atomic_write_json(root / "artifacts" / "02_scene_analysis" / "scenes.json", scenes)
     rows = []
     scene_shots = {("v0", 0): "red_s", ("v0", 1): "blue_s", ("v1", 0): "green_s", ("v1", 1): "red_s"}
@@ -65,24 +99,39 @@ def run(tmp_path_factory) -> Path:
         for pool in ("in_domain", "open"):
             source = store_ids[shot] if pool == "in_domain" else store_ids["green_s"]
             for rank in range(1, 6):
-                rows.append({"query_kind": "scene", "video_id": vid, "scene": scene, "shot_id": "", "query_frame_id": 0,
-                             "pool": pool, "rank": rank, "ref_frame_id": source[(rank - 1) % len(source)], "score": 1.0 / rank})
+                rows.append(
+                    {
+                        "query_kind": "scene",
+                        "video_id": vid,
+                        "scene": scene,
+                        "shot_id": "",
+                        "query_frame_id": 0,
+                        "pool": pool,
+                        "rank": rank,
+                        "ref_frame_id": source[(rank - 1) % len(source)],
+                        "score": 1.0 / rank,
+                    }
+                )
     (root / "artifacts" / "03_reference_selection").mkdir(parents=True)
     pd.DataFrame(rows).to_csv(root / "artifacts" / "03_reference_selection" / "references.csv", index=False)
     return root
 
 
 def _videos(run: Path, **kw):
-    return E.load_test_videos(run / "artifacts" / "00_data_prep", run / "artifacts" / "02_scene_analysis" / "scenes.json",
-                              Preprocess(size=S, mean_filter=3), **kw)
+    return E.load_test_videos(
+        run / "artifacts" / "00_data_prep",
+        run / "artifacts" / "02_scene_analysis" / "scenes.json",
+        Preprocess(size=S, mean_filter=3),
+        **kw,
+    )
 
 
 def _tiny_model():
     """A small untrained colorizer at 32 px, built the way notebook 04 scales its widths."""
     import torch
 
-    from scenecolor.colorizer import SceneColorizer
-    from scenecolor.colorizer_train import TrainConfig
+    from scenecolor.colorize.model import SceneColorizer
+    from scenecolor.colorize.train import TrainConfig
 
     torch.manual_seed(0)
     return SceneColorizer(TrainConfig(resolution=32, width=0.25).model_config()).eval()
@@ -115,7 +164,7 @@ def test_load_test_videos_missing_inputs(run, tmp_path):
         E.load_test_videos(tmp_path, run / "artifacts" / "02_scene_analysis" / "scenes.json", Preprocess(size=S))
     with pytest.raises(DataError, match="02_scene_analysis"):
         E.load_test_videos(run / "artifacts" / "00_data_prep", tmp_path / "scenes.json", Preprocess(size=S))
-    atomic_write_json(tmp_path / "scenes.json", {"v0": {"scenes": [{"start": 0, "end": 12}]}})
+    atomic_write_json(tmp_path / "scenes.json", {"v0": {"scenes": [{"start": 0, "end": 12, "keyframe": 6}]}})
     with pytest.raises(DataError, match="no entry for test video 'v1'"):
         E.load_test_videos(run / "artifacts" / "00_data_prep", tmp_path / "scenes.json", Preprocess(size=S))
     with pytest.raises(DataError, match="frame_step"):
@@ -160,7 +209,12 @@ def test_evaluate_runs_every_planned_setting(result):
     per_video = rows.groupby("video_id").size().to_dict()
     assert per_video == {"v0": 2 * 2 + 3 * 2, "v1": 10}  # ours: 2 pools x 2 R; 3 baselines x 2 pools at R = 2
     ours = rows[rows["method"] == E.OURS]
-    assert sorted(set(zip(ours["pool"], ours["n_refs"]))) == [("in_domain", 1), ("in_domain", 2), ("open", 1), ("open", 2)]
+    assert sorted(set(zip(ours["pool"], ours["n_refs"]))) == [
+        ("in_domain", 1),
+        ("in_domain", 2),
+        ("open", 1),
+        ("open", 2),
+    ]
     gray = rows[rows["method"].str.startswith("gray")]
     assert gray.groupby("video_id")["PSNR"].nunique().eq(1).all()  # run once, listed under both pools
     assert np.isfinite(rows["PSNR"]).all() and (rows["sec_per_frame"] > 0).all()
@@ -188,7 +242,7 @@ def test_in_domain_references_beat_open_for_reinhard(result):
 
 
 def test_gray_scores_match_a_direct_computation(result):
-    from scenecolor import metrics as M
+    from scenecolor.evaluate import metrics as M
 
     videos, res = result
     v0 = videos[0]
@@ -208,7 +262,9 @@ def test_colorizer_method_shapes_and_determinism():
     method = E.ColorizerMethod(TorchColorizer(_tiny_model()), clip_len=3)
     rng = np.random.default_rng(0)
     L = rng.uniform(0, 100, (5, S, S))
-    refs = np.stack([rng.uniform(0, 100, (2, S, S)), rng.uniform(-40, 40, (2, S, S)), rng.uniform(-40, 40, (2, S, S))], -1)
+    refs = np.stack(
+        [rng.uniform(0, 100, (2, S, S)), rng.uniform(-40, 40, (2, S, S)), rng.uniform(-40, 40, (2, S, S))], -1
+    )
     ab = method(L, refs)
     assert ab.shape == (5, S, S, 2) and ab.dtype == np.float32 and np.isfinite(ab).all()
     np.testing.assert_array_equal(ab, method(L, refs))
@@ -217,12 +273,36 @@ def test_colorizer_method_shapes_and_determinism():
 
 
 def test_aggregate_weights_frames_segments_and_pairs():
-    rows = pd.DataFrame([
-        {"method": "m", "n_frames": 10, "n_segments": 1, "n_pairs": 9, "CDC": 0.1, "dAB": 1.0, "dAB_gt": 1.0, "dAB_err": 1.0,
-         "colorfulness": 1.0, "sec_per_frame": 0.1, **{k: 10.0 for k in T.IMAGE_MEASURES}},
-        {"method": "m", "n_frames": 30, "n_segments": 3, "n_pairs": 27, "CDC": 0.5, "dAB": 3.0, "dAB_gt": 1.0, "dAB_err": 2.0,
-         "colorfulness": 1.0, "sec_per_frame": 0.3, **{k: 20.0 for k in T.IMAGE_MEASURES}},
-    ])
+    rows = pd.DataFrame(
+        [
+            {
+                "method": "m",
+                "n_frames": 10,
+                "n_segments": 1,
+                "n_pairs": 9,
+                "CDC": 0.1,
+                "dAB": 1.0,
+                "dAB_gt": 1.0,
+                "dAB_err": 1.0,
+                "colorfulness": 1.0,
+                "sec_per_frame": 0.1,
+                **{k: 10.0 for k in T.IMAGE_MEASURES},
+            },
+            {
+                "method": "m",
+                "n_frames": 30,
+                "n_segments": 3,
+                "n_pairs": 27,
+                "CDC": 0.5,
+                "dAB": 3.0,
+                "dAB_gt": 1.0,
+                "dAB_err": 2.0,
+                "colorfulness": 1.0,
+                "sec_per_frame": 0.3,
+                **{k: 20.0 for k in T.IMAGE_MEASURES},
+            },
+        ]
+    )
     rows.loc[1, "PCC"] = math.nan  # undefined frames do not drag the mean
     agg = T.aggregate(rows, ["method"]).iloc[0]
     assert agg["PSNR"] == pytest.approx((10 * 10 + 20 * 30) / 40)
@@ -238,9 +318,9 @@ def test_tables_label_quoted_rows(result):
     t3 = T.table_iii(res.rows, E.OURS)
     assert list(zip(t3["pool"], t3["n_refs"])) == [("in_domain", 1), ("in_domain", 2), ("open", 1), ("open", 2)]
     t4 = T.table_iv(res.rows, 2)
-    both = T.with_quoted(t4, T.PAPER_TABLE_IV)
+    both = T.with_quoted(t4, paper.PAPER_TABLE_IV)
     assert set(both["source"]) == {T.MEASURED, T.QUOTED}
-    assert (both[both["source"] == T.QUOTED]["PSNR"] == T.PAPER_TABLE_IV["PSNR"].to_numpy()).all()
+    assert (both[both["source"] == T.QUOTED]["PSNR"] == paper.PAPER_TABLE_IV["PSNR"].to_numpy()).all()
     t5 = T.table_v({"method": "ours", "PSNR": 20.0, "SSIM": 0.9, "sec_per_frame": 0.01, "size_MB": 1.0})
     assert t5.iloc[0]["source"] == T.MEASURED and (t5.iloc[1:]["source"] == T.QUOTED).all()
     pv = T.per_video(res.rows, "in_domain", 2)
@@ -248,13 +328,17 @@ def test_tables_label_quoted_rows(result):
 
 
 def test_upstream_summary_reads_results(tmp_path):
-    atomic_write_json(tmp_path / "artifacts" / "02_scene_analysis" / "results.json",
-                      {"metrics": [{"name": "F1", "value": 0.9, "unit": "", "source": "measured", "note": ""}], "tables": [
-                          {"name": "cuts", "rows": [{"video": "a", "f1": 1.0}]}], "figures": []})
-    s = T.upstream_summary(tmp_path)
+    atomic_write_json(
+        tmp_path / "artifacts" / "02_scene_analysis" / "results.json",
+        {
+            "metrics": [{"name": "F1", "value": 0.9, "unit": "", "source": "measured", "note": ""}],
+            "tables": [{"name": "cuts", "rows": [{"video": "a", "f1": 1.0}]}],
+            "figures": [],
+        },
+    )
+    s = runs.upstream_summary(tmp_path)
     assert s.iloc[0]["name"] == "F1" and s.iloc[0]["value"] == 0.9
     assert s.iloc[1]["step"] == "03_reference_selection" and s.iloc[1]["note"] == "step not run"
-    assert list(T.upstream_tables(tmp_path, "02_scene_analysis")) == ["cuts"]
 
 
 def test_figures_and_videos(result, tmp_path):
@@ -262,9 +346,12 @@ def test_figures_and_videos(result, tmp_path):
 
     videos, res = result
     methods = [E.OURS, "Welsh (luminance match)"]
-    for fig in (F.side_by_side(videos, res, methods, max_rows=3), F.per_video_bars(T.per_video(res.rows, "in_domain", 2)),
-                F.quality_vs_refs(T.table_iii(res.rows, E.OURS), T.table_iv(res.rows, 2), E.OURS),
-                F.frame_strip(videos[0], res, methods, n=4)):
+    for fig in (
+        F.side_by_side(videos, res, methods, max_rows=3),
+        F.per_video_bars(T.per_video(res.rows, "in_domain", 2)),
+        F.quality_vs_refs(T.table_iii(res.rows, E.OURS), T.table_iv(res.rows, 2), E.OURS),
+        F.frame_strip(videos[0], res, methods, n=4),
+    ):
         assert fig.axes
         plt.close(fig)
     paths = F.write_videos(tmp_path, videos, res, E.OURS, methods)
@@ -277,8 +364,15 @@ def test_figures_and_videos(result, tmp_path):
 
 
 def test_trend_with_refs_reads_the_slope():
-    t3 = pd.DataFrame({"pool": ["a"] * 3 + ["b"] * 3, "n_refs": [1, 2, 3] * 2,
-                       "PSNR": [20.0, 21.0, 22.0, 22.0, 20.0, 21.0], "SSIM": [0.5] * 6, "CDC": [0.03, 0.02, 0.01, 0.01, 0.02, 0.03]})
+    t3 = pd.DataFrame(
+        {
+            "pool": ["a"] * 3 + ["b"] * 3,
+            "n_refs": [1, 2, 3] * 2,
+            "PSNR": [20.0, 21.0, 22.0, 22.0, 20.0, 21.0],
+            "SSIM": [0.5] * 6,
+            "CDC": [0.03, 0.02, 0.01, 0.01, 0.02, 0.03],
+        }
+    )
     tr = T.trend_with_refs(t3).set_index(["pool", "measure"])
     assert tr.loc[("a", "PSNR"), "better_with_more_refs"] and tr.loc[("a", "PSNR"), "monotone"]
     assert tr.loc[("a", "PSNR"), "slope_per_ref"] == pytest.approx(1.0)
@@ -288,18 +382,25 @@ def test_trend_with_refs_reads_the_slope():
 
 
 def test_target_check():
-    t4 = pd.DataFrame({"pool": ["p"] * 3, "method": ["ours", "W", "R"], "PSNR": [25.0, 24.0, 26.0],
-                       "SSIM": [0.9, 0.8, 0.95], "CDC": [0.01, 0.01, 0.02]})
+    t4 = pd.DataFrame(
+        {
+            "pool": ["p"] * 3,
+            "method": ["ours", "W", "R"],
+            "PSNR": [25.0, 24.0, 26.0],
+            "SSIM": [0.9, 0.8, 0.95],
+            "CDC": [0.01, 0.01, 0.02],
+        }
+    )
     tc = T.target_check(t4, "ours", ["W", "R"]).set_index(["rival", "measure"])["met"]
     assert tc[("W", "PSNR")] and tc[("W", "SSIM")] and tc[("W", "CDC")]  # CDC equal counts as no worse
     assert not tc[("R", "PSNR")] and not tc[("R", "SSIM")] and tc[("R", "CDC")]
 
 
 def test_store_preprocess_and_video_table(run, tmp_path):
-    prep = E.store_preprocess(run / "artifacts" / "00_data_prep")
+    prep = FrameStore.open(run / "artifacts" / "00_data_prep").preprocess
     assert (prep.size, prep.mean_filter, prep.resize_mode) == (S, 3, "stretch")
-    with pytest.raises(DataError, match="00_data_prep"):
-        E.store_preprocess(tmp_path)
+    with pytest.raises(DataError, match="frame store"):
+        _ = FrameStore.open(tmp_path).preprocess
     table = T.video_table(_videos(run, frame_step=2))
     assert list(table["frames"]) == [6, 2] and list(table["detected scenes"]) == [2, 1]
 
@@ -311,14 +412,14 @@ def test_render_rejects_wrong_ab_shape(run):
 
 
 def test_compare_videos_and_cli(run, tmp_path, capsys):
-    from scenecolor.artifacts import read_json
     from scenecolor.cli import main
+    from scenecolor.core.artifacts import read_json
 
     truth = run / "artifacts" / "00_data_prep" / "test_videos" / "v0.mp4"
     same = E.compare_videos(truth, truth)
     assert same["n_frames"] == 12 and same["PSNR"] == math.inf and same["SSIM"] == pytest.approx(1.0)
     assert same["CDC"] == pytest.approx(same["CDC_truth"]) and same["dAB_err"] == 0.0
-    from scenecolor.video import read_frames
+    from scenecolor.core.video import read_frames
 
     frames = read_frames(truth)
     write_video(tmp_path / "gray.mp4", np.repeat(frames.mean(axis=3, keepdims=True).astype(np.uint8), 3, axis=3), 25.0)
@@ -360,8 +461,8 @@ def test_save_rows_keeps_the_old_file_when_writing_fails(result, tmp_path, monke
     ],
 )
 def test_evaluation_params_are_validated(values, match):
-    from scenecolor.errors import ParameterError
-    from scenecolor.pipeline import validate_params
+    from scenecolor.core.errors import ParameterError
+    from scenecolor.workbook.pipeline import validate_params
 
     with pytest.raises(ParameterError, match=match):
         validate_params("05_evaluation", values)

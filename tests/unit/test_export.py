@@ -1,4 +1,4 @@
-"""scenecolor.export / export_bench / export_tensorrt on small stand-in modules."""
+"""scenecolor.export.onnx / export_bench / export_tensorrt on small stand-in modules."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from scenecolor import export, export_bench, export_tensorrt
-from scenecolor.errors import ExportError, ParameterError
+from scenecolor.core.errors import ExportError, ParameterError
+from scenecolor.export import latency as export_bench
+from scenecolor.export import onnx as export
+from scenecolor.export import tensorrt as export_tensorrt
 
 
 class TinyRefNet(nn.Module):
@@ -54,7 +56,9 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[TinyRefNet, export.O
         model.bn.running_mean.uniform_(-0.2, 0.2)
         model.bn.running_var.uniform_(0.5, 2.0)
     path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
-    result = export.export_onnx(model, _inputs(), path, input_names=["gray", "refs"], output_names=["ab"], dynamic_axes=AXES)
+    result = export.export_onnx(
+        model, _inputs(), path, input_names=["gray", "refs"], output_names=["ab"], dynamic_axes=AXES
+    )
     return model, result
 
 
@@ -80,14 +84,24 @@ def test_parity_on_other_batch_clip_length_and_reference_count(tiny, b: int, t: 
 
 def test_export_is_byte_identical_for_same_weights(tiny, tmp_path: Path) -> None:
     model, result = tiny
-    again = export.export_onnx(model, _inputs(), tmp_path / "again.onnx", input_names=["gray", "refs"], output_names=["ab"], dynamic_axes=AXES)
+    again = export.export_onnx(
+        model, _inputs(), tmp_path / "again.onnx", input_names=["gray", "refs"], output_names=["ab"], dynamic_axes=AXES
+    )
     assert again.path.read_bytes() == result.path.read_bytes()
     assert [p.name for p in tmp_path.iterdir()] == ["again.onnx"]  # weights inside, no external .data file
 
 
 def test_torchscript_exporter_also_matches(tiny, tmp_path: Path) -> None:
     model, _ = tiny
-    res = export.export_onnx(model, _inputs(), tmp_path / "ts.onnx", input_names=["gray", "refs"], output_names=["ab"], dynamic_axes=AXES, exporter="torchscript")
+    res = export.export_onnx(
+        model,
+        _inputs(),
+        tmp_path / "ts.onnx",
+        input_names=["gray", "refs"],
+        output_names=["ab"],
+        dynamic_axes=AXES,
+        exporter="torchscript",
+    )
     rep = export.check_parity(model, export.ort_session(res.path), _inputs(2, 3, 4), atol=1e-5)
     assert rep.passed
 
@@ -116,7 +130,9 @@ def test_static_int8_loads_runs_and_is_smaller(tiny, tmp_path: Path) -> None:
     with torch.no_grad():
         want = model(*x).numpy().ravel()
     got = export.run_session(session, x)[0].ravel()
-    assert np.corrcoef(want, got)[0, 1] > 0.7  # int8 keeps the signal (random weights, 4 calibration inputs: no tighter bound)
+    assert (
+        np.corrcoef(want, got)[0, 1] > 0.7
+    )  # int8 keeps the signal (random weights, 4 calibration inputs: no tighter bound)
     assert export.file_size_mb(q) > 0
 
 
@@ -139,9 +155,18 @@ def test_bad_export_arguments(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="2 example inputs but 1 input names"):
         export.export_onnx(model, _inputs(), tmp_path / "a.onnx", input_names=["gray"], output_names=["ab"])
     with pytest.raises(ExportError, match=r"unknown inputs \['color'\]"):
-        export.export_onnx(model, _inputs(), tmp_path / "a.onnx", input_names=["gray", "refs"], output_names=["ab"], dynamic_axes={"color": {0: "B"}})
+        export.export_onnx(
+            model,
+            _inputs(),
+            tmp_path / "a.onnx",
+            input_names=["gray", "refs"],
+            output_names=["ab"],
+            dynamic_axes={"color": {0: "B"}},
+        )
     with pytest.raises(ExportError, match="exporter must be"):
-        export.export_onnx(model, _inputs(), tmp_path / "a.onnx", input_names=["gray", "refs"], output_names=["ab"], exporter="tflite")  # type: ignore[arg-type]
+        export.export_onnx(
+            model, _inputs(), tmp_path / "a.onnx", input_names=["gray", "refs"], output_names=["ab"], exporter="tflite"
+        )  # type: ignore[arg-type]
 
 
 def test_failed_export_keeps_the_earlier_file(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""scenecolor.export_report / export_figures with stand-in runtimes on a tiny synthetic test split."""
+"""scenecolor.export.compare / export_figures with stand-in runtimes on a tiny synthetic test split."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ import pandas as pd
 import pytest
 import torch
 
-from scenecolor import export_bench, export_figures, export_report
-from scenecolor.colorizer_data import ClipSet
-from scenecolor.errors import DataError, ExportError
-from scenecolor.metrics import psnr
+from scenecolor.colorize.data import ClipSet
+from scenecolor.core.errors import DataError, ExportError
+from scenecolor.evaluate.metrics import psnr
+from scenecolor.export import compare as export_report
+from scenecolor.export import figures as export_figures
+from scenecolor.export import latency as export_bench
 
 
 def _data(n_clips: int = 3, t: int = 2, s: int = 16) -> export_report.EdgeInputs:
@@ -77,13 +79,23 @@ def test_compare_runtimes_table_and_targets() -> None:
     table = export_report.edge_table(rows)
     assert list(table["source"]) == ["measured", "measured", "quoted"]
     quoted = table.iloc[-1]
-    assert quoted["file (MB)"] == 81.0 and quoted["ms / frame"] == 2600.0 and quoted["parameters (M)"] == pytest.approx(3.2)
+    assert (
+        quoted["file (MB)"] == 81.0
+        and quoted["ms / frame"] == 2600.0
+        and quoted["parameters (M)"] == pytest.approx(3.2)
+    )
     assert table.loc[0, "speed-up vs torch"] == pytest.approx(1.0)
     assert table.loc[1, "speed-up vs torch"] == pytest.approx(table.loc[0, "ms / frame"] / table.loc[1, "ms / frame"])
-    assert table.loc[1, "PSNR change (dB)"] == pytest.approx(table.loc[1, "PSNR test (dB)"] - table.loc[0, "PSNR test (dB)"])
+    assert table.loc[1, "PSNR change (dB)"] == pytest.approx(
+        table.loc[1, "PSNR test (dB)"] - table.loc[0, "PSNR test (dB)"]
+    )
     # targets computed from the table, not typed in
     fake = table.copy()
-    fake.loc[1, ["ms / frame", "PSNR test (dB)", "file (MB)"]] = [fake.loc[0, "ms / frame"] / 2.5, fake.loc[0, "PSNR test (dB)"] - 0.5, 3.0]
+    fake.loc[1, ["ms / frame", "PSNR test (dB)", "file (MB)"]] = [
+        fake.loc[0, "ms / frame"] / 2.5,
+        fake.loc[0, "PSNR test (dB)"] - 0.5,
+        3.0,
+    ]
     met = export_report.targets(fake, "int8").set_index("target")["met"]
     assert list(met) == [True, False, True]
     for fig in (export_figures.plot_speed_size(table), export_figures.plot_frames(data, outputs)):
@@ -93,12 +105,23 @@ def test_compare_runtimes_table_and_targets() -> None:
 
 def test_interleaved_timing_takes_turns() -> None:
     calls: list[str] = []
-    lat = export_bench.measure_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, warmup=1, repeats=3, frames_per_call=2)
+    lat = export_bench.measure_interleaved(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, warmup=1, repeats=3, frames_per_call=2
+    )
     assert calls == ["a", "b"] + ["a", "b"] * 3  # warm-up of each, then turns  # noqa: RUF005
     assert lat["a"].repeats == 3 and lat["b"].ms_per_frame == pytest.approx(lat["b"].median_ms / 2)
 
 
 def test_edge_inputs_missing_store(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="frame store"):
-        export_report.edge_inputs(tmp_path / "nope", tmp_path / "references.csv", resolution=32, clip_len=2, n_refs=2,
-                                  test_clips=1, calib_clips=1, timing_size=32, timing_clip_len=0)
+        export_report.edge_inputs(
+            tmp_path / "nope",
+            tmp_path / "references.csv",
+            resolution=32,
+            clip_len=2,
+            n_refs=2,
+            test_clips=1,
+            calib_clips=1,
+            timing_size=32,
+            timing_clip_len=0,
+        )

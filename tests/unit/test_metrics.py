@@ -1,4 +1,4 @@
-"""scenecolor.metrics on small hand-computed arrays, and SSIM/PSNR against scikit-image."""
+"""scenecolor.evaluate.metrics on small hand-computed arrays, and SSIM/PSNR against scikit-image."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from scenecolor import metrics as M
-from scenecolor.errors import DataError
+from scenecolor.core.errors import DataError
+from scenecolor.evaluate import metrics as M
 
 
 def _flat(value: int, shape=(2, 2, 3)) -> np.ndarray:
@@ -28,11 +28,19 @@ def pair() -> tuple[np.ndarray, np.ndarray]:
 
 def test_hand_computed_values(pair):
     k, q = pair
-    m = {name: float(fn(k, q)[0]) for name, fn in [
-        ("AD", M.average_difference), ("RMSE", M.rmse), ("MD", M.max_difference), ("SC", M.structural_content),
-        ("NAE", M.normalized_absolute_error), ("NCC", M.normalized_cross_correlation), ("PSNR", M.psnr),
-        ("PCC", M.pearson_correlation),
-    ]}
+    m = {
+        name: float(fn(k, q)[0])
+        for name, fn in [
+            ("AD", M.average_difference),
+            ("RMSE", M.rmse),
+            ("MD", M.max_difference),
+            ("SC", M.structural_content),
+            ("NAE", M.normalized_absolute_error),
+            ("NCC", M.normalized_cross_correlation),
+            ("PSNR", M.psnr),
+            ("PCC", M.pearson_correlation),
+        ]
+    }
     assert m["AD"] == pytest.approx(28 / 12)
     assert m["RMSE"] == pytest.approx(math.sqrt(80 / 12))
     assert m["MD"] == 6
@@ -86,7 +94,9 @@ def test_ssim_and_psnr_match_skimage():
     ours_ssim = M.ssim(k, q)
     ours_psnr = M.psnr(k, q)
     for i in range(3):
-        ref = structural_similarity(k[i], q[i], channel_axis=-1, data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+        ref = structural_similarity(
+            k[i], q[i], channel_axis=-1, data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+        )
         assert ours_ssim[i] == pytest.approx(ref, abs=1e-5)
         assert ours_psnr[i] == pytest.approx(peak_signal_noise_ratio(k[i], q[i], data_range=255), abs=1e-10)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scenecolor import camera_motion, montage
-from scenecolor.errors import DataError
+from scenecolor.core.errors import DataError
+from scenecolor.data import camera_motion, montage
 
 H, W = 8, 12
 

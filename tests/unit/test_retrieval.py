@@ -10,13 +10,14 @@ import pytest
 import torch
 
 from helpers_embedder import build_store
-from scenecolor import retrieval as R
-from scenecolor import retrieval_metrics as M
-from scenecolor import retrieval_references as RR
-from scenecolor.embedder import Embedder, EmbedderConfig
-from scenecolor.errors import DataError, ParameterError
-from scenecolor.frames import Preprocess
-from scenecolor.video import write_video
+from scenecolor.core.errors import DataError, ParameterError
+from scenecolor.core.video import write_video
+from scenecolor.data.frames import Preprocess
+from scenecolor.embed.model import Embedder, EmbedderConfig
+from scenecolor.retrieval import index as R
+from scenecolor.retrieval import metrics as M
+from scenecolor.retrieval import references as RR
+from scenecolor.scenes.io import load_scenes
 
 
 def _unit(n, d, seed=0):
@@ -87,7 +88,9 @@ def test_feature_store_roundtrip(store, tmp_path):
     fs = R.build_feature_store(store, ids, enc, batch_size=5, progress=False)
     assert fs.features.shape == (len(ids), 512) and np.allclose(np.linalg.norm(fs.features, axis=1), 1, atol=1e-5)
     assert list(fs.meta["frame_id"]) == list(ids)
-    assert np.allclose(fs.features, R.build_feature_store(store, ids, enc, batch_size=64, progress=False).features, atol=1e-5)
+    assert np.allclose(
+        fs.features, R.build_feature_store(store, ids, enc, batch_size=64, progress=False).features, atol=1e-5
+    )
     back = R.FeatureStore.open(fs.save(tmp_path / "features"))
     assert np.array_equal(back.features, fs.features) and back.meta.equals(fs.meta)
 
@@ -170,13 +173,45 @@ def test_scene_queries_decode_keyframes_and_find_store_frames(store, tmp_path):
     shot_rows, frames = [], []
     for shot in ["v0_s0", "v0_s1"]:
         ids = store.ids(shot_id=shot)
-        shot_rows.append({"shot_id": shot, "start": len(frames), "end": len(frames) + len(ids), "source_start": int(store.index.loc[ids[0], "source_frame"])})
+        shot_rows.append(
+            {
+                "shot_id": shot,
+                "start": len(frames),
+                "end": len(frames) + len(ids),
+                "source_start": int(store.index.loc[ids[0], "source_frame"]),
+            }
+        )
         frames.extend(store.uint8(ids))
     write_video(tmp_path / "test_videos" / "v.mp4", np.stack(frames), fps=10, crf=0)
-    (tmp_path / "test_videos.json").write_text(json.dumps({"videos": [{"video_id": "v", "path": "test_videos/v.mp4", "n_frames": len(frames), "fps": 10, "real": True, "cuts": [6], "shots": shot_rows}]}))
-    scenes = {"v": {"cuts": [6], "n_frames": 12, "fps": 10, "scenes": [{"start": 0, "end": 6, "keyframe": 2}, {"start": 6, "end": 12, "keyframe": 9}]}}
+    (tmp_path / "test_videos.json").write_text(
+        json.dumps(
+            {
+                "videos": [
+                    {
+                        "video_id": "v",
+                        "path": "test_videos/v.mp4",
+                        "n_frames": len(frames),
+                        "fps": 10,
+                        "real": True,
+                        "cuts": [6],
+                        "shots": shot_rows,
+                    }
+                ]
+            }
+        )
+    )
+    scenes = {
+        "v": {
+            "cuts": [6],
+            "n_frames": 12,
+            "fps": 10,
+            "scenes": [{"start": 0, "end": 6, "keyframe": 2}, {"start": 6, "end": 12, "keyframe": 9}],
+        }
+    }
     (tmp_path / "scenes.json").write_text(json.dumps(scenes))
-    table, qframes = RR.scene_queries(RR.load_scenes(tmp_path / "scenes.json"), tmp_path, store, Preprocess(size=32, mean_filter=1))
+    table, qframes = RR.scene_queries(
+        load_scenes(tmp_path / "scenes.json"), tmp_path, store, Preprocess(size=32, mean_filter=1)
+    )
     assert list(table["shot_id"]) == ["v0_s0", "v0_s1"] and list(table["scene"]) == [0, 1]
     assert list(table["query_frame_id"]) == [2, 9]  # frames 2 and 9 of the video are store frames 2 and 9
     assert qframes.shape == (2, 32, 32, 3)
@@ -185,10 +220,10 @@ def test_scene_queries_decode_keyframes_and_find_store_frames(store, tmp_path):
 
 def test_bad_scene_lists(store, tmp_path):
     with pytest.raises(DataError, match="does not exist"):
-        RR.load_scenes(tmp_path / "scenes.json")
+        load_scenes(tmp_path / "scenes.json")
     (tmp_path / "scenes.json").write_text(json.dumps({"v": {"scenes": [{"start": 0, "end": 3}]}}))
     with pytest.raises(DataError, match="no scenes with keyframes"):
-        RR.load_scenes(tmp_path / "scenes.json")
+        load_scenes(tmp_path / "scenes.json")
     (tmp_path / "test_videos.json").write_text(json.dumps({"videos": []}))
     with pytest.raises(DataError, match="that test_videos.json does not"):
         RR.scene_queries({"ghost": {"scenes": [{"keyframe": 0}]}}, tmp_path, store, Preprocess(size=32))
@@ -206,11 +241,17 @@ def test_write_references_is_atomic_and_complete(store, tmp_path):
 
 
 def test_montage_keyframes_map_to_clip_frames():
-    """A montage segment starts at clip frame source_start; the clip's frame k was stored as shots.csv source_start + k."""
+    """A montage segment starts at clip frame source_start; the clip's frame k was stored as shots.csv
+    source_start + k."""
     shots = pd.DataFrame({"shot_id": ["real_s2", "photo_c0"], "source_start": [76, 0]}).set_index("shot_id")
     lookup = {("real_s2", 76 + 22 + 8): 11, ("photo_c0", 5): 3}
-    video = {"real": False, "shots": [{"shot_id": "photo_c0", "start": 0, "end": 31, "source_start": 0},
-                                      {"shot_id": "real_s2", "start": 25, "end": 60, "source_start": 22}]}
+    video = {
+        "real": False,
+        "shots": [
+            {"shot_id": "photo_c0", "start": 0, "end": 31, "source_start": 0},
+            {"shot_id": "real_s2", "start": 25, "end": 60, "source_start": 22},
+        ],
+    }
     assert RR._store_frame_of(video, 33, shots, lookup) == ("real_s2", 11)  # 22 + (33 - 25) = clip frame 30
     assert RR._store_frame_of(video, 5, shots, lookup) == ("photo_c0", 3)
     assert RR._store_frame_of(video, 27, shots, lookup) == ("photo_c0", -1)  # dissolve: first half -> outgoing shot

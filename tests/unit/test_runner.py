@@ -8,9 +8,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from scenecolor import runner
-from scenecolor.errors import ParameterError, StepFailedError
-from scenecolor.pipeline import STEPS
+from scenecolor.core.errors import ParameterError, StepFailedError
+from scenecolor.workbook import runner
+from scenecolor.workbook.pipeline import STEPS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -54,7 +54,9 @@ def toy_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _run(root: Path, **kw):
-    return runner.run_workbook("smoke", root=root, reports=root / "reports", progress=False, kernel="python3", log=lambda *_: None, **kw)
+    return runner.run_workbook(
+        "smoke", root=root, reports=root / "reports", progress=False, kernel="python3", log=lambda *_: None, **kw
+    )
 
 
 def test_profile_rejects_unknown_key_and_names_notebook(toy_repo: Path) -> None:
@@ -122,10 +124,17 @@ def test_run_then_rerun_reuses_every_step(toy_repo: Path) -> None:
 @pytest.mark.slow
 def test_failing_cell_stops_run_keeps_partial_notebook_and_earlier_artifacts(toy_repo: Path) -> None:
     first = _run(toy_repo, until="00")
-    nbformat.write(_toy_notebook("01_embedder_training", extra="raise ValueError('boom in cell')"), str(toy_repo / "notebooks" / "01_embedder_training.ipynb"))
-    with pytest.raises(StepFailedError, match=r"01_embedder_training.ipynb failed in cell \[\d+\]: ValueError: boom in cell"):
+    nbformat.write(
+        _toy_notebook("01_embedder_training", extra="raise ValueError('boom in cell')"),
+        str(toy_repo / "notebooks" / "01_embedder_training.ipynb"),
+    )
+    with pytest.raises(
+        StepFailedError, match=r"01_embedder_training.ipynb failed in cell \[\d+\]: ValueError: boom in cell"
+    ):
         _run(toy_repo, until="01")
-    runs = sorted(p for p in (toy_repo / "reports").iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
+    runs = sorted(
+        p for p in (toy_repo / "reports").iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
+    )
     failed = runs[-1]
     assert (failed / "notebooks" / "01_embedder_training.ipynb").is_file()
     assert (failed / "html" / "01_embedder_training.html").is_file()
@@ -150,4 +159,9 @@ def test_library_change_changes_step_key(toy_repo: Path) -> None:
     d = runner.step_key(step, params.model_copy(update={"seed": 5}), nb, "lib-a", "data", {"00_data_prep": "x"})
     assert len({a, b, c, d}) == 4
     # run_dir is not part of the key: the same step in another run folder is the same work
-    assert runner.step_key(step, params.model_copy(update={"run_dir": "/elsewhere"}), nb, "lib-a", "data", {"00_data_prep": "x"}) == a
+    assert (
+        runner.step_key(
+            step, params.model_copy(update={"run_dir": "/elsewhere"}), nb, "lib-a", "data", {"00_data_prep": "x"}
+        )
+        == a
+    )

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from scenecolor.errors import ParameterError
-from scenecolor.scenes import (
+from scenecolor.core.errors import ParameterError
+from scenecolor.scenes.ssim import ssim_lagged, ssim_pairs
+from scenecolor.scenes.ssim_detector import (
     PAPER_RULE,
     Detection,
     SsimConfig,
@@ -19,7 +20,6 @@ from scenecolor.scenes import (
     redecide,
     select_cuts,
 )
-from scenecolor.scene_ssim import ssim_lagged, ssim_pairs
 
 H, W = 48, 64
 
@@ -57,8 +57,14 @@ def test_ssim_matches_scikit_image_gaussian_ssim():
     ours = ssim_lagged(frames, lags=(1, 2))
     for lag in (1, 2):
         ref = [
-            structural_similarity(frames[i], frames[i + lag], gaussian_weights=True, sigma=1.5,
-                                  use_sample_covariance=False, data_range=255)
+            structural_similarity(
+                frames[i],
+                frames[i + lag],
+                gaussian_weights=True,
+                sigma=1.5,
+                use_sample_covariance=False,
+                data_range=255,
+            )
             for i in range(len(frames) - lag)
         ]
         np.testing.assert_allclose(ours[lag], ref, atol=1e-5)
@@ -130,16 +136,19 @@ def test_redecide_reproduces_the_detector_and_applies_other_rules():
     assert np.array_equal(paper.scores, det.scores)
 
 
-@pytest.mark.parametrize("bad, message", [
-    (dict(k=0), "k must be a positive"),
-    (dict(k=-1.0), "k must be a positive"),
-    (dict(k=float("nan")), "k must be a positive"),
-    (dict(min_scene_len=0), "min_scene_len must be >= 1"),
-    (dict(width=5), "width must be >= 11"),
-    (dict(min_ssdev=-0.1), "min_ssdev must be in"),
-    (dict(batch=0), "batch must be >= 1"),
-    (dict(peak_ratio=-1.0), "peak_ratio must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (dict(k=0), "k must be a positive"),
+        (dict(k=-1.0), "k must be a positive"),
+        (dict(k=float("nan")), "k must be a positive"),
+        (dict(min_scene_len=0), "min_scene_len must be >= 1"),
+        (dict(width=5), "width must be >= 11"),
+        (dict(min_ssdev=-0.1), "min_ssdev must be in"),
+        (dict(batch=0), "batch must be >= 1"),
+        (dict(peak_ratio=-1.0), "peak_ratio must be >= 0"),
+    ],
+)
 def test_bad_parameters_raise_a_clear_value_error(bad, message):
     with pytest.raises(ParameterError, match=message) as info:
         SsimConfig(**bad)

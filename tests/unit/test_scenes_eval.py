@@ -9,9 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from scenecolor.artifacts import atomic_write_json
-from scenecolor.errors import DataError
-from scenecolor.scene_eval import (
+from scenecolor.core.artifacts import atomic_write_json
+from scenecolor.core.errors import DataError
+from scenecolor.core.video import write_video
+from scenecolor.scenes.experiments import (
     add_paper_rule,
     benchmark,
     false_cuts_on_clips,
@@ -21,11 +22,10 @@ from scenecolor.scene_eval import (
     run_all,
     ssdev_separation,
     summarize,
-    write_scenes_json,
 )
-from scenecolor.scene_peers import adaptive_detector, all_detectors, content_detector, scenedetect_size
-from scenecolor.scenes import SsimConfig, detect_cuts
-from scenecolor.video import write_video
+from scenecolor.scenes.io import write_scenes_json
+from scenecolor.scenes.peers import adaptive_detector, all_detectors, content_detector, scenedetect_size
+from scenecolor.scenes.ssim_detector import SsimConfig, detect_cuts
 
 H, W = 64, 96
 
@@ -47,14 +47,34 @@ def test_videos(tmp_path_factory) -> Path:
         w = (j + 1) / 9
         b2[22 + j] = ((1 - w) * b2[22 + j] + w * b3[j]).astype(np.uint8)
     write_video(root / "b.mp4", b1 + b2 + b3[8:], fps=25)
-    listing = {"videos": [
-        {"video_id": "a", "path": "a.mp4", "n_frames": 72, "fps": 25.0, "cuts": [24, 48],
-         "transitions": [{"kind": "hard", "start": 24, "end": 24, "cut": 24}, {"kind": "hard", "start": 48, "end": 48, "cut": 48}],
-         "shots": []},
-        {"video_id": "b", "path": "b.mp4", "n_frames": 82, "fps": 25.0, "cuts": [30, 56],
-         "transitions": [{"kind": "hard", "start": 30, "end": 30, "cut": 30}, {"kind": "dissolve", "start": 52, "end": 60, "cut": 56}],
-         "shots": []},
-    ]}
+    listing = {
+        "videos": [
+            {
+                "video_id": "a",
+                "path": "a.mp4",
+                "n_frames": 72,
+                "fps": 25.0,
+                "cuts": [24, 48],
+                "transitions": [
+                    {"kind": "hard", "start": 24, "end": 24, "cut": 24},
+                    {"kind": "hard", "start": 48, "end": 48, "cut": 48},
+                ],
+                "shots": [],
+            },
+            {
+                "video_id": "b",
+                "path": "b.mp4",
+                "n_frames": 82,
+                "fps": 25.0,
+                "cuts": [30, 56],
+                "transitions": [
+                    {"kind": "hard", "start": 30, "end": 30, "cut": 30},
+                    {"kind": "dissolve", "start": 52, "end": 60, "cut": 56},
+                ],
+                "shots": [],
+            },
+        ]
+    }
     atomic_write_json(root / "test_videos.json", listing)
     return root / "test_videos.json"
 
@@ -67,7 +87,7 @@ def test_load_test_videos_reads_kinds_and_windows(test_videos):
 
 
 def test_load_test_videos_missing_or_malformed(tmp_path):
-    with pytest.raises(DataError, match="does not exist; run notebook 00"):
+    with pytest.raises(DataError, match="does not exist; run notebooks/00_data_prep"):
         load_test_videos(tmp_path / "test_videos.json")
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"videos": [{"video_id": "x"}]}))
@@ -123,7 +143,13 @@ def test_peers_use_scenedetect_defaults(test_videos):
 
 def test_benchmark_measures_every_detector_and_the_decode_floors(test_videos):
     table = benchmark([test_videos.parent / "a.mp4"], all_detectors(), repeats=1)
-    assert set(table["what"]) == {"ssdev (ours)", "ContentDetector", "AdaptiveDetector", "decode only (gray)", "decode only (rgb24)"}
+    assert set(table["what"]) == {
+        "ssdev (ours)",
+        "ContentDetector",
+        "AdaptiveDetector",
+        "decode only (gray)",
+        "decode only (rgb24)",
+    }
     assert set(table["size"]) == {f"{W}x{H}"}
     assert (table["frames"] == 72).all() and (table["frames_per_s"] > 0).all()
 

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from scenecolor.errors import ParameterError
-from scenecolor.scene_metrics import CutScore, average_precision, match_cuts, score_by_kind, score_cuts
+from scenecolor.core.errors import ParameterError
+from scenecolor.scenes.metrics import CutScore, average_precision, match_cuts, score_by_kind, score_cuts
 
 
 def test_each_true_cut_is_matched_at_most_once():
@@ -58,8 +58,9 @@ def test_scores_add_up_over_videos():
 
 
 def test_score_by_kind_counts_unmatched_predictions_as_false_positives_of_every_kind():
-    out = score_by_kind([10, 50, 70], [10, 30, 72], ["hard", "dissolve", "hard"], tolerance=2,
-                        windows=[(10, 10), (25, 34), (72, 72)])
+    out = score_by_kind(
+        [10, 50, 70], [10, 30, 72], ["hard", "dissolve", "hard"], tolerance=2, windows=[(10, 10), (25, 34), (72, 72)]
+    )
     assert (out["all"].tp, out["all"].fp, out["all"].fn) == (2, 1, 1)
     assert (out["hard"].tp, out["hard"].fp, out["hard"].fn) == (2, 1, 0)
     assert (out["dissolve"].tp, out["dissolve"].fp, out["dissolve"].fn) == (0, 1, 1)

@@ -1,4 +1,4 @@
-"""Checkpoints, RNG capture, sharding and the torchrun command of scenecolor.training."""
+"""Checkpoints, RNG capture, sharding and the torchrun command of scenecolor.core.training."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from scenecolor import training
-from scenecolor.errors import CheckpointError, ParameterError
+from scenecolor.core import training
+from scenecolor.core.errors import CheckpointError, ParameterError
 
 
 def _tiny(seed: int = 0, width: int = 4) -> nn.Module:
@@ -19,7 +19,16 @@ def _tiny(seed: int = 0, width: int = 4) -> nn.Module:
 
 
 def _save(path, model, opt, arch="tiny", epoch=1):
-    return training.save_checkpoint(path, arch=arch, model=model, optimizer=opt, epoch=epoch, config={"width": 4}, history=[{"epoch": 1, "loss": 0.5}], extra={"note": "x"})
+    return training.save_checkpoint(
+        path,
+        arch=arch,
+        model=model,
+        optimizer=opt,
+        epoch=epoch,
+        config={"width": 4},
+        history=[{"epoch": 1, "loss": 0.5}],
+        extra={"note": "x"},
+    )
 
 
 def test_single_process_setup(monkeypatch):
@@ -105,7 +114,9 @@ def test_unloadable_config_is_refused_and_previous_checkpoint_kept(tmp_path):
     path = _save(tmp_path / "c.pt", _tiny(), None)
     before = path.read_bytes()
     with pytest.raises(ParameterError, match=r"config.f = object"):
-        training.save_checkpoint(path, arch="tiny", model=_tiny(), optimizer=None, epoch=2, config={"f": object()}, history=[])
+        training.save_checkpoint(
+            path, arch="tiny", model=_tiny(), optimizer=None, epoch=2, config={"f": object()}, history=[]
+        )
     assert path.read_bytes() == before
 
 
@@ -125,7 +136,10 @@ def test_crash_while_writing_keeps_previous_checkpoint(tmp_path, monkeypatch):
 
 
 def test_shard_indices_equal_shares_cover_all():
-    infos = [training.DistInfo(rank=r, world_size=3, local_rank=r, is_main=r == 0, device=torch.device("cpu")) for r in range(3)]
+    infos = [
+        training.DistInfo(rank=r, world_size=3, local_rank=r, is_main=r == 0, device=torch.device("cpu"))
+        for r in range(3)
+    ]
     shares = [training.shard_indices(range(10), i, shuffle=True, seed=1, epoch=2) for i in infos]
     assert {len(s) for s in shares} == {4}
     assert set().union(*map(set, shares)) == set(range(10))
@@ -136,9 +150,9 @@ def test_shard_indices_equal_shares_cover_all():
 
 
 def test_torchrun_command():
-    cmd = training.torchrun_command("scenecolor.embedder", ["train", "--epochs", 2], nproc=2)
+    cmd = training.torchrun_command("scenecolor.embed.model", ["train", "--epochs", 2], nproc=2)
     assert cmd[1:6] == ["-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone"]
-    assert cmd[-5:] == ["-m", "scenecolor.embedder", "train", "--epochs", "2"]
+    assert cmd[-5:] == ["-m", "scenecolor.embed.model", "train", "--epochs", "2"]
     with pytest.raises(ParameterError, match="nproc"):
         training.torchrun_command("m", [], nproc=0)
 
@@ -148,23 +162,43 @@ def test_try_resume_only_with_the_same_settings(tmp_path):
     opt = torch.optim.Adam(model.parameters(), lr=0.1)
     path = tmp_path / "last.pt"
     config = {"train": {"lr": 0.1, "epochs": 3}, "history_format": 2}
-    training.save_checkpoint(path, arch="tiny", model=model, optimizer=opt, epoch=2, config=config, history=[{"epoch": 1}, {"epoch": 2}])
+    training.save_checkpoint(
+        path, arch="tiny", model=model, optimizer=opt, epoch=2, config=config, history=[{"epoch": 1}, {"epoch": 2}]
+    )
     logs: list[str] = []
-    assert training.try_resume(tmp_path / "none.pt", arch="tiny", model=_tiny(1), optimizer=None, train_key={"lr": 0.1}, log=logs.append) == (0, [])
+    assert training.try_resume(
+        tmp_path / "none.pt", arch="tiny", model=_tiny(1), optimizer=None, train_key={"lr": 0.1}, log=logs.append
+    ) == (0, [])
 
     fresh = _tiny(1)
-    start, history = training.try_resume(path, arch="tiny", model=fresh, optimizer=None, train_key={"lr": 0.1}, log=logs.append,
-                                         config_checks={"history_format": 2})
+    start, history = training.try_resume(
+        path,
+        arch="tiny",
+        model=fresh,
+        optimizer=None,
+        train_key={"lr": 0.1},
+        log=logs.append,
+        config_checks={"history_format": 2},
+    )
     assert start == 2 and len(history) == 2 and "resumed" in logs[-1]
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
 
     # other settings (here the learning rate, or the history format) start afresh and leave the model alone
     untouched = _tiny(1)
     before = [t.clone() for t in untouched.state_dict().values()]
-    assert training.try_resume(path, arch="tiny", model=untouched, optimizer=None, train_key={"lr": 0.2}, log=logs.append) == (0, [])
+    assert training.try_resume(
+        path, arch="tiny", model=untouched, optimizer=None, train_key={"lr": 0.2}, log=logs.append
+    ) == (0, [])
     assert "other settings" in logs[-1]
-    assert training.try_resume(path, arch="tiny", model=untouched, optimizer=None, train_key={"lr": 0.1}, log=logs.append,
-                               config_checks={"history_format": 1}) == (0, [])
+    assert training.try_resume(
+        path,
+        arch="tiny",
+        model=untouched,
+        optimizer=None,
+        train_key={"lr": 0.1},
+        log=logs.append,
+        config_checks={"history_format": 1},
+    ) == (0, [])
     assert all(torch.equal(a, b) for a, b in zip(before, untouched.state_dict().values()))
     with pytest.raises(CheckpointError):
         training.try_resume(path, arch="other", model=untouched, optimizer=None, train_key={"lr": 0.1}, log=logs.append)

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scenecolor import video
-from scenecolor.errors import CorruptVideoError, EmptyVideoError, VideoNotFoundError
+from scenecolor.core import video
+from scenecolor.core.errors import CorruptVideoError, EmptyVideoError, VideoNotFoundError
 
 
 def _clip(path: Path, n: int = 12, size: tuple[int, int] = (48, 32)) -> Path:

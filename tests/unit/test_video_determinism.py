@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scenecolor import video
+from scenecolor.core import video
 
 # Run in a child process: decode the source the way the data-set builder does (scaled while
 # decoding, two decoders interleaved), re-encode it, and write one clip twice in a row (the first
@@ -28,7 +28,7 @@ from scenecolor import video
 _CHILD = r"""
 import hashlib, json, sys
 from pathlib import Path
-from scenecolor import video
+from scenecolor.core import video
 
 src, out = Path(sys.argv[1]), Path(sys.argv[2])
 out.mkdir(parents=True, exist_ok=True)
@@ -54,7 +54,9 @@ def _source(path: Path, n: int = 16, width: int = 480, height: int = 144) -> Pat
 
 def _run_child(src: Path, out: Path, perturb: str) -> dict[str, str]:
     env = {**os.environ, "MALLOC_PERTURB_": perturb, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-c", _CHILD, str(src), str(out)], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(src), str(out)], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 

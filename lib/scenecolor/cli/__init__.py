@@ -2,7 +2,7 @@
 
 Each module of this package adds its command(s) with ``register(subparsers)``; a module may
 also add benchmarks under ``scenecolor bench`` with ``register_bench(bench_subparsers)``.
-A :class:`~scenecolor.errors.ScenecolorError` is printed as one line and exits with status 2.
+A :class:`~scenecolor.core.errors.ScenecolorError` is printed as one line and exits with status 2.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pkgutil
 import sys
 from types import ModuleType
 
-from ..errors import ScenecolorError
+from scenecolor.core.errors import ScenecolorError
 
 
 def _command_modules() -> list[ModuleType]:

@@ -2,6 +2,6 @@
 
 import sys
 
-from . import main
+from scenecolor.cli import main
 
 sys.exit(main())

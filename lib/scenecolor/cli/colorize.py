@@ -7,35 +7,55 @@ import json
 
 
 def _colorize(args: argparse.Namespace) -> int:
-    from ..colorize import colorize_video_file  # torch, faiss, ... load only when the command runs
+    from scenecolor.workbook.runs import colorize_with_run  # torch, faiss, ... load only when the command runs
 
-    summary = colorize_video_file(
-        args.video, args.out, run_dir=args.run, references=args.references, backend=args.backend, progress=not args.quiet
+    summary = colorize_with_run(
+        args.video,
+        args.out,
+        run_dir=args.run,
+        references=args.references,
+        backend=args.backend,
+        progress=not args.quiet,
     )
     if args.json:
         print(json.dumps(summary.to_json()))
         return 0
     print(
         f"{summary.out}: {summary.n_frames} frames, {summary.width}x{summary.height} at {summary.fps:g} fps, "
-        f"{len(summary.scenes)} scene(s), {args.references} reference(s) each, {args.backend} backend, {summary.seconds:.1f} s"
+        f"{len(summary.scenes)} scene(s), {args.references} reference(s) each, {args.backend} backend, "
+        f"{summary.seconds:.1f} s"
     )
     for i, sc in enumerate(summary.scenes, start=1):
-        print(f"  scene {i:3d}: frames {sc['start']:6d}-{sc['end'] - 1:6d}  references (frame-store ids) {sc['ref_frame_ids']}")
+        print(
+            f"  scene {i:3d}: frames {sc['start']:6d}-{sc['end'] - 1:6d}  references (frame-store ids) "
+            f"{sc['ref_frame_ids']}"
+        )
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``scenecolor colorize``."""
     p = subparsers.add_parser(
-        "colorize", help="colorize a video with a workbook run's colorizer and reference pool",
-        description="Detect the scenes of VIDEO, retrieve each scene's references from the run's pool, colorize clip by "
+        "colorize",
+        help="colorize a video with a workbook run's colorizer and reference pool",
+        description="Detect the scenes of VIDEO, retrieve each scene's references from the run's pool, colorize "
+        "clip by "
+        ""
+        ""
+        ""
+        ""
         "clip and write an mp4 with the same frame count, size and fps. A colour input is converted to grey first.",
     )
     p.add_argument("video", help="input video (grey or colour)")
     p.add_argument("--out", required=True, help="output mp4 (replaced only once the new one is complete)")
     p.add_argument("--run", default=None, help="workbook run folder (default: reports/latest)")
     p.add_argument("--references", type=int, default=5, help="references per scene, 1..5 (default %(default)s)")
-    p.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="torch (colorizer.pt) or onnx (notebook 06's export)")
+    p.add_argument(
+        "--backend",
+        choices=("torch", "onnx"),
+        default="torch",
+        help="torch (colorizer.pt) or onnx (notebook 06's export)",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON summary (scenes and their references)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_colorize)
@@ -44,9 +64,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _bench(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ..colorizer_bench import TARGET_MS_PER_FRAME, bench_colorize
+    from scenecolor.colorize.bench import TARGET_MS_PER_FRAME, bench_colorize
 
-    result = bench_colorize(resolution=args.resolution, n_refs=args.references, clip_len=args.clip_len, repeats=args.repeats, threads=args.threads)
+    result = bench_colorize(
+        resolution=args.resolution,
+        n_refs=args.references,
+        clip_len=args.clip_len,
+        repeats=args.repeats,
+        threads=args.threads,
+    )
     if args.json:
         print(json.dumps(result.to_dict()))
         return 0
@@ -54,22 +80,30 @@ def _bench(args: argparse.Namespace) -> int:
         print(pd.DataFrame(result.rows()).to_string(index=False))
     verdict = "meets" if result.meets_target else "misses"
     print(
-        f"\n{result.ms_per_frame_best:.1f} ms per {result.resolution}x{result.resolution} frame with {result.n_refs} references "
+        f"\n{result.ms_per_frame_best:.1f} ms per {result.resolution}x{result.resolution} frame with {result.n_refs} "
+        "references "
         f"(best of {result.repeats}, median {result.ms_per_frame_median:.1f}) on {result.threads} CPU threads: "
-        f"{result.speedup_vs_paper:.0f}x the paper's 2.6 s (RTX 3090); {verdict} the {TARGET_MS_PER_FRAME:.0f} ms target.\n"
-        f"{result.gflop_per_frame:.3f} GFLOP per frame would take {result.ms_at_matmul_rate:.1f} ms at this machine's measured "
-        f"{result.matmul_gflops:.0f} GFLOP/s matmul rate ({result.ms_per_frame_best / result.ms_at_matmul_rate:.1f}x that bound)."
+        f"{result.speedup_vs_paper:.0f}x the paper's 2.6 s (RTX 3090); {verdict} the {TARGET_MS_PER_FRAME:.0f} ms "
+        "target.\n"
+        f"{result.gflop_per_frame:.3f} GFLOP per frame would take {result.ms_at_matmul_rate:.1f} ms at this machine's "
+        "measured "
+        f"{result.matmul_gflops:.0f} GFLOP/s matmul rate ({result.ms_per_frame_best / result.ms_at_matmul_rate:.1f}x "
+        "that bound)."
     )
     return 0
 
 
 def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
     """Add ``scenecolor bench colorize``."""
-    p = bench_subparsers.add_parser("colorize", help="colorizer speed per frame beside its FLOP count and the matmul rate")
+    p = bench_subparsers.add_parser(
+        "colorize", help="colorizer speed per frame beside its FLOP count and the matmul rate"
+    )
     p.add_argument("--resolution", type=int, default=224, help="working resolution (default %(default)s, as the paper)")
     p.add_argument("--references", type=int, default=5, help="references per scene (default %(default)s)")
     p.add_argument("--clip-len", type=int, default=8, help="frames per clip (default %(default)s)")
-    p.add_argument("--repeats", type=int, default=5, help="timed repeats; the best is the headline (default %(default)s)")
+    p.add_argument(
+        "--repeats", type=int, default=5, help="timed repeats; the best is the headline (default %(default)s)"
+    )
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice, all cores)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_bench)

@@ -9,15 +9,15 @@ from __future__ import annotations
 import argparse
 import subprocess
 
-import pandas as pd
-
-from ..embedder import BACKBONES
-from ..embedder_bench import bench_extraction, bench_search
-from ..embedder_train import add_train_arguments, main as train_main, train_argv
-from ..training import torchrun_command
+from scenecolor.embed.config import BACKBONES, add_train_arguments, train_argv
 
 
 def _bench(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from scenecolor.embed.bench import bench_extraction
+    from scenecolor.retrieval.bench import bench_search
+
     ext = bench_extraction(args.backbone, args.size, args.batch, args.batches)
     print(f"feature extraction ({ext.backbone} + GeM, {ext.size}x{ext.size}, batch {ext.batch}, fp32):")
     print(f"  measured        {ext.frames_per_s:8.2f} frames/s")
@@ -27,41 +27,62 @@ def _bench(args: argparse.Namespace) -> int:
     print(f"  fraction of floor: {ext.fraction_of_floor:.2f}")
     if args.n > 0:
         rows = bench_search(n=args.n, dim=args.dim, n_queries=args.queries, nprobe=args.nprobe, refine=args.refine)
-        print(f"\nfaiss search, {args.n:,} synthetic clustered unit vectors of dim {args.dim}, {args.queries} queries, top-5 "
-              f"(IVF-PQ: nprobe {args.nprobe}, {args.refine} x k re-ranked):")
+        print(
+            f"\nfaiss search, {args.n:,} synthetic clustered unit vectors of dim {args.dim}, {args.queries} queries, "
+            "top-5 "
+            f"(IVF-PQ: nprobe {args.nprobe}, {args.refine} x k re-ranked):"
+        )
         with pd.option_context("display.width", 160, "display.max_columns", 10):
             print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
         flat, approx = rows
-        print(f"  IVF-PQ speed-up over exact: {flat['ms_per_query'] / approx['ms_per_query']:.1f}x at recall@1 {approx['recall@1_vs_exact']:.3f}")
+        print(
+            f"  IVF-PQ speed-up over exact: {flat['ms_per_query'] / approx['ms_per_query']:.1f}x at recall@1 "
+            f"{approx['recall@1_vs_exact']:.3f}"
+        )
     return 0
 
 
 def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
     """Add ``scenecolor bench embed``."""
-    p = bench_subparsers.add_parser("embed", help="embedder frames/s vs the FLOP floor; faiss flat vs IVF-PQ latency and recall@1")
-    p.add_argument("--backbone", default="resnet50", choices=sorted(BACKBONES), help="default %(default)s (the paper's)")
+    p = bench_subparsers.add_parser(
+        "embed", help="embedder frames/s vs the FLOP floor; faiss flat vs IVF-PQ latency and recall@1"
+    )
+    p.add_argument(
+        "--backbone", default="resnet50", choices=sorted(BACKBONES), help="default %(default)s (the paper's)"
+    )
     p.add_argument("--size", type=int, default=224, help="frame side in pixels (default %(default)s)")
     p.add_argument("--batch", type=int, default=8, help="frames per forward pass (default %(default)s)")
     p.add_argument("--batches", type=int, default=3, help="timed batches, best kept (default %(default)s)")
-    p.add_argument("--n", type=int, default=1_000_000, help="synthetic vectors for the search bench (default %(default)s; 0 = skip)")
+    p.add_argument(
+        "--n",
+        type=int,
+        default=1_000_000,
+        help="synthetic vectors for the search bench (default %(default)s; 0 = skip)",
+    )
     p.add_argument("--dim", type=int, default=128, help="vector dimension of the search bench (default %(default)s)")
     p.add_argument("--queries", type=int, default=1000, help="queries of the search bench (default %(default)s)")
     p.add_argument("--nprobe", type=int, default=16, help="IVF lists searched (default %(default)s)")
-    p.add_argument("--refine", type=int, default=64, help="IVF-PQ candidates re-ranked exactly, x k (default %(default)s)")
+    p.add_argument(
+        "--refine", type=int, default=64, help="IVF-PQ candidates re-ranked exactly, x k (default %(default)s)"
+    )
     p.set_defaults(func=_bench)
 
 
 def _train(args: argparse.Namespace) -> int:
+    from scenecolor.core.training import torchrun_command
+    from scenecolor.embed.train import main as train_main
+
     argv = train_argv(args)
     if args.nproc > 1:
-        return subprocess.call(torchrun_command("scenecolor.embedder_train", argv, args.nproc))
+        return subprocess.call(torchrun_command("scenecolor.embed.train", argv, args.nproc))
     return train_main(argv)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``scenecolor embed-train``."""
     p = subparsers.add_parser(
-        "embed-train", help="train the GeM embedder on a frame store (DDP with --nproc > 1)",
+        "embed-train",
+        help="train the GeM embedder on a frame store (DDP with --nproc > 1)",
         description="Train the GeM embedder with the triplet loss on a frame store's shot labels; with --nproc N > 1 "
         "it re-launches itself under torchrun (DistributedDataParallel, gloo on CPU, NCCL on GPUs).",
     )

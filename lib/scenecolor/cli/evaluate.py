@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from ..artifacts import atomic_write_json
-from ..evaluation import compare_videos
-
 
 def _run(args: argparse.Namespace) -> int:
+    from scenecolor.core.artifacts import atomic_write_json
+    from scenecolor.evaluate.protocol import compare_videos
+
     scores = compare_videos(args.truth, args.colorized, max_frames=args.max_frames)
     width = max(len(k) for k in scores)
     for name, value in scores.items():
@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "metrics",
         help="score a colorized video against its ground truth (AD, RMSE, MD, SC, NAE, NCC, SSIM, PCC, PSNR, CDC, dAB)",
         description="Compare two videos of the same frame count and size frame by frame (8-bit RGB); "
-        "the definitions are those of notebook 05 (scenecolor.metrics).",
+        "the definitions are those of notebook 05 (scenecolor.evaluate.metrics).",
     )
     p.add_argument("truth", help="the original colour video")
     p.add_argument("colorized", help="the colorized video (same frames, same size)")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .. import runner
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``run`` command."""
@@ -30,6 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from scenecolor.workbook import runner
+
     result = runner.run_workbook(
         args.profile,
         reports=args.reports,

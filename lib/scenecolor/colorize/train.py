@@ -1,0 +1,420 @@
+"""Training the colorizer: loss, validation, a resumable deterministic loop, DDP via torchrun.
+
+One function, :func:`train_colorizer`, serves notebook 04, the command line and ``torchrun``
+(``python -m scenecolor.colorize.train train ...``, launched for N processes with
+:func:`scenecolor.core.training.torchrun_command`, as the embedder's trainer is). Every random choice
+of an epoch comes from a generator seeded by (seed, epoch, rank); ``colorizer.pt`` is written
+atomically after every epoch with the model, the optimizer and every RNG state, so a run
+resumed from it ends with exactly the weights of one that never stopped.
+
+Loss (the paper names none): Huber (smooth L1) on ab/110 plus, with weight ``temporal_weight``,
+an L1 term on the change of ab between consecutive frames against the true change. Huber keeps
+L2's smooth gradient for small errors but grows only linearly for large ones, so the network is
+not pushed towards the grey mean of plausible colours as hard as with L2; the temporal term
+penalises flicker the ground truth does not have.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from scenecolor.colorize.data import POOLS, ClipSet, build_clip_set, make_batch
+from scenecolor.colorize.model import ARCH, ColorizerConfig, SceneColorizer, load_colorizer
+from scenecolor.core import training
+from scenecolor.core.color import torch_lab_to_rgb
+from scenecolor.core.errors import ParameterError, ScenecolorError
+from scenecolor.data.frames import FrameStore
+from scenecolor.retrieval.references import read_references
+
+CHECKPOINT = "colorizer.pt"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides the trained weights (stored in the checkpoint)."""
+
+    resolution: int = 64  # working resolution (the paper: 224; small here so a CPU trains it)
+    clip_len: int = 3  # T
+    max_refs: int = 5  # R is drawn from 1..max_refs per batch
+    ref_pool: str = "mix"  # in_domain | open | mix (see colorizer_data)
+    val_pool: str = "open"  # references used for validation (what test scenes get)
+    epochs: int = 2
+    batches_per_epoch: int = 0  # 0 = one pass over the training clips
+    batch_size: int = 4
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    huber_delta: float = 0.05  # in units of ab/110
+    temporal_weight: float = 0.2
+    hue_prob: float = 0.5  # share of clips whose ab (and their references') is rotated
+    foreign_prob: float = 0.25  # share of clips given the references of another video's clip
+    val_clips: int = 32
+    width: float = 1.0  # multiplies every channel width of ColorizerConfig (1.0 = the full network)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        checks = {
+            "resolution": self.resolution >= 16 and self.resolution % 16 == 0,
+            "clip_len": self.clip_len >= 1,
+            "max_refs": 1 <= self.max_refs <= 5,
+            "ref_pool": self.ref_pool in (*POOLS, "mix"),
+            "val_pool": self.val_pool in POOLS,
+            "epochs": self.epochs >= 1,
+            "batches_per_epoch": self.batches_per_epoch >= 0,
+            "batch_size": self.batch_size >= 1,
+            "lr": self.lr > 0,
+            "weight_decay": self.weight_decay >= 0,
+            "huber_delta": self.huber_delta > 0,
+            "temporal_weight": self.temporal_weight >= 0,
+            "hue_prob": 0 <= self.hue_prob <= 1,
+            "foreign_prob": 0 <= self.foreign_prob <= 1,
+            "val_clips": self.val_clips >= 1,
+            "width": 0 < self.width <= 1.0,
+        }
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ParameterError(
+                f"colorizer training parameter(s) out of range: {', '.join(f'{k}={getattr(self, k)!r}' for k in bad)}"
+            )
+
+    def model_config(self) -> ColorizerConfig:
+        """The network this run trains: the default widths scaled by ``width``, at ``resolution``."""
+        base = ColorizerConfig()
+
+        def scale(chs: tuple[int, ...]) -> tuple[int, ...]:
+            return tuple(max(4, int(round(c * self.width))) for c in chs)
+
+        return ColorizerConfig(
+            resolution=self.resolution,
+            pre_channels=scale(base.pre_channels),  # type: ignore[arg-type]
+            pre_out=scale((base.pre_out,))[0],
+            path_channels=scale(base.path_channels),
+            dim=scale((base.dim,))[0],
+            attn_dim=scale((base.attn_dim,))[0],
+            dec_channels=scale(base.dec_channels),  # type: ignore[arg-type]
+            max_refs=self.max_refs,
+        )
+
+    def resume_key(self) -> dict[str, Any]:
+        """The fields a resumed run must share with its checkpoint (all but the epoch count)."""
+        return {k: v for k, v in asdict(self).items() if k != "epochs"}
+
+
+def train_config_from(params: Any) -> TrainConfig:
+    """The TrainConfig of notebook 04's parameters (same field names)."""
+    return TrainConfig(**{f.name: getattr(params, f.name) for f in fields(TrainConfig)})
+
+
+def colorization_loss(
+    pred_ab: torch.Tensor, true_ab: torch.Tensor, huber_delta: float, temporal_weight: float
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Huber on ab/110 plus ``temporal_weight`` x L1 of the frame-to-frame ab change ([B,2,T,H,W])."""
+    scale = 110.0
+    pred, true = pred_ab / scale, true_ab / scale
+    huber = F.smooth_l1_loss(pred, true, beta=huber_delta)  # Huber: quadratic below delta, then linear
+    if pred.shape[2] > 1 and temporal_weight > 0:
+        temporal = F.l1_loss(pred[:, :, 1:] - pred[:, :, :-1], true[:, :, 1:] - true[:, :, :-1])
+    else:
+        temporal = pred.new_zeros(())
+    total = huber + temporal_weight * temporal
+    return total, {"huber": float(huber.detach()), "temporal": float(temporal.detach())}
+
+
+def psnr_rgb(gray: torch.Tensor, pred_ab: torch.Tensor, true_ab: torch.Tensor) -> torch.Tensor:
+    """PSNR (dB, peak 1 = 255 on 8 bits) of L + predicted ab against L + true ab in RGB, per clip."""
+    lightness = gray * 100.0
+    pred = torch_lab_to_rgb(torch.cat([lightness, pred_ab], dim=1), dim=1)
+    true = torch_lab_to_rgb(torch.cat([lightness, true_ab], dim=1), dim=1)
+    mse = ((pred - true) ** 2).flatten(1).mean(1).clamp_min(1e-10)
+    return -10.0 * torch.log10(mse)
+
+
+@torch.no_grad()
+def evaluate(
+    model: torch.nn.Module, data: ClipSet, cfg: TrainConfig, device: torch.device, n_refs: int | None = None
+) -> dict[str, float]:
+    """Loss and RGB PSNR on fixed validation clips with ``n_refs`` (default max_refs) references,
+    beside two reference lines on the same clips: the grey output (ab = 0) and the references'
+    mean ab painted everywhere (what Reinhard's global transfer does to a grey frame)."""
+    was_training = model.training
+    model.eval()
+    n_refs = n_refs or cfg.max_refs
+    losses, psnrs, gray_psnrs, mean_psnrs = [], [], [], []
+    for start in range(0, len(data), cfg.batch_size):
+        idx = list(range(start, min(len(data), start + cfg.batch_size)))
+        gray, refs, true_ab = (t.to(device) for t in make_batch(data, idx, n_refs, cfg.val_pool))
+        pred = model(gray, refs)
+        loss, _ = colorization_loss(pred, true_ab, cfg.huber_delta, cfg.temporal_weight)
+        losses.append(float(loss) * len(idx))
+        psnrs += psnr_rgb(gray, pred, true_ab).tolist()
+        gray_psnrs += psnr_rgb(gray, torch.zeros_like(pred), true_ab).tolist()
+        mean_ab = refs[:, :, 1:].mean(dim=(1, 3, 4))[:, :, None, None, None].expand_as(pred)
+        mean_psnrs += psnr_rgb(gray, mean_ab, true_ab).tolist()
+    model.train(was_training)
+    return {
+        "val_loss": sum(losses) / len(data),
+        "val_psnr": float(np.mean(psnrs)),
+        "val_psnr_gray": float(np.mean(gray_psnrs)),
+        "val_psnr_mean_ab": float(np.mean(mean_psnrs)),
+    }
+
+
+def evaluate_pools(model: torch.nn.Module, data: ClipSet, cfg: TrainConfig) -> pd.DataFrame:
+    """Validation with the references of each pool (open: other footage; in_domain: the shot's own
+    frames when the pool has them): PSNR of ours beside the grey output's, and the loss."""
+    rows = []
+    for pool in POOLS:
+        scores = evaluate(model, data, dataclasses.replace(cfg, val_pool=pool), torch.device("cpu"))
+        rows.append(
+            {
+                "references": pool,
+                "PSNR ours (dB)": scores["val_psnr"],
+                "PSNR grey (dB)": scores["val_psnr_gray"],
+                "PSNR refs' mean ab (dB)": scores["val_psnr_mean_ab"],
+                "gain over grey (dB)": scores["val_psnr"] - scores["val_psnr_gray"],
+                "gain over mean ab (dB)": scores["val_psnr"] - scores["val_psnr_mean_ab"],
+                "loss": scores["val_loss"],
+            }
+        )
+    return pd.DataFrame(rows).set_index("references")
+
+
+@dataclass
+class TrainResult:
+    """A finished (or stopped) training run."""
+
+    model: SceneColorizer
+    history: list[dict[str, Any]]
+    checkpoint: Path
+    resumed_from_epoch: int
+
+
+def _pool_for_batch(cfg: TrainConfig, rng: np.random.Generator) -> str:
+    return cfg.ref_pool if cfg.ref_pool != "mix" else POOLS[int(rng.integers(0, 2))]
+
+
+def train_colorizer(
+    train_set: ClipSet,
+    val_set: ClipSet,
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    *,
+    info: training.DistInfo | None = None,
+    resume: bool = True,
+    stop_after: int | None = None,
+    progress: bool = True,
+    log: Any = print,
+) -> TrainResult:
+    """Train on ``train_set``, validate on ``val_set``, write ``out_dir/colorizer.pt`` after every epoch.
+
+    Args:
+        train_set, val_set: clips with references (:func:`build_clip_set`).
+        cfg: the training settings.
+        out_dir: where ``colorizer.pt`` is written.
+        info: the process's place in a DDP job (default: one process, CUDA if available).
+        resume: continue from ``colorizer.pt`` when it was written with the same settings.
+        stop_after: stop after this epoch (simulates an interruption; the checkpoint stays).
+    """
+    info = info or training.setup_distributed()
+    ckpt_path = Path(out_dir) / CHECKPOINT
+    torch.manual_seed(cfg.seed)
+    model = SceneColorizer(cfg.model_config()).to(info.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    start, history = (
+        training.try_resume(
+            ckpt_path,
+            arch=ARCH,
+            model=model,
+            optimizer=optimizer,
+            train_key=cfg.resume_key(),
+            log=log if info.is_main else (lambda *_: None),
+        )
+        if resume
+        else (0, [])
+    )
+    if start == 0:
+        history = [{"epoch": 0, "train_loss": None, **evaluate(model, val_set, cfg, info.device), "seconds": 0.0}]
+    ddp = training.wrap_ddp(model, info)
+    n_batches = cfg.batches_per_epoch or max(1, math.ceil(len(train_set) / cfg.batch_size))
+    per_rank = max(1, math.ceil(n_batches / info.world_size))
+    total_steps = per_rank * cfg.epochs
+    last = min(cfg.epochs, stop_after) if stop_after is not None else cfg.epochs
+    for epoch in range(start + 1, last + 1):
+        t0 = time.perf_counter()
+        rng = np.random.default_rng([cfg.seed, epoch, info.rank])
+        order = training.shard_indices(range(len(train_set)), info, shuffle=True, seed=cfg.seed, epoch=epoch)
+        ddp.train()
+        sums = [0.0, 0.0]
+        bar = tqdm(
+            range(per_rank), desc=f"epoch {epoch}/{cfg.epochs}", disable=not (progress and info.is_main), leave=False
+        )
+        for b in bar:
+            idx = [order[(b * cfg.batch_size + j) % len(order)] for j in range(cfg.batch_size)]
+            n_refs = int(rng.integers(1, cfg.max_refs + 1))
+            gray, refs, true_ab = (
+                t.to(info.device)
+                for t in make_batch(
+                    train_set, idx, n_refs, _pool_for_batch(cfg, rng), rng, cfg.hue_prob, cfg.foreign_prob
+                )
+            )
+            loss, _ = colorization_loss(ddp(gray, refs), true_ab, cfg.huber_delta, cfg.temporal_weight)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            for group in optimizer.param_groups:  # cosine decay as a pure function of the step (resumes exactly)
+                step = (epoch - 1) * per_rank + b
+                group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))
+            optimizer.step()
+            sums = [sums[0] + loss.item(), sums[1] + 1]
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        training.average_buffers(ddp, info)
+        total = training.all_reduce_sum(sums, info)
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": total[0] / total[1],
+                **evaluate(model, val_set, cfg, info.device),
+                "seconds": round(time.perf_counter() - t0, 3),
+            }
+        )
+        training.save_checkpoint(
+            ckpt_path,
+            arch=ARCH,
+            model=model,
+            optimizer=optimizer,
+            epoch=epoch,
+            config=checkpoint_config(model.cfg, cfg),
+            history=history,
+        )
+        training.barrier(info)
+        if info.is_main:
+            h = history[-1]
+            log(
+                f"epoch {epoch}: train loss {h['train_loss']:.4f} | val loss {h['val_loss']:.4f} PSNR "
+                f"{h['val_psnr']:.2f} dB (grey {h['val_psnr_gray']:.2f}, refs' mean ab {h['val_psnr_mean_ab']:.2f}) | "
+                f"{h['seconds']:.1f} s"
+            )
+    model.eval()
+    return TrainResult(model=model, history=history, checkpoint=ckpt_path, resumed_from_epoch=start)
+
+
+def checkpoint_config(model_cfg: ColorizerConfig, cfg: TrainConfig) -> dict[str, Any]:
+    """The ``config`` of a colorizer checkpoint: the network's and the training's settings."""
+    return {"model": model_cfg.to_dict(), "train": asdict(cfg)}
+
+
+def history_frame(history: list[dict[str, Any]]) -> pd.DataFrame:
+    """The per-epoch history as a table (epoch 0 = before training)."""
+    return pd.DataFrame(history).set_index("epoch")
+
+
+def load_training_data(store: FrameStore, references_csv: str | Path, cfg: TrainConfig) -> tuple[ClipSet, ClipSet]:
+    """Train clips (every window) and fixed validation clips (``val_clips`` spread over the val split)."""
+    table = read_references(references_csv)
+    train = build_clip_set(store, table, "train", resolution=cfg.resolution, clip_len=cfg.clip_len)
+    val = build_clip_set(store, table, "val", resolution=cfg.resolution, clip_len=cfg.clip_len, max_clips=cfg.val_clips)
+    return train, val
+
+
+def cli_args(cfg: TrainConfig) -> list[str]:
+    """``cfg`` as command-line options of :func:`build_arg_parser`."""
+    return [a for f in fields(TrainConfig) for a in (f"--{f.name.replace('_', '-')}", str(getattr(cfg, f.name)))]
+
+
+def train_colorizer_torchrun(
+    store_dir: str | Path,
+    references_csv: str | Path,
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    nproc: int,
+    *,
+    resume: bool = True,
+) -> TrainResult:
+    """Train with ``nproc`` DDP processes (torchrun, this module's entry point); load the result."""
+    args = [
+        "train",
+        "--store",
+        str(store_dir),
+        "--references",
+        str(references_csv),
+        "--out",
+        str(out_dir),
+        *cli_args(cfg),
+    ]
+    if not resume:
+        args.append("--no-resume")
+    proc = subprocess.run(
+        training.torchrun_command("scenecolor.colorize.train", args, nproc), capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        raise ScenecolorError(
+            f"torchrun training with {nproc} processes failed (exit {proc.returncode}): {proc.stderr.strip()[-800:]}"
+        )
+    model, ckpt = load_colorizer(Path(out_dir) / CHECKPOINT)
+    return TrainResult(
+        model=model, history=list(ckpt["history"]), checkpoint=Path(out_dir) / CHECKPOINT, resumed_from_epoch=-1
+    )
+
+
+# -- command line (also the torchrun entry point) ------------------------------------------------
+def build_arg_parser() -> argparse.ArgumentParser:
+    """``python -m scenecolor.colorize.train train --store ... --references ... --out ...``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m scenecolor.colorize.train", description="Train the colorizer (runs under torchrun for DDP)."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train on a frame store with step 03's references")
+    p.add_argument("--store", required=True, help="frame store folder (00_data_prep artifacts or its frames/)")
+    p.add_argument("--references", required=True, help="references.csv of 03_reference_selection")
+    p.add_argument("--out", required=True, help="output folder (colorizer.pt)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
+    p.add_argument("--stop-after", type=int, default=None, help="stop after this epoch (simulates an interruption)")
+    for f in fields(TrainConfig):
+        p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train from the command line; under torchrun every rank runs this and prints its weight digest."""
+    args = build_arg_parser().parse_args(argv)
+    info = training.setup_distributed(device=args.device)
+    try:
+        cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+        train_set, val_set = load_training_data(FrameStore.open(args.store), args.references, cfg)
+        result = train_colorizer(
+            train_set,
+            val_set,
+            cfg,
+            args.out,
+            info=info,
+            resume=not args.no_resume,
+            stop_after=args.stop_after,
+            progress=info.is_main,
+        )
+        print(
+            f"rank {info.rank}/{info.world_size} final weights sha256 {training.state_digest(result.model)}", flush=True
+        )
+        return 0
+    except ScenecolorError as exc:
+        print(f"rank {info.rank}: error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    finally:
+        training.cleanup_distributed(info)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

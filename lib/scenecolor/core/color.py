@@ -1,0 +1,168 @@
+"""RGB <-> CIE Lab (D65), in NumPy for data work and in torch for the networks.
+
+Colorization works in CIE Lab: the lightness L (0..100) is the network's input, the two
+chroma channels a and b (roughly -128..127) are what it predicts, and the result is L plus the
+predicted ab converted back to RGB. The NumPy pair wraps scikit-image (the reference
+implementation); the torch pair reimplements the same formulas (sRGB companding, the sRGB->XYZ
+matrix, the D65 white point, the CIE f(t) with its linear toe) so that gradients flow through
+them and a batch runs on any device. Both agree with scikit-image to ~1e-3 in Lab units.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from skimage import color as skcolor
+
+from scenecolor.core.errors import DataError
+
+if TYPE_CHECKING:  # torch is imported lazily: data steps need not pay for it
+    import torch
+
+L_MAX = 100.0
+AB_RANGE = 128.0  # a, b lie roughly in [-128, 127] for sRGB colours
+
+# sRGB (linear) -> XYZ, D65 (IEC 61966-2-1), and the D65 reference white (2 degree observer).
+_RGB_TO_XYZ = np.array(
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]],
+    dtype=np.float64,
+)
+_XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ)
+_WHITE_D65 = np.array([0.95047, 1.0, 1.08883], dtype=np.float64)
+_EPS = (6.0 / 29.0) ** 3  # 0.008856: below it f(t) is linear
+_KAPPA = (29.0 / 6.0) ** 2 / 3.0  # slope of the linear part (7.787)
+
+
+def _check_last_axis(arr: np.ndarray, name: str) -> None:
+    if arr.ndim < 1 or arr.shape[-1] != 3:
+        raise DataError(f"{name} must have 3 channels on its last axis, got shape {arr.shape}")
+
+
+def to_float_rgb(rgb: np.ndarray) -> np.ndarray:
+    """uint8 0..255 or float 0..1 RGB -> float32 in [0, 1] (channels last)."""
+    _check_last_axis(rgb, "rgb")
+    if rgb.dtype == np.uint8:
+        return rgb.astype(np.float32) / 255.0
+    return np.clip(rgb.astype(np.float32, copy=False), 0.0, 1.0)
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """RGB (..., 3) uint8 or float [0,1] -> Lab float32 (..., 3): L in [0,100], ab ~[-128,127]."""
+    return skcolor.rgb2lab(to_float_rgb(rgb), illuminant="D65", observer="2").astype(np.float32)
+
+
+def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
+    """Lab (..., 3) -> RGB float32 in [0, 1]; out-of-gamut colours are clipped."""
+    _check_last_axis(lab, "lab")
+    with np.errstate(invalid="ignore"):
+        rgb = skcolor.lab2rgb(lab.astype(np.float64), illuminant="D65", observer="2")
+    return np.clip(rgb, 0.0, 1.0).astype(np.float32)
+
+
+def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
+    """The network's grey input: L / 100 in [0, 1], shape (...)."""
+    return rgb_to_lab(rgb)[..., 0] / L_MAX
+
+
+def merge_l_ab(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """Combine L (...) in [0,100] with ab (..., 2) and convert to RGB float32 [0,1]."""
+    if ab.shape[-1] != 2 or ab.shape[:-1] != lightness.shape:
+        raise DataError(f"L has shape {lightness.shape} and ab {ab.shape}; ab must be L's shape plus a last axis of 2")
+    return lab_to_rgb(np.concatenate([lightness[..., None], ab], axis=-1))
+
+
+# --------------------------------------------------------------------------------------------
+# torch (differentiable, batched, any device); channel axis chosen by `dim`
+# --------------------------------------------------------------------------------------------
+
+
+def _matrix(m: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+    import torch
+
+    return torch.as_tensor(m, dtype=like.dtype, device=like.device)
+
+
+def _apply_matrix(x: torch.Tensor, m: np.ndarray, dim: int) -> torch.Tensor:
+    import torch
+
+    moved = torch.movedim(x, dim, -1)
+    out = moved @ _matrix(m, x).T
+    return torch.movedim(out, -1, dim)
+
+
+def _check_channels(x: torch.Tensor, dim: int, name: str) -> None:
+    if x.ndim == 0 or x.shape[dim] != 3:
+        raise DataError(f"{name} must have 3 channels on axis {dim}, got shape {tuple(x.shape)}")
+
+
+def torch_rgb_to_lab(rgb: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """RGB in [0,1] -> Lab with the channels on axis ``dim`` (1 = channels first [B,3,H,W]).
+
+    Differentiable everywhere: the power and cube root are taken on values clamped away from
+    zero, and ``torch.where`` selects the linear toe below the thresholds.
+    """
+    import torch
+
+    _check_channels(rgb, dim, "rgb")
+    x = rgb.clamp(0.0, 1.0)
+    linear = torch.where(x > 0.04045, ((x.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4, x / 12.92)
+    xyz = _apply_matrix(linear, _RGB_TO_XYZ, dim)
+    shape = [1] * xyz.ndim
+    shape[dim] = 3
+    xyz = xyz / _matrix(_WHITE_D65, xyz).reshape(shape)
+    f = torch.where(xyz > _EPS, xyz.clamp_min(_EPS) ** (1.0 / 3.0), _KAPPA * xyz + 16.0 / 116.0)
+    fx, fy, fz = torch.unbind(f, dim=dim)
+    lightness = 116.0 * fy - 16.0
+    a = 500.0 * (fx - fy)
+    b = 200.0 * (fy - fz)
+    return torch.stack([lightness, a, b], dim=dim)
+
+
+def torch_lab_to_rgb(lab: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """Lab -> RGB in [0,1] with the channels on axis ``dim``; out-of-gamut values are clamped."""
+    import torch
+
+    _check_channels(lab, dim, "lab")
+    lightness, a, b = torch.unbind(lab, dim=dim)
+    fy = (lightness + 16.0) / 116.0
+    fx = fy + a / 500.0
+    fz = fy - b / 200.0
+    f = torch.stack([fx, fy, fz], dim=dim)
+    delta = 6.0 / 29.0
+    xyz = torch.where(f > delta, f.clamp_min(delta) ** 3, (f - 16.0 / 116.0) / _KAPPA)
+    shape = [1] * xyz.ndim
+    shape[dim] = 3
+    xyz = xyz * _matrix(_WHITE_D65, xyz).reshape(shape)
+    linear = _apply_matrix(xyz, _XYZ_TO_RGB, dim).clamp(0.0, 1.0)
+    rgb = torch.where(linear > 0.0031308, 1.055 * linear.clamp_min(0.0031308) ** (1.0 / 2.4) - 0.055, 12.92 * linear)
+    return rgb.clamp(0.0, 1.0)
+
+
+def torch_split_lab(lab: torch.Tensor, dim: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lab -> (L / 100 with a kept channel axis of 1, ab / 128): the scaled input and target."""
+    lightness, ab = torch_narrow(lab, dim, 0, 1), torch_narrow(lab, dim, 1, 2)
+    return lightness / L_MAX, ab / AB_RANGE
+
+
+def torch_merge_lab(lightness01: torch.Tensor, ab_scaled: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """Inverse of :func:`torch_split_lab`: (L/100, ab/128) -> RGB in [0,1]."""
+    import torch
+
+    lab = torch.cat([lightness01 * L_MAX, ab_scaled * AB_RANGE], dim=dim)
+    return torch_lab_to_rgb(lab, dim=dim)
+
+
+def torch_narrow(x: torch.Tensor, dim: int, start: int, length: int) -> torch.Tensor:
+    """``x.narrow`` that accepts a negative ``dim`` (a tiny helper for channel slicing)."""
+    return x.narrow(dim if dim >= 0 else x.ndim + dim, start, length)
+
+
+def torch_rgb_to_lab_channels_last(rgb: torch.Tensor) -> torch.Tensor:
+    """[..., H, W, 3] RGB -> Lab, channels last."""
+    return torch_rgb_to_lab(rgb, dim=-1)
+
+
+def torch_lab_to_rgb_channels_last(lab: torch.Tensor) -> torch.Tensor:
+    """[..., H, W, 3] Lab -> RGB, channels last."""
+    return torch_lab_to_rgb(lab, dim=-1)

@@ -1,0 +1,1 @@
+"""scenecolor.data."""

@@ -1,0 +1,73 @@
+"""Feature extraction speed of the embedder against the FLOP floor measured in the same run.
+
+Frames/s of the embedder against the floor = this machine's measured fp32 matrix-multiply rate /
+the network's FLOPs per frame (counted by torch's FLOP counter; ResNet50 at 224x224 is ~4.1 G
+multiply-adds = ~8.2 GFLOP). The fraction says how close the convolutions come to the machine's
+dense-math peak.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from scenecolor.core.errors import ParameterError
+from scenecolor.core.timing import matmul_gflops
+from scenecolor.embed.model import Embedder, EmbedderConfig
+
+
+def flops_per_frame(model: torch.nn.Module, size: int) -> float:
+    """FLOPs (2 x multiply-adds) of one forward pass on one size x size frame."""
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.rand(1, 3, size, size))
+    return float(counter.get_total_flops())
+
+
+@dataclass
+class ExtractionBench:
+    """Result of :func:`bench_extraction`."""
+
+    backbone: str
+    size: int
+    batch: int
+    frames_per_s: float
+    gflop_per_frame: float
+    matmul_gflops: float
+
+    @property
+    def floor_frames_per_s(self) -> float:
+        return self.matmul_gflops / self.gflop_per_frame
+
+    @property
+    def fraction_of_floor(self) -> float:
+        return self.frames_per_s / self.floor_frames_per_s
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.__dict__,
+            "floor_frames_per_s": self.floor_frames_per_s,
+            "fraction_of_floor": self.fraction_of_floor,
+        }
+
+
+@torch.no_grad()
+def bench_extraction(
+    backbone: str = "resnet50", size: int = 224, batch: int = 16, batches: int = 3, seed: int = 0
+) -> ExtractionBench:
+    """Frames/s of embedding random frames (best of ``batches`` timed batches after a warm-up)."""
+    if batch < 1 or batches < 1 or size < 32:
+        raise ParameterError(f"bench needs batch >= 1, batches >= 1, size >= 32; got {batch}, {batches}, {size}")
+    torch.manual_seed(seed)
+    model = Embedder(EmbedderConfig(backbone=backbone)).eval()
+    x = torch.rand(batch, 3, size, size)
+    model(x)  # warm-up
+    best = float("inf")
+    for _ in range(batches):
+        t0 = time.perf_counter()
+        model(x)
+        best = min(best, time.perf_counter() - t0)
+    return ExtractionBench(backbone, size, batch, batch / best, flops_per_frame(model, size) / 1e9, matmul_gflops())

@@ -1,0 +1,106 @@
+"""The embedder's settings: network and training, plain validated data stored in every checkpoint.
+
+Importable without torch, so the CLI lists its options (``scenecolor embed-train --help``) at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from scenecolor.core.errors import ParameterError
+
+BACKBONES: dict[str, int] = {"resnet18": 512, "resnet34": 512, "resnet50": 2048}  # name -> embedding dim
+
+
+@dataclass(frozen=True)
+class EmbedderConfig:
+    """What builds an :class:`Embedder` (stored in its checkpoint)."""
+
+    backbone: str = "resnet50"
+    p_init: float = 3.0
+    eps: float = 1e-6
+
+    def __post_init__(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise ParameterError(f"backbone '{self.backbone}' is not supported; choose one of {sorted(BACKBONES)}")
+
+    @property
+    def dim(self) -> int:
+        return BACKBONES[self.backbone]
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides the trained weights (stored in the checkpoint)."""
+
+    backbone: str = "resnet18"
+    pretrained: str = "auto"  # "auto" = local torch cache if it has ImageNet weights, "none", or a path
+    input_size: int = 64  # frames are resized from the store's 224 to this side for training
+    epochs: int = 2
+    batches_per_epoch: int = 0  # 0 = one pass over the training frames (n_train / batch size)
+    shots_per_batch: int = 8  # P
+    frames_per_shot: int = 2  # K
+    margin: float = 0.3
+    mining: str = "semihard"
+    augment: bool = False  # random resized crops and flips of the training frames (colours untouched)
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    val_triplets: int = 256
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        EmbedderConfig(backbone=self.backbone)  # validates the backbone name
+        checks = {
+            "input_size": self.input_size >= 32,
+            "epochs": self.epochs >= 1,
+            "batches_per_epoch": self.batches_per_epoch >= 0,
+            "shots_per_batch": self.shots_per_batch >= 2,
+            "frames_per_shot": self.frames_per_shot >= 2,
+            "margin": self.margin > 0,
+            "mining": self.mining in ("random", "semihard"),
+            "lr": self.lr > 0,
+            "weight_decay": self.weight_decay >= 0,
+            "val_triplets": self.val_triplets >= 1,
+        }
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ParameterError(
+                f"embedder training parameter(s) out of range: {', '.join(f'{k}={getattr(self, k)!r}' for k in bad)}"
+            )
+
+    def resume_key(self) -> dict[str, Any]:
+        """The fields a resumed run must share with its checkpoint (all but the epoch count)."""
+        return {k: v for k, v in asdict(self).items() if k != "epochs"}
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    """The training options (--store, --out, --device, ... and every TrainConfig field)."""
+    p.add_argument("--store", required=True, help="frame store folder (00_data_prep artifacts or its frames/)")
+    p.add_argument("--out", required=True, help="output folder (checkpoints/last.pt and embedder.pt)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
+    p.add_argument("--stop-after", type=int, default=None, help="stop after this epoch (simulates an interruption)")
+    for f in fields(TrainConfig):
+        flag = f"--{f.name.replace('_', '-')}"
+        if isinstance(f.default, bool):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        else:
+            p.add_argument(flag, type=type(f.default), default=f.default, help=f"default {f.default!r}")
+
+
+def train_argv(args: argparse.Namespace) -> list[str]:
+    """The ``train`` command line that reproduces ``args`` (what torchrun passes to every rank)."""
+    argv = ["train", "--store", str(args.store), "--out", str(args.out)]
+    argv += ["--device", args.device] if args.device else []
+    argv += ["--no-resume"] if args.no_resume else []
+    argv += ["--stop-after", str(args.stop_after)] if args.stop_after is not None else []
+    for f in fields(TrainConfig):
+        value = getattr(args, f.name)
+        flag = f.name.replace("_", "-")
+        argv += ([f"--{flag}"] if value else [f"--no-{flag}"]) if isinstance(value, bool) else [f"--{flag}", str(value)]
+    return argv

@@ -1,0 +1,342 @@
+"""The frame embedder: a torchvision ResNet without its classifier, GeM pooling, L2 normalisation.
+
+Paper 3.1.2 (SPEC "Embedder"): ResNet50 features, generalized-mean (GeM) pooling with a
+learnable exponent p (initialised to 3.0) and L2 normalisation, so the dot product of two
+embeddings is their cosine similarity. GeM follows cnnimageretrieval-pytorch: a few-line
+function and a module that only holds the learnable p. The backbone is a parameter (resnet18 /
+resnet34 / resnet50); ImageNet weights are used only when a local file has them (nothing is
+downloaded), otherwise the network starts from scratch.
+
+This module also draws the training triplets from shot labels (anchor and positive from one
+shot, negative from another) and mines them within a batch; the training loop itself lives in
+:mod:`scenecolor.embed.train`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+from scenecolor.core.errors import CheckpointError, DataError, ParameterError
+from scenecolor.core.training import load_checkpoint
+from scenecolor.embed.config import EmbedderConfig
+
+ARCH = "scenecolor-embedder"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+Mining = Literal["random", "semihard"]
+
+
+# -- GeM pooling --------------------------------------------------------------------------------
+def gem(x: torch.Tensor, p: torch.Tensor | float = 3.0, eps: float = 1e-6) -> torch.Tensor:
+    """Generalized-mean pooling of (B, C, H, W) -> (B, C, 1, 1): (mean x^p)^(1/p).
+
+    Activations are clamped at ``eps`` first so the power of a zero (after ReLU) has a finite
+    gradient. p = 1 is average pooling; p -> infinity approaches max pooling.
+    """
+    return F.avg_pool2d(x.clamp(min=eps).pow(p), (x.size(-2), x.size(-1))).pow(1.0 / p)
+
+
+class GeM(nn.Module):
+    """GeM pooling with a learnable exponent p."""
+
+    def __init__(self, p: float = 3.0, eps: float = 1e-6) -> None:
+        super().__init__()
+        if p <= 0:
+            raise ParameterError(f"GeM p must be > 0, got {p}")
+        self.p = nn.Parameter(torch.full((1,), float(p)))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return gem(x, p=self.p, eps=self.eps)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(p={self.p.data.item():.4f}, eps={self.eps})"
+
+
+# -- the network --------------------------------------------------------------------------------
+class Embedder(nn.Module):
+    """RGB frames in [0, 1], (B, 3, H, W) -> L2-normalised embeddings (B, D).
+
+    ImageNet normalisation happens inside (non-persistent buffers), so callers and the ONNX
+    export feed plain [0, 1] RGB. Any input size works; the receptive field is the backbone's.
+    """
+
+    def __init__(self, config: EmbedderConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or EmbedderConfig()
+        net = getattr(torchvision.models, config.backbone)(weights=None)
+        self.features = nn.Sequential(*(m for name, m in net.named_children() if name not in ("avgpool", "fc")))
+        self.pool = GeM(config.p_init, config.eps)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    @property
+    def dim(self) -> int:
+        return self.config.dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise DataError(f"embedder input must be RGB (B, 3, H, W), got {tuple(x.shape)}")
+        x = (x - self.mean) / self.std
+        return F.normalize(self.pool(self.features(x)).flatten(1), dim=1)
+
+
+def _hub_candidates(backbone: str) -> list[Path]:
+    folder = Path(torch.hub.get_dir()) / "checkpoints"
+    return sorted(folder.glob(f"{backbone}-*.pth")) if folder.is_dir() else []
+
+
+def find_imagenet_weights(backbone: str, path: str | os.PathLike[str] | None = None) -> Path | None:
+    """A local file of torchvision ImageNet weights for ``backbone``, or None. Never downloads.
+
+    ``path`` (when given) must exist; otherwise the torch hub cache
+    (``$TORCH_HOME/hub/checkpoints/<backbone>-*.pth``) is searched.
+    """
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise CheckpointError(
+                f"ImageNet weights file '{p}' does not exist; give an existing .pth file or leave it empty to train "
+                "from scratch"
+            )
+        return p
+    found = _hub_candidates(backbone)
+    return found[-1] if found else None
+
+
+def load_imagenet_weights(model: Embedder, path: Path) -> None:
+    """Load torchvision classification weights (fc dropped) into the embedder's backbone."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
+        raise CheckpointError(
+            f"ImageNet weights '{path}' cannot be read ({type(exc).__name__}); delete the file or pass another"
+        ) from None
+    names = [
+        name
+        for name, _ in getattr(torchvision.models, model.config.backbone)(weights=None).named_children()
+        if name not in ("avgpool", "fc")
+    ]
+    mapped = {}
+    for key, value in state.items():
+        head = key.split(".", 1)[0]
+        if head in names:
+            mapped[f"{names.index(head)}.{key.split('.', 1)[1]}"] = value
+    expected = {k: v for k, v in model.features.state_dict().items() if not k.endswith("num_batches_tracked")}
+    bad = [k for k in expected if k not in mapped or mapped[k].shape != expected[k].shape]
+    bad += [k for k in mapped if k not in expected and not k.endswith("num_batches_tracked")]
+    if bad:
+        raise CheckpointError(
+            f"ImageNet weights '{path}' do not fit {model.config.backbone} ({len(bad)} tensors missing or of another "
+            "shape, "
+            f"e.g. {bad[:2]}); pass the torchvision file of the same backbone"
+        )
+    model.features.load_state_dict({k: mapped[k] for k in expected}, strict=False)
+
+
+def build_embedder(config: EmbedderConfig, pretrained: str | None = "auto") -> tuple[Embedder, str]:
+    """An embedder and a sentence saying where its backbone weights came from.
+
+    ``pretrained``: ``"auto"`` uses ImageNet weights found in the local torch cache, a path uses
+    that file, ``None`` / ``""`` / ``"none"`` starts from scratch.
+    """
+    model = Embedder(config)
+    if pretrained in (None, "", "none"):
+        return model, "random initialisation (pretrained weights disabled)"
+    weights = find_imagenet_weights(config.backbone, None if pretrained == "auto" else pretrained)
+    if weights is None:
+        return (
+            model,
+            f"random initialisation: no ImageNet {config.backbone} weights in the local torch cache "
+            f"({Path(torch.hub.get_dir()) / 'checkpoints'}) and none downloaded",
+        )
+    load_imagenet_weights(model, weights)
+    return model, f"ImageNet weights from {weights}"
+
+
+def load_embedder(path: str | os.PathLike[str], map_location: str = "cpu") -> Embedder:
+    """Rebuild a trained embedder from its checkpoint (``embedder.pt``), in eval mode."""
+    ckpt = load_checkpoint(path, arch=ARCH, restore_rng=False, map_location=map_location)
+    cfg = ckpt["config"].get("model")
+    if not isinstance(cfg, dict):
+        raise CheckpointError(f"checkpoint '{path}' has no model config; retrain with scenecolor.embed.train")
+    model = Embedder(EmbedderConfig(**cfg))
+    load_checkpoint(path, arch=ARCH, model=model, restore_rng=False, map_location=map_location)
+    return model.eval()
+
+
+# -- input preparation and batch encoding ------------------------------------------------------------
+def to_input(frames: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
+    """Frames (n, S, S, 3), uint8 or float in [0, 1] -> float tensor (n, 3, size, size) in [0, 1]."""
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise DataError(f"frames must be (n, H, W, 3) RGB, got shape {tuple(frames.shape)}")
+    x = torch.as_tensor(np.asarray(frames) if not isinstance(frames, torch.Tensor) else frames)
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    x = x.permute(0, 3, 1, 2).contiguous()
+    if x.shape[-1] != size or x.shape[-2] != size:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return x
+
+
+def augment_frames(frames: np.ndarray, size: int, rng: np.random.Generator, min_scale: float = 0.5) -> torch.Tensor:
+    """Training input with random resized crops (area ``min_scale``..1, aspect 3/4..4/3) and horizontal flips.
+
+    Colours are left alone on purpose: the descriptor should find frames of similar colour.
+    Deterministic for a given ``rng`` state.
+    """
+    x = to_input(frames, frames.shape[1])
+    out = []
+    side = x.shape[-1]
+    for img in x:
+        area = rng.uniform(min_scale, 1.0) * side * side
+        aspect = float(np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3))))
+        w = int(min(side, round(np.sqrt(area * aspect))))
+        h = int(min(side, round(np.sqrt(area / aspect))))
+        top, left = int(rng.integers(0, side - h + 1)), int(rng.integers(0, side - w + 1))
+        crop = img[:, top : top + h, left : left + w]
+        if rng.random() < 0.5:
+            crop = crop.flip(-1)
+        out.append(
+            F.interpolate(crop[None], size=(size, size), mode="bilinear", align_corners=False, antialias=True)[0]
+        )
+    return torch.stack(out)
+
+
+@torch.no_grad()
+def embed_frames(
+    model: nn.Module, frames: np.ndarray, size: int, batch_size: int = 64, device: str | torch.device = "cpu"
+) -> np.ndarray:
+    """Embed frames (n, H, W, 3) in batches; float32 (n, D), rows of unit length."""
+    was_training = model.training
+    model.eval()
+    out = []
+    try:
+        for start in range(0, len(frames), batch_size):
+            out.append(model(to_input(frames[start : start + batch_size], size).to(device)).cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, 0), np.float32)
+
+
+# -- triplets -----------------------------------------------------------------------------------------
+def _shot_groups(labels: Sequence[object]) -> dict[object, np.ndarray]:
+    labels = np.asarray(labels)
+    return {lab: np.flatnonzero(labels == lab) for lab in dict.fromkeys(labels.tolist())}
+
+
+def check_triplet_labels(labels: Sequence[object], where: str) -> None:
+    """Triplets need two shots or more, and one shot with two frames or more."""
+    groups = _shot_groups(labels)
+    if len(groups) < 2 or max((len(v) for v in groups.values()), default=0) < 2:
+        raise DataError(
+            f"{where}: triplets need at least 2 shots and a shot with 2 frames or more, got {len(groups)} shot(s) "
+            f"and {len(labels)} frame(s); add shots to this split or lower frame_step in 00_data_prep"
+        )
+
+
+def sample_triplets(labels: Sequence[object], n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` random triplets (rows of positions a, p, n): a != p share a shot, n is from another shot."""
+    check_triplet_labels(labels, "sample_triplets")
+    groups = _shot_groups(labels)
+    lab = np.asarray(labels)
+    anchor_shots = [k for k, v in groups.items() if len(v) >= 2]
+    out = np.empty((n, 3), dtype=np.int64)
+    for i in range(n):
+        members = groups[anchor_shots[rng.integers(len(anchor_shots))]]
+        a, p = rng.choice(members, size=2, replace=False)
+        others = np.flatnonzero(lab != lab[a])
+        out[i] = (a, p, others[rng.integers(len(others))])
+    return out
+
+
+def sample_pk_batch(
+    labels: Sequence[object], shots_per_batch: int, frames_per_shot: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Positions of a P x K batch: ``shots_per_batch`` shots, ``frames_per_shot`` frames of each.
+
+    Only shots with two frames or more are drawn (each needs a positive); a shot with fewer
+    than K frames repeats frames, never with a frame as its own positive (see mine_triplets).
+    """
+    check_triplet_labels(labels, "sample_pk_batch")
+    groups = [v for v in _shot_groups(labels).values() if len(v) >= 2]
+    chosen = rng.choice(len(groups), size=min(shots_per_batch, len(groups)), replace=False)
+    batch = [rng.choice(groups[g], size=frames_per_shot, replace=len(groups[g]) < frames_per_shot) for g in chosen]
+    return np.concatenate(batch).astype(np.int64)
+
+
+def mine_triplets(
+    embeddings: torch.Tensor,
+    labels: Sequence[object],
+    frame_ids: Sequence[int],
+    mining: Mining,
+    margin: float,
+    rng: np.random.Generator,
+) -> torch.Tensor:
+    """(T, 3) batch positions (a, p, n): every anchor with a positive of its shot and a mined negative.
+
+    The positive is a random other frame of the anchor's shot (``frame_ids`` tells repeated
+    frames apart). The negative comes from another shot: ``random`` draws one uniformly;
+    ``semihard`` takes the closest negative farther than the positive but within the margin
+    (FaceNet), falling back to a random negative when the batch has none.
+    """
+    if mining not in ("random", "semihard"):
+        raise ParameterError(f"mining must be 'random' or 'semihard', got {mining!r}")
+    lab = np.asarray(labels)
+    fid = np.asarray(frame_ids)
+    with torch.no_grad():
+        dist = torch.cdist(embeddings.detach().float(), embeddings.detach().float()).cpu().numpy()
+    rows = []
+    for a in range(len(lab)):
+        positives = np.flatnonzero((lab == lab[a]) & (fid != fid[a]))
+        negatives = np.flatnonzero(lab != lab[a])
+        if len(positives) == 0 or len(negatives) == 0:
+            continue
+        p = positives[rng.integers(len(positives))]
+        n = negatives[rng.integers(len(negatives))]
+        if mining == "semihard":
+            d_ap, d_an = dist[a, p], dist[a, negatives]
+            window = negatives[(d_an > d_ap) & (d_an < d_ap + margin)]
+            if len(window):
+                n = window[np.argmin(dist[a, window])]
+        rows.append((a, p, n))
+    return torch.tensor(rows, dtype=torch.long).reshape(-1, 3)
+
+
+def triplet_loss(emb: torch.Tensor, triplets: torch.Tensor, margin: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean hinge max(0, d(a,p) - d(a,n) + margin) over the triplets, and the triplet accuracy d(a,p) < d(a,n)."""
+    if len(triplets) == 0:
+        raise DataError(
+            "no triplet could be formed in this batch (each shot needs two distinct frames); raise frames_per_shot"
+        )
+    a, p, n = emb[triplets[:, 0]], emb[triplets[:, 1]], emb[triplets[:, 2]]
+    d_ap = (a - p).norm(dim=1)
+    d_an = (a - n).norm(dim=1)
+    return F.relu(d_ap - d_an + margin).mean(), (d_ap < d_an).float().mean()
+
+
+def separation_accuracy(emb: torch.Tensor, labels: Sequence[object]) -> float:
+    """Share of anchors whose *farthest* same-shot frame is nearer than their *nearest* other-shot frame.
+
+    The hardest triplet of each anchor: 1.0 means the shots are perfectly separated. Anchors
+    without a positive are skipped. A stricter measure than random-triplet accuracy.
+    """
+    lab = np.asarray(labels)
+    dist = torch.cdist(emb.float(), emb.float()).cpu().numpy()
+    same = lab[:, None] == lab[None, :]
+    np.fill_diagonal(same, False)
+    other = lab[:, None] != lab[None, :]
+    keep = same.any(axis=1) & other.any(axis=1)
+    if not keep.any():
+        raise DataError("separation accuracy needs a shot with two frames and a second shot")
+    far_pos = np.where(same, dist, -np.inf).max(axis=1)
+    near_neg = np.where(other, dist, np.inf).min(axis=1)
+    return float(np.mean(far_pos[keep] < near_neg[keep]))

@@ -1,0 +1,302 @@
+"""Notebook 05's driver: colorize the test videos with every method and score the results.
+
+Protocol (the notebook's first paragraph says the same):
+
+- the test videos of notebook 00 (multi-scene, test-split shots only) are decoded and brought to
+  the working resolution with the frame store's own pre-processing (resize to S x S, mean
+  filter); optionally one frame in ``frame_step`` and at most ``max_frames`` frames per video;
+- the scenes are those notebook 02 *detected* (so detection errors count), and each scene's
+  references are notebook 03's top-R retrievals for that scene, from one of two pools:
+  ``in_domain`` (the pool also holds other frames of the test shots, the paper's setting) or
+  ``open`` (training videos only);
+- every method maps (L of the clip, the scene's R references in Lab) to ab
+  (:class:`scenecolor.evaluate.baselines.ColorizeMethod`); the lightness always comes from the ground
+  truth, so only colour is judged; the result L + ab is converted to 8-bit sRGB;
+- image measures on 8-bit RGB against the pre-processed ground truth, averaged over frames;
+  temporal measures (CDC, ab change) within the ground truth's steady segments (between cuts,
+  transition frames left out), so a scene change is never counted as flicker.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from scenecolor.core.artifacts import atomic_path
+from scenecolor.core.color8 import lab_to_rgb8, rgb8_to_lab
+from scenecolor.core.errors import DataError
+from scenecolor.core.video import iter_frames
+from scenecolor.data.frames import FrameStore
+from scenecolor.evaluate import metrics as M
+from scenecolor.evaluate.baselines import ColorizeMethod, check_method_inputs
+from scenecolor.evaluate.data import (  # noqa: F401  (re-exported: the notebook's one import for the inputs)
+    POOLS,
+    EvalVideo,
+    ReferenceTable,
+    frames_of_test_shots,
+    load_test_videos,
+    steady_segments,
+)
+
+OURS = "ours (scene colorizer)"
+
+
+# -- our colorizer as a method ---------------------------------------------------------------
+def _resize_stack(x: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize (N,H,W[,C]) arrays to float32 (N,height,width[,C]) (area when shrinking, else bilinear)."""
+    if x.shape[1:3] == (height, width):
+        return np.ascontiguousarray(x, dtype=np.float32)
+    interp = cv2.INTER_AREA if x.shape[1] > height else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(np.asarray(f, dtype=np.float32), (width, height), interpolation=interp) for f in x])
+
+
+@dataclass
+class ColorizerMethod:
+    """Our colorizer behind the common method interface, through :class:`scenecolor.colorize.backend.ColorizerBackend`.
+
+    The backend is what ``scenecolor colorize`` runs (``TorchColorizer``: BN folded,
+    channels-last; or the ONNX export), so the evaluation measures exactly that code. L and the
+    references are resized to the backend's working resolution, the predicted ab is resized back
+    (bilinear) and later joined to the full-resolution L, as the CLI does. References are encoded
+    once per call (once per scene) and reused for every clip of ``clip_len`` frames.
+    """
+
+    backend: object  # scenecolor.colorize.backend.ColorizerBackend
+    clip_len: int = 8
+    name: str = OURS
+    needs_references: bool = True
+
+    def __call__(self, L: np.ndarray, refs_lab: np.ndarray) -> np.ndarray:
+        check_method_inputs(L, refs_lab)
+        res = int(self.backend.resolution)  # type: ignore[attr-defined]
+        small_L = _resize_stack(L, res, res) / 100.0
+        feats = self.backend.encode_references(_resize_stack(refs_lab, res, res))  # type: ignore[attr-defined]
+        out = np.empty((*L.shape, 2), dtype=np.float32)
+        for s in range(0, L.shape[0], self.clip_len):
+            ab = self.backend.predict_ab(small_L[s : s + self.clip_len], feats)  # type: ignore[attr-defined]
+            out[s : s + self.clip_len] = _resize_stack(ab, L.shape[1], L.shape[2])
+        return out
+
+
+# -- running and scoring -----------------------------------------------------------------------
+def render(video: EvalVideo, ab: np.ndarray) -> np.ndarray:
+    """Ground-truth L + predicted ab -> 8-bit sRGB frames (out-of-gamut colours clipped).
+
+    Through :func:`scenecolor.core.color8.lab_to_rgb8` (lookup tables; scikit-image's result but ten
+    times faster), since every method's every clip passes here.
+    """
+    ab = np.asarray(ab, dtype=np.float32)
+    if ab.shape != (*video.frames.shape[:3], 2):
+        raise DataError(
+            f"'{video.video_id}': predicted ab has shape {ab.shape}, expected {(*video.frames.shape[:3], 2)}"
+        )
+    return lab_to_rgb8(np.concatenate([video.lab[..., :1], ab], axis=-1))
+
+
+def colorize_video(method: ColorizeMethod, video: EvalVideo, refs: Sequence[np.ndarray]) -> tuple[np.ndarray, float]:
+    """Run ``method`` scene by scene (each with its own references); ab (T,S,S,2) and seconds taken."""
+    if len(refs) != len(video.scenes):
+        raise DataError(f"'{video.video_id}': {len(video.scenes)} scenes but {len(refs)} reference sets")
+    ab = np.empty((*video.frames.shape[:3], 2), dtype=np.float32)
+    start = time.perf_counter()
+    for (s, e), ref in zip(video.scenes, refs):
+        ab[s:e] = method(video.lab[s:e, ..., 0], ref)
+    return ab, time.perf_counter() - start
+
+
+def temporal_scores(video: EvalVideo, rgb: np.ndarray) -> dict[str, float]:
+    """CDC and ab change of ``rgb`` within the steady segments (pairs never straddle a cut)."""
+    lab, true_lab = rgb8_to_lab(rgb), video.lab_fast  # the same conversion for both
+    cdcs, d_sum, gt_sum, err_sum, pairs = [], 0.0, 0.0, 0.0, 0
+    for s, e in video.steady:
+        if e - s < 2:
+            continue
+        cdcs.append(M.cdc(rgb[s:e]))
+        t = M.ab_temporal_metrics(true_lab[s:e, ..., 1:], lab[s:e, ..., 1:])
+        n = e - s - 1
+        d_sum, gt_sum, err_sum, pairs = (
+            d_sum + t["dAB"] * n,
+            gt_sum + t["dAB_gt"] * n,
+            err_sum + t["dAB_err"] * n,
+            pairs + n,
+        )
+    nan = math.nan
+    return {
+        "CDC": float(np.mean(cdcs)) if cdcs else nan,
+        "n_segments": len(cdcs),
+        "dAB": d_sum / pairs if pairs else nan,
+        "dAB_gt": gt_sum / pairs if pairs else nan,
+        "dAB_err": err_sum / pairs if pairs else nan,
+        "n_pairs": pairs,
+    }
+
+
+def score_video(video: EvalVideo, rgb: np.ndarray) -> dict[str, float]:
+    """Every image measure (frame mean, undefined frames skipped) plus the temporal ones."""
+    per = M.per_frame_metrics(video.frames, rgb)
+    row: dict[str, float] = {name: M.finite_mean(v) for name, v in per.items()}
+    row.update(temporal_scores(video, rgb))
+    row["colorfulness"] = M.colorfulness(rgb)
+    return row
+
+
+@dataclass
+class EvaluationResult:
+    """Per-video rows (one per video x method x pool x R) and the frames kept for figures/videos."""
+
+    rows: pd.DataFrame
+    outputs: dict[tuple[str, str], np.ndarray]  # (method, video_id) -> uint8 frames, main setting
+    references: dict[str, list[np.ndarray]]  # video_id -> per-scene refs (main pool and R), uint8
+
+
+def evaluate(
+    videos: Sequence[EvalVideo],
+    refs: ReferenceTable,
+    store: FrameStore,
+    ours: ColorizeMethod | None,
+    baselines: Sequence[ColorizeMethod],
+    pools: Sequence[str],
+    ref_counts: Sequence[int],
+    main_refs: int,
+    baselines_all_refs: bool = False,
+) -> EvaluationResult:
+    """Colorize and score every video with every (method, pool, R) of the protocol.
+
+    ``ours`` runs at every R of ``ref_counts`` in every pool (Table III); the baselines at
+    ``main_refs`` only (or every R with ``baselines_all_refs``). A method whose output does not
+    depend on the references (gray) runs once and is listed under every pool. The frames of the
+    first pool at ``main_refs`` are kept for the figures and videos.
+    """
+    if not pools:
+        raise DataError("no reference pool to evaluate: pass at least one of " + ", ".join(POOLS))
+    ref_counts = sorted({*ref_counts, main_refs})
+    rows, outputs, ref_frames = [], {}, {}
+    plan: list[tuple[ColorizeMethod, str, int]] = []
+    for method in ([ours] if ours is not None else []) + list(baselines):
+        counts = ref_counts if (method is ours or baselines_all_refs) else [main_refs]
+        plan += [(method, pool, r) for pool in pools for r in counts]
+    bar = tqdm(total=len(plan) * len(videos), desc="evaluate", leave=False)
+    for video in videos:
+        ref_cache = {
+            pool: [store.lab(refs.ids(pool, video.video_id, sid, max(ref_counts))) for sid in video.scene_ids]
+            for pool in pools
+        }
+        ref_frames[video.video_id] = [
+            store.uint8(refs.ids(pools[0], video.video_id, sid, main_refs)) for sid in video.scene_ids
+        ]
+        once: dict[str, dict] = {}  # rows of methods that ignore the references, by name
+        for method, pool, r in plan:
+            bar.update(1)
+            ref_free = not getattr(method, "needs_references", True)
+            if ref_free and method.name in once:
+                rows.append({**once[method.name], "pool": pool, "n_refs": r})
+                continue
+            ab, seconds = colorize_video(method, video, [x[:r] for x in ref_cache[pool]])
+            rgb = render(video, ab)
+            row = {
+                "video_id": video.video_id,
+                "method": method.name,
+                "pool": pool,
+                "n_refs": r,
+                "n_frames": video.n_frames,
+            }
+            row.update(score_video(video, rgb))
+            row["sec_per_frame"] = seconds / video.n_frames
+            rows.append(row)
+            if ref_free:
+                once[method.name] = row
+            if pool == pools[0] and r == main_refs:
+                outputs[(method.name, video.video_id)] = rgb
+    bar.close()
+    return EvaluationResult(pd.DataFrame(rows), outputs, ref_frames)
+
+
+def roundtrip_check(videos: Sequence[EvalVideo]) -> pd.DataFrame:
+    """The ground truth's own ab through the same rendering: the best any method can score here.
+
+    Shows how much the Lab round trip and 8-bit rounding alone cost (PSNR well above 40 dB).
+    """
+    rows = []
+    for video in videos:
+        rgb = render(video, video.lab[..., 1:])
+        rows.append({"video_id": video.video_id, "n_frames": video.n_frames, **score_video(video, rgb)})
+    return pd.DataFrame(rows)
+
+
+def compare_videos(
+    truth: str | os.PathLike[str], colorized: str | os.PathLike[str], max_frames: int = 0
+) -> dict[str, float]:
+    """Every measure of a colorized video file against its ground-truth file, streamed frame by frame.
+
+    Both must have the same frame count and size (the colorized one is compared as it is; no
+    resizing). Image measures are frame means; CDC and dAB run over the whole video, so a scene
+    cut counts as change here (``CDC_truth`` is the ground truth's own CDC for comparison).
+    Used by ``scenecolor metrics``; memory holds two frames and the per-frame histograms.
+    """
+    from itertools import zip_longest
+
+    per: dict[str, list[float]] = {name: [] for name in M.IMAGE_MEASURES}
+    hist_t, hist_c = [], []
+    prev = None
+    d_sum = gt_sum = err_sum = 0.0
+    n = 0
+    for k, q in zip_longest(iter_frames(truth), iter_frames(colorized)):
+        if k is None or q is None:
+            raise DataError(
+                f"'{truth}' and '{colorized}' differ in frame count (one ends after {n} frames); compare the same clip"
+            )
+        if k.shape != q.shape:
+            raise DataError(
+                f"frame {n}: '{truth}' is {k.shape[1]}x{k.shape[0]}, '{colorized}' is {q.shape[1]}x{q.shape[0]}; "
+                "resize "
+                ""
+                ""
+                ""
+                "to the same size first"
+            )
+        for name, v in M.per_frame_metrics(k, q).items():
+            per[name].append(float(v[0]))
+        hist_t.append(M.channel_histograms(k[None])[0])
+        hist_c.append(M.channel_histograms(q[None])[0])
+        ab_k, ab_q = rgb8_to_lab(k)[..., 1:], rgb8_to_lab(q)[..., 1:]
+        if prev is not None:
+            dk, dq = ab_k - prev[0], ab_q - prev[1]
+            d_sum, gt_sum, err_sum = (
+                d_sum + np.abs(dq).mean(),
+                gt_sum + np.abs(dk).mean(),
+                err_sum + np.abs(dq - dk).mean(),
+            )
+        prev = (ab_k, ab_q)
+        n += 1
+        if max_frames and n >= max_frames:
+            break
+    out: dict[str, float] = {name: M.finite_mean(v) for name, v in per.items()}
+    pairs = max(1, n - 1)
+    out.update(
+        {
+            "CDC": M.cdc_from_histograms(np.stack(hist_c)) if n > 1 else math.nan,
+            "CDC_truth": M.cdc_from_histograms(np.stack(hist_t)) if n > 1 else math.nan,
+            "dAB": d_sum / pairs if n > 1 else math.nan,
+            "dAB_gt": gt_sum / pairs if n > 1 else math.nan,
+            "dAB_err": err_sum / pairs if n > 1 else math.nan,
+            "n_frames": n,
+        }
+    )
+    return out
+
+
+def save_rows(result: EvaluationResult, folder: str | os.PathLike[str]) -> Path:
+    """Write every per-video row (video x method x pool x R, all measures) to ``metrics.csv`` atomically."""
+    path = Path(folder) / "metrics.csv"
+    with atomic_path(path) as tmp:
+        result.rows.to_csv(tmp, index=False)
+    return path

@@ -1,0 +1,183 @@
+"""Notebook 05's tables: our measurements aggregated, beside the paper's figures quoted verbatim.
+
+The quoted rows are copied from the paper's Tables III-V (seeds/000_00d53293c1612a12.txt) and
+are always labelled ``quoted, not measured``; they come from other data (YouTube-8M), another
+machine (RTX 3090) and a protocol the paper does not state, so they sit beside ours for
+context, never as a like-for-like comparison.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from scenecolor.evaluate.metrics import IMAGE_MEASURES
+from scenecolor.paper import PAPER_TABLE_V
+
+QUOTED = "quoted, not measured"
+MEASURED = "measured"
+TEMPORAL = ("CDC", "dAB", "dAB_gt", "dAB_err")
+
+
+def aggregate(rows: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Combine per-video rows: image measures frame-weighted, CDC segment-weighted, dAB pair-weighted.
+
+    A frame-weighted mean of per-video means equals the mean over all frames, which is how the
+    paper averages ("averaged over frames"). Time per frame is total time over total frames.
+    """
+    out = []
+    for key, group in rows.groupby(list(keys), sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(keys, key))
+        frames = group["n_frames"].to_numpy(dtype=float)
+        row["n_videos"], row["n_frames"] = len(group), int(frames.sum())
+        for name in (*IMAGE_MEASURES, "colorfulness"):
+            row[name] = _weighted(group[name].to_numpy(dtype=float), frames)
+        row["CDC"] = _weighted(group["CDC"].to_numpy(dtype=float), group["n_segments"].to_numpy(dtype=float))
+        for name in ("dAB", "dAB_gt", "dAB_err"):
+            row[name] = _weighted(group[name].to_numpy(dtype=float), group["n_pairs"].to_numpy(dtype=float))
+        if "sec_per_frame" in group:
+            row["sec_per_frame"] = float((group["sec_per_frame"] * group["n_frames"]).sum() / frames.sum())
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def _weighted(values: np.ndarray, weights: np.ndarray) -> float:
+    ok = ~np.isnan(values) & (weights > 0)
+    if not ok.any():
+        return math.nan
+    v, w = values[ok], weights[ok]
+    if np.isinf(v).any():
+        return float(np.sign(v[np.isinf(v)]).mean() * math.inf)
+    return float((v * w).sum() / w.sum())
+
+
+def table_iii(rows: pd.DataFrame, method: str) -> pd.DataFrame:
+    """Ours for every pool and number of references (the paper's Table III, plus PSNR and CDC)."""
+    sub = rows[rows["method"] == method]
+    agg = aggregate(sub, ["pool", "n_refs"])
+    return (
+        agg[["pool", "n_refs", "n_frames", *IMAGE_MEASURES, *TEMPORAL, "sec_per_frame"]]
+        .sort_values(["pool", "n_refs"])
+        .reset_index(drop=True)
+    )
+
+
+def table_iv(rows: pd.DataFrame, main_refs: int) -> pd.DataFrame:
+    """Every method at ``main_refs`` references, per pool (our measured half of Table IV)."""
+    sub = rows[rows["n_refs"] == main_refs]
+    agg = aggregate(sub, ["pool", "method"])
+    agg.insert(2, "source", MEASURED)
+    return agg[["pool", "method", "source", "n_frames", *IMAGE_MEASURES, *TEMPORAL, "colorfulness", "sec_per_frame"]]
+
+
+def with_quoted(measured: pd.DataFrame, quoted: pd.DataFrame, label_col: str = "method") -> pd.DataFrame:
+    """Our rows then the paper's in one table, with a ``source`` column saying which is which."""
+    m = measured.copy()
+    if "source" not in m.columns:
+        m["source"] = MEASURED
+    q = quoted.copy()
+    q["source"] = QUOTED
+    return pd.concat([m, q], ignore_index=True)[_ordered(m, q, label_col)]
+
+
+def _ordered(measured: pd.DataFrame, quoted: pd.DataFrame, label_col: str) -> list[str]:
+    cols = [label_col, "source"]
+    for c in [*measured.columns, *quoted.columns]:
+        if c not in cols:
+            cols.append(c)
+    return cols
+
+
+def per_video(rows: pd.DataFrame, pool: str, main_refs: int) -> pd.DataFrame:
+    """PSNR, SSIM, CDC and ab error of every method on every video (one pool, ``main_refs``)."""
+    sub = rows[(rows["pool"] == pool) & (rows["n_refs"] == main_refs)]
+    return sub[["video_id", "method", "n_frames", "PSNR", "SSIM", "CDC", "dAB_err", "colorfulness"]].reset_index(
+        drop=True
+    )
+
+
+def table_v(measured_ours: dict[str, float]) -> pd.DataFrame:
+    """Our PSNR / SSIM / time per frame / size beside the paper's Table V (quoted)."""
+    ours = pd.DataFrame([{"method": measured_ours.pop("method", "ours"), "source": MEASURED, **measured_ours}])
+    quoted = PAPER_TABLE_V.copy()
+    quoted.insert(1, "source", QUOTED)
+    return pd.concat([ours, quoted], ignore_index=True)
+
+
+def video_table(videos: Sequence) -> pd.DataFrame:
+    """What is evaluated: frames kept, detected scenes and steady segments per test video."""
+    return pd.DataFrame(
+        [
+            {
+                "video_id": v.video_id,
+                "frames": v.n_frames,
+                "source frames": f"{int(v.source_frames[0])}..{int(v.source_frames[-1])}",
+                "frame step": int(v.source_frames[1] - v.source_frames[0]) if v.n_frames > 1 else 1,
+                "detected scenes": len(v.scenes),
+                "steady segments": len(v.steady),
+            }
+            for v in videos
+        ]
+    )
+
+
+def trend_with_refs(table3: pd.DataFrame, measures: Sequence[str] = ("PSNR", "SSIM", "CDC")) -> pd.DataFrame:
+    """Does quality rise with R? Per pool and measure: value at the smallest and largest R, the
+    least-squares slope per added reference (``better_with_more_refs`` when it points the good
+    way: up for PSNR/SSIM, down for CDC), and whether every added reference helped (``monotone``)."""
+    rows = []
+    for pool, grp in table3.groupby("pool", sort=False):
+        grp = grp.sort_values("n_refs")
+        r = grp["n_refs"].to_numpy(dtype=float)
+        for m in measures:
+            v = grp[m].to_numpy(dtype=float)
+            sign = -1.0 if m in ("CDC", "RMSE", "NAE", "MD", "dAB_err") else 1.0
+            slope = float(np.polyfit(r, v, 1)[0]) if len(r) > 1 and np.isfinite(v).all() else math.nan
+            steps = np.diff(v) * sign
+            rows.append(
+                {
+                    "pool": pool,
+                    "measure": m,
+                    "R_min": int(r[0]),
+                    "at_R_min": v[0],
+                    "R_max": int(r[-1]),
+                    "at_R_max": v[-1],
+                    "slope_per_ref": slope,
+                    "better_with_more_refs": bool(np.isfinite(slope) and sign * slope > 0),
+                    "monotone": bool(len(steps) > 0 and (steps > 0).all()),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def target_check(table4: pd.DataFrame, ours: str, rivals: Sequence[str]) -> pd.DataFrame:
+    """The issue's targets per pool: ours ahead of each classical transfer in PSNR and SSIM, CDC no worse."""
+    rows = []
+    for pool, grp in table4.groupby("pool", sort=False):
+        mine = grp[grp["method"] == ours]
+        if mine.empty:
+            continue
+        mine = mine.iloc[0]
+        for rival in rivals:
+            other = grp[grp["method"] == rival]
+            if other.empty:
+                continue
+            other = other.iloc[0]
+            for m, better in (("PSNR", "higher"), ("SSIM", "higher"), ("CDC", "lower or equal")):
+                ok = mine[m] > other[m] if better == "higher" else mine[m] <= other[m]
+                rows.append(
+                    {
+                        "pool": pool,
+                        "measure": m,
+                        "ours": mine[m],
+                        "rival": rival,
+                        "rival value": other[m],
+                        "wanted": f"ours {better}",
+                        "met": bool(ok),
+                    }
+                )
+    return pd.DataFrame(rows)

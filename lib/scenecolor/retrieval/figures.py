@@ -1,0 +1,91 @@
+"""Figures of notebook 03: each query beside its top references, with scores."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from scenecolor.core.errors import DataError
+from scenecolor.data.frames import FrameStore
+
+
+def plot_reference_grid(
+    queries: pd.DataFrame,
+    query_frames: np.ndarray,
+    refs: pd.DataFrame,
+    store: FrameStore,
+    *,
+    pool: str,
+    n_rows: int = 6,
+    title: str = "",
+) -> plt.Figure:
+    """Rows of [query | top-R references of ``pool``], each reference titled with its shot and cosine score.
+
+    ``n_rows`` queries are taken evenly spread over ``queries`` (so several videos show).
+
+    A green frame marks a reference from the query's own shot, orange one from another shot of
+    the same source video, none otherwise. ``queries`` are the rows of ``query_frames`` (with
+    video_id, scene, shot_id); ``refs`` the matching rows of references.csv.
+    """
+    sel = refs[refs["pool"] == pool]
+    if sel.empty:
+        raise DataError(f"no references of pool '{pool}' to show")
+    picks = np.unique(
+        np.linspace(0, len(queries) - 1, min(n_rows, len(queries))).round().astype(int)
+    )  # spread over videos
+    rows = queries.iloc[picks].reset_index(drop=True)
+    top_r = int(sel["rank"].max())
+    idx = store.index.set_index("frame_id")
+    video_of = dict(zip(store.index["shot_id"], store.index["video_id"]))
+    fig, axes = plt.subplots(len(rows), top_r + 1, figsize=(1.6 * (top_r + 1), 1.8 * len(rows)), squeeze=False)
+    for r, q in rows.iterrows():
+        ax = axes[r][0]
+        ax.imshow(query_frames[picks[r]], interpolation="nearest")
+        ax.set_title(f"{q['video_id']} scene {q['scene']}\nquery (shot {q['shot_id'] or '?'})", fontsize=7)
+        mine = sel[(sel["video_id"] == q["video_id"]) & (sel["scene"] == q["scene"])].sort_values("rank")
+        for c in range(1, top_r + 1):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c - 1 >= len(mine):
+                ax.axis("off")
+                continue
+            ref = mine.iloc[c - 1]
+            ref_shot = idx.loc[int(ref["ref_frame_id"]), "shot_id"]
+            ax.imshow(store.uint8([int(ref["ref_frame_id"])])[0], interpolation="nearest")
+            colour = (
+                "tab:green"
+                if ref_shot == q["shot_id"]
+                else "tab:orange"
+                if video_of.get(ref_shot) == video_of.get(q["shot_id"])
+                else None
+            )
+            if colour:
+                for spine in ax.spines.values():
+                    spine.set_edgecolor(colour)
+                    spine.set_linewidth(3)
+            ax.set_title(f"#{c} {ref_shot}\ncos {ref['score']:.3f}", fontsize=7)
+        axes[r][0].set_xticks([])
+        axes[r][0].set_yticks([])
+    fig.suptitle(
+        title or f"top-{top_r} references from the '{pool}' pool (green: same shot, orange: same source video)",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_metric_bars(table: pd.DataFrame, metrics: tuple[str, ...] = ("P@1", "P@5", "mAP")) -> plt.Figure:
+    """Bar chart of retrieval metrics per descriptor, one panel per protocol (relevance = same shot)."""
+    t = table[table["relevant if same"] == "shot"]
+    protocols = list(dict.fromkeys(t["protocol"]))
+    fig, axes = plt.subplots(1, len(protocols), figsize=(5.5 * len(protocols), 3.4), squeeze=False)
+    for ax, protocol in zip(axes[0], protocols):
+        part = t[t["protocol"] == protocol].set_index("descriptor")[list(metrics)]
+        part.T.plot.bar(ax=ax, rot=0, width=0.8)
+        ax.set(title=protocol, ylim=(0, 1.05), ylabel="score (relevant = same shot)")
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8, loc="lower center", ncol=3, framealpha=0.9)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,105 @@
+"""Retrieval quality of a descriptor on a held-out split: precision@k, recall@k, mAP.
+
+Leave-one-out protocol: every frame of the split is a query against all the split's other
+frames; a result is relevant when it shares the query's shot (or, the looser variant, its
+video). The same function scores the trained embedder and the baselines (the untrained
+network, a colour histogram) so the comparison is like for like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from scenecolor.core.errors import DataError
+
+
+def ranked_relevance(
+    query: np.ndarray,
+    query_labels: Sequence[object],
+    gallery: np.ndarray,
+    gallery_labels: Sequence[object],
+    query_ids: Sequence[int] | None = None,
+    gallery_ids: Sequence[int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each query, the relevance (0/1) of the gallery ranked by descending similarity.
+
+    A gallery item with the query's own id (leave-one-out) ranks last and never counts as
+    relevant. Returns (relevance (nq, ng) bool, relevant items per query (nq,)). Ties keep the
+    gallery order (stable sort), so results are deterministic.
+    """
+    q, g = np.asarray(query, dtype=np.float64), np.asarray(gallery, dtype=np.float64)
+    ql, gl = np.asarray(query_labels), np.asarray(gallery_labels)
+    if q.ndim != 2 or g.ndim != 2 or len(q) != len(ql) or len(g) != len(gl) or q.shape[1] != g.shape[1]:
+        raise DataError(f"query {q.shape} / gallery {g.shape} features do not match their {len(ql)} / {len(gl)} labels")
+    if len(q) == 0 or len(g) < 2:
+        raise DataError(f"retrieval metrics need queries and at least 2 gallery frames, got {len(q)} and {len(g)}")
+    sim = q @ g.T
+    same = np.zeros_like(sim, dtype=bool)
+    if query_ids is not None and gallery_ids is not None:
+        same = np.asarray(query_ids)[:, None] == np.asarray(gallery_ids)[None, :]
+        sim[same] = -np.inf
+    order = np.argsort(-sim, axis=1, kind="stable")
+    rel = (gl[order] == ql[:, None]) & ~np.take_along_axis(same, order, axis=1)
+    return rel, rel.sum(axis=1)
+
+
+def retrieval_scores(rel: np.ndarray, n_rel: np.ndarray, ks: Sequence[int] = (1, 5, 10)) -> dict[str, float]:
+    """precision@k, recall@k (share of a query's relevant items found in its top k) and mAP.
+
+    Queries without any relevant item (a shot with a single frame) are left out and counted.
+    """
+    keep = n_rel > 0
+    if not keep.any():
+        raise DataError(
+            "no query has a relevant item (every shot of the split has one frame); lower frame_step in 00_data_prep"
+        )
+    rel, n_rel = rel[keep], n_rel[keep]
+    out: dict[str, float] = {
+        "queries": int(keep.sum()),
+        "gallery": int(rel.shape[1]),
+        "no_relevant": int((~keep).sum()),
+    }
+    for k in ks:
+        hits = rel[:, :k].sum(axis=1)
+        out[f"P@{k}"] = float(np.mean(hits / k))
+        out[f"R@{k}"] = float(np.mean(hits / n_rel))
+    precision_at = np.cumsum(rel, axis=1) / np.arange(1, rel.shape[1] + 1)
+    out["mAP"] = float(np.mean((precision_at * rel).sum(axis=1) / n_rel))
+    return out
+
+
+def compare_descriptors(
+    descriptors: Mapping[str, np.ndarray],
+    meta: pd.DataFrame,
+    query_mask: np.ndarray,
+    gallery_mask: np.ndarray,
+    *,
+    protocol: str = "",
+    ks: Sequence[int] = (1, 5, 10),
+    relevance: Sequence[str] = ("shot_id", "video_id"),
+) -> pd.DataFrame:
+    """One row per (relevance, descriptor): retrieval scores of the query rows against the gallery rows.
+
+    ``descriptors`` maps a name to features aligned with ``meta`` (which needs frame_id and the
+    relevance columns); a query is never its own result.
+    """
+    qm, gm = np.asarray(query_mask, bool), np.asarray(gallery_mask, bool)
+    rows = []
+    for column in relevance:
+        if column not in meta.columns:
+            raise DataError(f"relevance column '{column}' is not in the metadata ({list(meta.columns)})")
+        labels, ids = meta[column].to_numpy(), meta["frame_id"].to_numpy()
+        for name, feats in descriptors.items():
+            rel, n_rel = ranked_relevance(feats[qm], labels[qm], feats[gm], labels[gm], ids[qm], ids[gm])
+            rows.append(
+                {
+                    "protocol": protocol,
+                    "relevant if same": column.replace("_id", ""),
+                    "descriptor": name,
+                    **retrieval_scores(rel, n_rel, ks),
+                }
+            )
+    return pd.DataFrame(rows)

@@ -1,0 +1,298 @@
+"""Validated parameters, one pydantic model per notebook.
+
+The first code cell of each notebook (tagged ``parameters``) declares exactly the fields of its
+model here, with the same defaults (a test checks this). Profiles inject values for these
+fields; the runner validates a whole profile against these models before any notebook runs, so
+an unknown key, a wrong type or an out-of-range value stops the run with a message naming the
+key and the notebook.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class StepParams(BaseModel):
+    """Fields every notebook has."""
+
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+
+    run_dir: str = Field("", description="run folder; '' = $SCENECOLOR_RUN_DIR or <repo>/reports/notebooks-default")
+    seed: int = Field(0, ge=0, description="seed of every random generator of the step")
+
+
+class DataPrepParams(StepParams):
+    """00_data_prep: builds the embedded data set (frame store, shots, splits, test videos)."""
+
+    manifest: str = Field(
+        "embedded", min_length=1, description="manifest name in data_manifests/ or a path to a .yaml/.json"
+    )
+    frame_step: int = Field(10, ge=1, le=1000, description="keep one frame in frame_step (paper: 10)")
+    size: int = Field(224, ge=16, le=1024, description="side of the stored square frames (paper: 224)")
+    mean_filter: int = Field(3, ge=1, le=15, description="mean (box) filter side, odd; 1 = off (paper: size not given)")
+    resize_mode: Literal["stretch", "center_crop"] = Field(
+        "stretch", description="stretch the whole frame to SxS (paper) or centre-crop a square first"
+    )
+    clip_max_side: int = Field(
+        480, ge=64, le=4096, description="real shots are re-encoded with their longer side at most this"
+    )
+    clips_per_photo: int = Field(
+        1, ge=1, le=50, description="synthetic camera-motion clips rendered over each photograph"
+    )
+    clip_frames: int = Field(40, ge=4, le=2000, description="frames per synthetic clip (25 fps)")
+    render_width: int = Field(384, ge=64, le=1920, description="width of synthetic clips and test videos (16:9)")
+    n_test_videos: int = Field(3, ge=0, le=200, description="multi-scene test videos assembled from test-split shots")
+    shots_per_test_video: int = Field(4, ge=2, le=50, description="shots joined in each test video")
+    segment_frames: int = Field(
+        40, ge=4, le=2000, description="longest segment of a shot in a test video (shortest: 60 % of it)"
+    )
+    transition_frames: int = Field(10, ge=1, le=200, description="length of fades and dissolves in frames")
+    gradual_fraction: float = Field(
+        0.5, ge=0.0, le=1.0, description="share of test-video boundaries that are fades or dissolves"
+    )
+    val_fraction: float = Field(0.2, ge=0.0, lt=0.5, description="share of sources (real shots, photographs) in val")
+    test_fraction: float = Field(0.2, gt=0.0, lt=0.5, description="share of sources (real shots, photographs) in test")
+
+    @model_validator(mode="after")
+    def _check(self) -> DataPrepParams:
+        if self.mean_filter % 2 == 0:
+            raise ValueError(f"mean_filter must be odd (1, 3, 5, ...), got {self.mean_filter}")
+        if self.render_width % 2:
+            raise ValueError(f"render_width must be even (H.264 needs even sizes), got {self.render_width}")
+        if (self.segment_frames * 3) // 5 < 2 * self.transition_frames + 1:
+            raise ValueError(
+                f"segment_frames={self.segment_frames} is too short for transition_frames={self.transition_frames}: "
+                f"the shortest segment (60 %) must exceed 2 x transition_frames"
+            )
+        return self
+
+
+class EmbedderParams(StepParams):
+    """01_embedder_training: ResNet + GeM trained with the triplet loss on shot labels."""
+
+    backbone: Literal["resnet18", "resnet34", "resnet50"] = Field(
+        "resnet18", description="torchvision ResNet without its classifier (paper: resnet50)"
+    )
+    pretrained: str = Field(
+        "auto",
+        description="'auto' = ImageNet weights from the local torch cache if present, 'none', or a .pth path (never "
+        "downloaded)",
+    )
+    input_size: int = Field(
+        64,
+        ge=32,
+        le=512,
+        description="side the 224x224 store frames are resized to for training and encoding (paper: 224)",
+    )
+    epochs: int = Field(2, ge=1, le=1000, description="passes over the training frames")
+    batches_per_epoch: int = Field(
+        0, ge=0, description="P x K batches per epoch; 0 = one pass over the training frames"
+    )
+    shots_per_batch: int = Field(8, ge=2, le=256, description="P: shots in a batch")
+    frames_per_shot: int = Field(2, ge=2, le=64, description="K: frames of each shot in a batch")
+    margin: float = Field(
+        0.3, gt=0.0, le=2.0, description="triplet margin on the Euclidean distance of unit embeddings"
+    )
+    mining: Literal["random", "semihard"] = Field(
+        "semihard", description="negative choice within a batch: random or semi-hard (FaceNet)"
+    )
+    augment: bool = Field(False, description="random resized crops and flips of training frames (colours untouched)")
+    lr: float = Field(1e-3, gt=0.0, le=1.0, description="AdamW learning rate (GeM's p learns 10x faster)")
+    weight_decay: float = Field(1e-4, ge=0.0, le=1.0, description="AdamW weight decay (not applied to p)")
+    val_triplets: int = Field(256, ge=1, le=100_000, description="fixed validation triplets for the triplet accuracy")
+    resume: bool = Field(
+        True, description="continue from checkpoints/last.pt when it was written with the same settings"
+    )
+
+
+class SceneAnalysisParams(StepParams):
+    """02_scene_analysis."""
+
+    k: float = Field(2.5, gt=0, description="threshold = mean(SSDev) + k * std(SSDev) (paper: 2.5)")
+    width: int = Field(128, ge=11, description="working width in pixels of the luma plane SSIM runs on")
+    min_scene_len: int = Field(8, ge=1, description="frames; cuts closer than this to a stronger cut are dropped")
+    min_ssdev: float = Field(0.25, ge=0.0, lt=2.0, description="absolute floor on SSDev for a cut (beyond the paper)")
+    flash_filter: bool = Field(True, description="drop one-frame flashes (beyond the paper)")
+    peak_ratio: float = Field(
+        1.5,
+        ge=0.0,
+        description="a cut's SSDev must be this many times its neighbours' mean (0 = off; beyond the paper)",
+    )
+    frame_step: int = Field(1, ge=1, description="score one frame in frame_step (1 = every frame)")
+    tolerance: int = Field(2, ge=0, description="frames a detected cut may be off and still match a true cut")
+    k_grid: list[float] = Field([1.5, 2.0, 2.5, 3.0, 4.0, 5.0], description="k values of the sensitivity table")
+    max_clips: int = Field(
+        24, ge=0, description="single-shot clips of notebook 00 used to measure false cuts (0 = none)"
+    )
+    timing_repeats: int = Field(1, ge=1, description="decode/detect timings take the best of this many runs")
+
+
+class ReferenceSelectionParams(StepParams):
+    """03_reference_selection: feature store, faiss index, top-R references per scene, retrieval metrics."""
+
+    pool_step: int = Field(
+        1,
+        ge=1,
+        le=1000,
+        description="pool = one stored frame in pool_step per video (the store already keeps 1 in frame_step)",
+    )
+    top_r: int = Field(5, ge=1, le=5, description="references kept per query and pool (paper Table III: 1..5)")
+    index_kind: Literal["auto", "flat", "hnsw", "ivfpq"] = Field(
+        "auto", description="faiss index; auto = exact up to exact_max vectors, IVF-PQ above"
+    )
+    exact_max: int = Field(50_000, ge=1, description="largest pool searched exactly when index_kind is auto")
+    batch_size: int = Field(64, ge=1, le=4096, description="frames encoded per batch")
+    eval_split: Literal["val", "test"] = Field("test", description="held-out split of the retrieval metrics")
+    hist_bins: int = Field(8, ge=2, le=32, description="bins per channel of the colour-histogram baseline")
+    grid_queries: int = Field(6, ge=1, le=24, description="queries shown in the reference grid figure")
+
+
+class ColorizerParams(StepParams):
+    """04_colorizer_training: the attention colorizer trained on clips and step 03's references."""
+
+    resolution: int = Field(
+        64,
+        ge=16,
+        le=512,
+        multiple_of=16,
+        description="working resolution, multiple of 16 (paper: 224; smaller so a CPU trains it)",
+    )
+    clip_len: int = Field(
+        3, ge=1, le=32, description="frames per training clip T (consecutive frame-store frames of one shot)"
+    )
+    max_refs: int = Field(5, ge=1, le=5, description="references per clip R are drawn from 1..max_refs for each batch")
+    ref_pool: Literal["in_domain", "open", "mix"] = Field(
+        "mix", description="references that train the network: same-shot neighbours, other videos, or both"
+    )
+    val_pool: Literal["in_domain", "open"] = Field(
+        "open", description="references used for validation (open = what test scenes get)"
+    )
+    epochs: int = Field(4, ge=1, le=1000, description="training epochs (paper: 100)")
+    batches_per_epoch: int = Field(0, ge=0, description="0 = one pass over the training clips")
+    batch_size: int = Field(4, ge=1, le=512, description="clips per batch")
+    lr: float = Field(2e-3, gt=0, le=1.0, description="AdamW learning rate (cosine decay to 0)")
+    weight_decay: float = Field(1e-4, ge=0, description="AdamW weight decay")
+    huber_delta: float = Field(0.05, gt=0, description="Huber loss threshold in units of ab/110")
+    temporal_weight: float = Field(
+        0.2, ge=0, description="weight of the temporal term (L1 of the frame-to-frame ab change)"
+    )
+    hue_prob: float = Field(
+        0.5, ge=0, le=1, description="share of clips whose ab and references' ab share a random hue rotation"
+    )
+    foreign_prob: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="share of training clips given the references of another video (unrelated references)",
+    )
+    val_clips: int = Field(32, ge=1, description="fixed validation clips spread over the val split")
+    width: float = Field(1.0, gt=0, le=1.0, description="multiplier of every channel width (1.0 = the full network)")
+    nproc: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="processes; > 1 trains with torchrun + DDP through python -m scenecolor.colorize.train",
+    )
+    figure_clips: int = Field(4, ge=1, le=12, description="validation clips in the sample figure")
+    bench_repeats: int = Field(3, ge=1, le=50, description="repeats of the 224x224 speed benchmark (best is reported)")
+
+
+class EvaluationParams(StepParams):
+    """05_evaluation: every method on the test videos, the paper's Tables III-V beside ours."""
+
+    pools: list[Literal["in_domain", "open"]] = Field(
+        ["in_domain", "open"],
+        min_length=1,
+        description="reference pools of notebook 03 to evaluate (the first one feeds the figures and videos)",
+    )
+    references: list[int] = Field(
+        [1, 2, 3, 4, 5], min_length=1, description="numbers of references per scene R for Table III (each 1..5)"
+    )
+    main_references: int = Field(
+        5, ge=1, le=5, description="R of Tables IV/V, the per-video results, figures and videos"
+    )
+    baselines_all_references: bool = Field(False, description="also run Welsh and Reinhard at every R of `references`")
+    max_videos: int = Field(2, ge=0, description="test videos evaluated (0 = all)")
+    max_frames: int = Field(10, ge=0, description="frames kept per video after frame_step (0 = all)")
+    frame_step: int = Field(4, ge=1, description="keep one frame in frame_step of each test video (1 = every frame)")
+    test_shots_only: bool = Field(
+        True, description="score only frames of test-split shots (a real video may mix splits)"
+    )
+    clip_len: int = Field(8, ge=1, le=64, description="frames the colorizer sees at once (its temporal window)")
+    welsh_samples: int = Field(
+        200, ge=1, le=5000, description="jittered samples per reference for Welsh (paper of Welsh et al.: ~200)"
+    )
+    welsh_window: int = Field(5, ge=1, le=15, description="neighbourhood side for Welsh's luminance std, odd")
+    write_videos: bool = Field(True, description="write the colorized test videos (mp4) and a GIF")
+    figure_rows: int = Field(4, ge=1, le=12, description="scenes shown in the side-by-side figure")
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> EvaluationParams:
+        if any(not 1 <= r <= 5 for r in self.references):
+            raise ValueError(f"every number of references must be in 1..5, got {self.references}")
+        if self.welsh_window % 2 == 0:
+            raise ValueError(f"welsh_window must be odd, got {self.welsh_window}")
+        return self
+
+
+class EdgeExportParams(StepParams):
+    """06_edge_export: ONNX export, ONNX Runtime fp32/int8 parity, speed and quality, TensorRT where possible."""
+
+    opset: int = Field(18, ge=17, le=23, description="ONNX opset of the exported graphs")
+    embedder_exporter: Literal["dynamo", "torchscript"] = Field(
+        "dynamo", description="torch.onnx exporter for the embedder (torch.export or the legacy TorchScript tracer)"
+    )
+    colorizer_exporter: Literal["dynamo", "torchscript"] = Field(
+        "torchscript",
+        description="exporter for the colorizer; TorchScript exports its five dynamic axes in < 1 s, torch.export "
+        "needs "
+        ""
+        ""
+        ""
+        "~40 s",
+    )
+    n_refs: int = Field(5, ge=1, le=5, description="references per scene for timing and for the test-split PSNR")
+    timing_size: int = Field(
+        224, ge=32, le=512, multiple_of=16, description="frame side for the latency table (paper: 224)"
+    )
+    timing_clip_len: int = Field(
+        0, ge=0, le=32, description="frames per timed clip; 0 = the clip length the colorizer was trained with"
+    )
+    threads: int = Field(
+        1, ge=1, le=64, description="CPU threads of torch and ONNX Runtime while timing (same for both)"
+    )
+    warmup: int = Field(1, ge=0, le=20, description="untimed calls before timing each runtime")
+    repeats: int = Field(4, ge=1, le=200, description="timed calls per runtime; the median is reported")
+    test_clips: int = Field(8, ge=0, description="test-split clips for PSNR (0 = all)")
+    calib_clips: int = Field(
+        8, ge=1, le=512, description="train-split clips that calibrate static int8 (never test frames)"
+    )
+    int8_ops: Literal["conv", "conv_and_data", "all"] = Field(
+        "conv_and_data",
+        description="ops quantized: convolutions; + the data movement between them (pad, resize, concat, pooling) so "
+        "activations stay 8-bit; or every supported op (attention too)",
+    )
+    int8_format: Literal["qdq", "qoperator"] = Field(
+        "qoperator",
+        description="static int8 graph format: QLinear operators, or QDQ pairs (fused by ONNX Runtime; the format "
+        "TensorRT reads)",
+    )
+    int8_dynamic: bool = Field(
+        False,
+        description="also build and time dynamic int8 (weights only) beside static int8 (on in the sample and full "
+        "profiles)",
+    )
+    parity_atol: float = Field(
+        1e-4,
+        gt=0,
+        le=1.0,
+        description="largest allowed |ab| difference ONNX Runtime fp32 vs torch (ab spans about +-110)",
+    )
+    embedder_frames: int = Field(4, ge=2, le=256, description="test frames for the embedder parity check")
+    tensorrt: bool = Field(
+        True,
+        description="build TensorRT engines when tensorrt and a CUDA GPU are present (skipped with the reason "
+        "otherwise)",
+    )

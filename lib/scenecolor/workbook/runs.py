@@ -1,0 +1,143 @@
+"""A finished run folder as an input: where each step's files are, for the CLI and later steps.
+
+The notebooks reach earlier steps through ``StepContext.upstream``; the commands that take
+``--run RUN_DIR`` (``scenecolor colorize``, ``scenecolor export``) come here, so that only the
+workbook package knows the run folder's layout. Each function raises MissingUpstreamError
+naming the notebook (and the command) that makes the missing file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from scenecolor.colorize.backend import ColorizerBackend, TorchColorizer
+from scenecolor.colorize.refs import ReferenceFinder
+from scenecolor.colorize.video import ColorizeSummary, colorize_video_file
+from scenecolor.core.artifacts import read_json
+from scenecolor.core.errors import MissingUpstreamError, ParameterError
+from scenecolor.core.paths import checkout_root
+from scenecolor.data.frames import FrameStore
+from scenecolor.export.models import onnx_colorizer
+from scenecolor.retrieval.index import FeatureStore
+from scenecolor.scenes.ssim_detector import SsimConfig
+from scenecolor.workbook.pipeline import get_step, step_folder
+
+COLORIZER_FILE = "colorizer.pt"
+EMBEDDER_FILE = "embedder.pt"
+
+
+def resolve_run_dir(run_dir: str | os.PathLike[str] | None) -> Path:
+    """``run_dir`` or ``<repo>/reports/latest``; MissingUpstreamError naming the fix when it is not there."""
+    if run_dir is None:
+        run = (checkout_root() or Path.cwd()) / "reports" / "latest"
+    else:
+        run = Path(run_dir)
+    if not run.is_dir():
+        raise MissingUpstreamError(
+            f"run folder '{run}' does not exist; run the workbook first (`scenecolor run`) or pass --run RUN_DIR"
+        )
+    return run.resolve()
+
+
+def step_file(run: Path, step_id: str, name: str) -> Path:
+    """``name`` inside step ``step_id``'s artifacts of ``run``; MissingUpstreamError when absent."""
+    step = get_step(step_id)
+    path = step_folder(run, step_id) / name
+    if not path.exists():
+        raise MissingUpstreamError(
+            f"run '{run}' has no '{name}' from {step.notebook} ('{path}' is missing); run notebooks/{step.notebook} "
+            f"with this run_dir or `scenecolor run --until {step.number}`, or pass another --run"
+        )
+    return path
+
+
+def step_params(run: Path, step_id: str) -> dict[str, Any]:
+    """The validated parameters step ``step_id`` ran with in ``run`` (from its meta.json)."""
+    return dict(read_json(step_file(run, step_id, "meta.json")).get("params") or {})
+
+
+def open_backend(run_dir: str | os.PathLike[str], backend: str = "torch") -> ColorizerBackend:
+    """The run's trained colorizer as a backend: ``torch`` (colorizer.pt) or ``onnx`` (notebook 06's export)."""
+    run = Path(run_dir)
+    if backend == "torch":
+        return TorchColorizer.from_checkpoint(step_file(run, "04_colorizer_training", COLORIZER_FILE))
+    if backend == "onnx":
+        return onnx_colorizer(step_file(run, "06_edge_export", ""))
+    raise ParameterError(f"backend must be 'torch' or 'onnx', got {backend!r}")
+
+
+def frame_store(run: Path) -> FrameStore:
+    """The run's frame store (notebook 00)."""
+    return FrameStore.open(step_file(run, "00_data_prep", "frames"))
+
+
+def cut_config(run: Path) -> SsimConfig:
+    """The cut detector settings notebook 02 ran with."""
+    params = step_params(run, "02_scene_analysis")
+    names = {f.name for f in fields(SsimConfig)}
+    return SsimConfig(**{k: v for k, v in params.items() if k in names})
+
+
+def reference_finder(run: Path, pool: str = "open") -> ReferenceFinder:
+    """The run's frame store, embedder (01) and feature store (03) as a ReferenceFinder."""
+    embedder = step_file(run, "01_embedder_training", EMBEDDER_FILE)
+    features = FeatureStore.open(step_file(run, "03_reference_selection", "features"))
+    return ReferenceFinder.from_files(frame_store(run), features, embedder, pool)
+
+
+def colorize_with_run(
+    video: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    run_dir: str | os.PathLike[str] | None = None,
+    references: int = 5,
+    backend: str = "torch",
+    clip_len: int | None = None,
+    progress: bool = True,
+    finder: ReferenceFinder | None = None,
+) -> ColorizeSummary:
+    """``scenecolor colorize``: ``video`` -> ``out`` with the colorizer, references and settings of a run."""
+    run = resolve_run_dir(run_dir)
+    model = open_backend(run, backend)
+    return colorize_video_file(
+        video,
+        out,
+        model=model,
+        finder=finder or reference_finder(run),
+        prep=frame_store(run).preprocess,
+        cut_config=cut_config(run),
+        references=references,
+        backend=backend,
+        clip_len=clip_len,
+        progress=progress,
+    )
+
+
+def upstream_summary(
+    run_dir: Path, steps: Sequence[str] = ("02_scene_analysis", "03_reference_selection")
+) -> pd.DataFrame:
+    """The headline numbers notebooks 02 and 03 recorded (their results.json), one row each."""
+    rows = []
+    for step in steps:
+        path = step_folder(Path(run_dir), step) / "results.json"
+        if not path.is_file():
+            rows.append(
+                {
+                    "step": step,
+                    "name": "(no results.json)",
+                    "value": None,
+                    "unit": "",
+                    "source": "",
+                    "note": "step not run",
+                }
+            )
+            continue
+        for m in read_json(path).get("metrics", []):
+            rows.append({"step": step, **{k: m.get(k) for k in ("name", "value", "unit", "source", "note")}})
+    return pd.DataFrame(rows)
