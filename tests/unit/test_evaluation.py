@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from scenecolor import paper
 from scenecolor.colorize.backend import TorchColorizer
 from scenecolor.core.artifacts import atomic_write_json
 from scenecolor.core.errors import DataError
@@ -16,7 +17,6 @@ from scenecolor.core.video import count_frames, write_video
 from scenecolor.data.frames import FrameStore, FrameStoreBuilder, Preprocess
 from scenecolor.evaluate import figures as F
 from scenecolor.evaluate import protocol as E
-from scenecolor import paper
 from scenecolor.evaluate import tables as T
 from scenecolor.evaluate.baselines import GrayOutput, ReinhardTransfer, WelshTransfer
 from scenecolor.workbook import runs
