@@ -75,4 +75,4 @@ def test_bench_export_without_notebook_06(tmp_path: Path, capsys: pytest.Capture
     run = _run(tmp_path, with_onnx=False)
     assert main(["bench", "export", "--run", str(run)]) == 2
     err = capsys.readouterr().err
-    assert "notebook 06's 'colorizer.onnx'" in err and "run notebooks 04 and 06" in err
+    assert "no 'colorizer.onnx' from 06_edge_export.ipynb" in err and "run notebooks/06_edge_export.ipynb" in err

@@ -10,13 +10,14 @@ def _bench(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from scenecolor.export.compare import bench_exported
+    from scenecolor.export.models import COLORIZER_ONNX
     from scenecolor.export.tensorrt import tensorrt_skip_reason
     from scenecolor.workbook.runs import COLORIZER_FILE, resolve_run_dir, step_file
 
     run = resolve_run_dir(args.run)
     table = bench_exported(
         step_file(run, "04_colorizer_training", COLORIZER_FILE),
-        step_file(run, "06_edge_export", ""),
+        step_file(run, "06_edge_export", COLORIZER_ONNX).parent,
         size=args.size,
         n_refs=args.references,
         clip_len=args.clip_len,

@@ -24,7 +24,7 @@ from scenecolor.core.errors import MissingUpstreamError, ParameterError
 from scenecolor.core.paths import checkout_root
 from scenecolor.core.video import probe
 from scenecolor.data.frames import FrameStore
-from scenecolor.export.models import onnx_colorizer
+from scenecolor.export.models import COLORIZER_ONNX, onnx_colorizer
 from scenecolor.retrieval.index import FeatureStore
 from scenecolor.scenes.ssim_detector import SsimConfig
 from scenecolor.workbook.pipeline import get_step, step_folder
@@ -69,7 +69,7 @@ def open_backend(run_dir: str | os.PathLike[str], backend: str = "torch") -> Col
     if backend == "torch":
         return TorchColorizer.from_checkpoint(step_file(run, "04_colorizer_training", COLORIZER_FILE))
     if backend == "onnx":
-        return onnx_colorizer(step_file(run, "06_edge_export", ""))
+        return onnx_colorizer(step_file(run, "06_edge_export", COLORIZER_ONNX).parent)
     raise ParameterError(f"backend must be 'torch' or 'onnx', got {backend!r}")
 
 
