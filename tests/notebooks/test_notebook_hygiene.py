@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import nbformat
@@ -44,7 +45,7 @@ def test_notebook_is_clean_and_parameters_match_model(step) -> None:
         f"{step.notebook}: parameters cell differs from scenecolor.workbook.params.{step.params_model.__name__}"
     )
     sources = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    assert f'open_step("{step.id}"' in sources and "ctx.finish()" in sources
+    assert re.search(rf'open_step\(\s*"{step.id}"', sources) and "ctx.finish()" in sources
     assert any(c.cell_type == "markdown" for c in nb.cells), "students need the narrative"
 
 
