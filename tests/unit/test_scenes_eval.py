@@ -158,6 +158,7 @@ def test_benchmark_measures_every_detector_and_the_decode_floors(test_videos):
         "ContentDetector",
         "AdaptiveDetector",
         "decode only (gray)",
+        "decode only (gray, deblocked)",
         "decode only (rgb24)",
     }
     assert set(table["size"]) == {f"{W}x{H}"}

@@ -382,11 +382,17 @@ def detect_cuts(path: str | os.PathLike[str], config: SsimConfig | None = None, 
     return run_detector(path, SsimCutDetector(config or SsimConfig()), step=step)
 
 
-def decode_only(path: str | os.PathLike[str], detector: CutDetector | None = None) -> tuple[int, float]:
-    """Frames decoded and seconds taken by the decode a detector asks for, with no scoring: the floor."""
+def decode_only(
+    path: str | os.PathLike[str], detector: CutDetector | None = None, *, fast: bool | None = None
+) -> tuple[int, float]:
+    """Frames decoded and seconds taken by the decode a detector asks for, with no scoring: the floor.
+
+    ``fast`` overrides the detector's ``fast_decode`` (to measure what skipping deblocking saves).
+    """
     det = detector or SsimCutDetector()
     info = probe(path)
     t0 = time.perf_counter()
     size = det.decode_size(info.width, info.height)
-    n = sum(1 for _ in iter_frames(path, pixel_format=det.pixel_format, size=size, fast=det.fast_decode))
+    skip = det.fast_decode if fast is None else fast
+    n = sum(1 for _ in iter_frames(path, pixel_format=det.pixel_format, size=size, fast=skip))
     return n, time.perf_counter() - t0
