@@ -30,7 +30,7 @@ from scenecolor.scenes.experiments import (
 )
 from scenecolor.scenes.io import write_scenes_json
 from scenecolor.scenes.peers import adaptive_detector, all_detectors, content_detector, scenedetect_size
-from scenecolor.scenes.ssim_detector import SsimConfig, detect_cuts
+from scenecolor.scenes.ssim_detector import SsimConfig, SsimCutDetector, detect_cuts
 
 H, W = 64, 96
 
@@ -245,6 +245,9 @@ def test_fast_motion_table_with_peers_and_hard_cut_f1_by_set(tmp_path):
     table = false_cuts_on_clips(clips, SsimConfig(), peers=[adaptive_detector()])
     assert table["false cuts: ours"].tolist() == [0]
     assert {"false cuts: ours without motion compensation", "false cuts: AdaptiveDetector"} <= set(table.columns)
+    _, seen = run_all(clips, [SsimCutDetector(SsimConfig()), adaptive_detector()], tolerance=2)
+    again = false_cuts_on_clips(clips, SsimConfig(), peers=[adaptive_detector()], found=seen)
+    assert again.drop(columns=["threshold", "ssdev_max"]).equals(table.drop(columns=["threshold", "ssdev_max"]))
     found = {(clips[0].video_id, "x"): detect_cuts(clips[0].path)}
     found[(clips[0].video_id, "y")] = replace(found[(clips[0].video_id, "x")], cuts=[40])
     by_set = hard_cut_f1_by_set({"fast": clips}, found, ["x", "y"], tolerance=2).set_index("detector")

@@ -523,13 +523,21 @@ def load_single_shot_clips(prep_dir: str | os.PathLike[str], max_clips: int) -> 
 
 
 def false_cuts_on_clips(
-    clips: Sequence[TestVideo], config: SsimConfig, peers: Sequence[CutDetector] = ()
+    clips: Sequence[TestVideo],
+    config: SsimConfig,
+    peers: Sequence[CutDetector] = (),
+    found: dict[tuple[str, str], Detection] | None = None,
 ) -> pd.DataFrame:
     """Cuts found in single-shot clips by each of :func:`rule_variants` (from the same SSDev
-    scores) and by each of ``peers`` (e.g. PySceneDetect's detectors), one row per clip."""
+    scores) and by each of ``peers`` (e.g. PySceneDetect's detectors), one row per clip.
+
+    ``found`` (from :func:`run_all` with ours under ``config`` and the peers) saves decoding
+    the clips again; without it every clip is decoded once per detector here.
+    """
+    ours = SsimCutDetector(config).name
     rows = []
     for clip in tqdm(clips, desc="single-shot clips", leave=False):
-        det = detect_cuts(clip.path, config)
+        det = found[(clip.video_id, ours)] if found else detect_cuts(clip.path, config)
         in_shot = det.scores[1:]
         row = {
             "clip": clip.video_id,
@@ -540,7 +548,8 @@ def false_cuts_on_clips(
         for variant, rule in rule_variants(config).items():
             row[f"false cuts: {variant}"] = len(redecide(det, rule).cuts)
         for peer in peers:
-            row[f"false cuts: {peer.name}"] = len(run_detector(clip.path, peer).cuts)
+            peer_det = found[(clip.video_id, peer.name)] if found else run_detector(clip.path, peer)
+            row[f"false cuts: {peer.name}"] = len(peer_det.cuts)
         rows.append(row)
     return pd.DataFrame(rows)
 
