@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -105,6 +106,8 @@ def test_truncated_mp4(three_shots, tmp_path, capsys):
         (["--k", "-2"], "k must be a positive"),
         (["--min-scene-len", "0"], "min_scene_len must be >= 1"),
         (["--step", "0"], "frame step must be >= 1"),
+        (["--motion-ratio", "1.5"], "motion_ratio must be in [0, 1]"),
+        (["--motion-ratio", "-1"], "motion_ratio must be in [0, 1]"),
     ],
 )
 def test_bad_parameters(three_shots, capsys, args, message):
@@ -112,9 +115,46 @@ def test_bad_parameters(three_shots, capsys, args, message):
     assert message in err
 
 
-def test_bench_prints_ratios_measured_in_one_run(three_shots, capsys):
-    assert main(["bench", "scenes", str(three_shots), "--repeats", "1"]) == 0
+def test_motion_ratio_option_is_the_ablation(three_shots, capsys):
+    assert main(["scenes", str(three_shots), "--json", "--motion-ratio", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)["cuts"] == [20, 40]
+
+
+def test_bench_in_process_only(three_shots, capsys):
+    assert main(["bench", "scenes", str(three_shots), "--repeats", "1", "--no-cli"]) == 0
     out = capsys.readouterr().out
     for what in ("ssdev (ours)", "ContentDetector", "AdaptiveDetector", "decode only (gray", "decode only (rgb24"):
         assert what in out
     assert "ours / ContentDetector throughput = " in out and "ours time / decode-only time = " in out
+    assert "Command line" not in out
+
+
+@pytest.mark.slow
+def test_bench_times_both_command_lines_side_by_side(three_shots, capsys):
+    assert main(["bench", "scenes", str(three_shots), "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    timed = [ln for ln in lines if re.match(r"^\s+\d+\.\d\d s  ", ln)]
+    assert len(timed) == 3
+    assert any(ln.rstrip().endswith(f"scenes {three_shots} --json") and "scenecolor" in ln for ln in timed)
+    assert any("-m scenecolor.cli.scenes" in ln for ln in timed)
+    assert any(f"-i {three_shots} detect-adaptive list-scenes --no-output-file" in ln for ln in timed)
+    ratio = re.search(r"CLI wall time scenecolor / scenedetect = (\d+\.\d\d)x \(target <= 1\)", out)
+    assert ratio and float(ratio.group(1)) > 0
+    assert re.search(
+        r"in process, ours / AdaptiveDetector time = \d+\.\d\dx; ours / decode-only floor = \d+\.\d\dx", out
+    )
+
+
+def test_scenes_command_alone_runs_as_a_module(three_shots):
+    done = subprocess.run(
+        [sys.executable, "-m", "scenecolor.cli.scenes", str(three_shots), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stdout)["cuts"] == [20, 40]
+    bad = subprocess.run(
+        [sys.executable, "-m", "scenecolor.cli.scenes", str(three_shots), "--k", "0"], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "k must be a positive" in bad.stderr

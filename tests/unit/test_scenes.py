@@ -10,7 +10,7 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from scenecolor.core.errors import ParameterError
-from scenecolor.scenes.ssim import ssim_lagged, ssim_pairs
+from scenecolor.scenes.ssim import motion_compensated, ssim_lagged, ssim_pairs
 from scenecolor.scenes.ssim_detector import (
     PAPER_RULE,
     Detection,
@@ -147,6 +147,11 @@ def test_redecide_reproduces_the_detector_and_applies_other_rules():
         (dict(min_ssdev=-0.1), "min_ssdev must be in"),
         (dict(batch=0), "batch must be >= 1"),
         (dict(peak_ratio=-1.0), "peak_ratio must be >= 0"),
+        (dict(motion_ratio=-0.1), r"motion_ratio must be in \[0, 1\]"),
+        (dict(motion_ratio=1.5), r"motion_ratio must be in \[0, 1\]"),
+        (dict(motion_ratio=float("nan")), r"motion_ratio must be in \[0, 1\]"),
+        (dict(motion_ratio="on"), r"motion_ratio must be in \[0, 1\]"),
+        (dict(flash_filter="yes"), "flash_filter must be true or false"),
     ],
 )
 def test_bad_parameters_raise_a_clear_value_error(bad, message):
@@ -236,3 +241,86 @@ def test_frame_step_reports_cuts_in_video_frame_indices():
     result = det.finish(len(frames))
     assert result.cuts == [33]
     assert list(result.frame_index[:3]) == [0, 3, 6]
+
+
+# -- fast camera motion inside one shot (issue 14) ---------------------------------------------
+def photo_shot(name: str, speeds: list[float], h: int = 72, w: int = 128, seed: int = 0) -> list[np.ndarray]:
+    """A hand-held shot over a real photograph (scikit-image's sample data): the camera pans
+    ``speeds[t]`` pixels during frame t, with the motion blur a shutter open for the whole frame
+    gives, a slow vertical sway and sensor noise."""
+    from skimage import data
+
+    photo = cv2.resize(
+        cv2.cvtColor(getattr(data, name)(), cv2.COLOR_RGB2GRAY), (1024, 256), interpolation=cv2.INTER_AREA
+    )
+    rng = np.random.default_rng(seed)
+    x, frames = 0.0, []
+    for v in speeds:
+        subs = [
+            cv2.warpAffine(photo, np.float32([[1, 0, -(x + v * k / 8)], [0, 1, -60 + 3 * np.sin(x / 40)]]), (w, h))
+            for k in range(8)
+        ]
+        frames.append(np.clip(np.mean(subs, axis=0) + rng.normal(0, 1.5, (h, w)), 0, 255).astype(np.uint8))
+        x += v
+    return frames
+
+
+# slow drift, a one-frame jerk (frame 12), slow drift, a ragged whip pan (frames 25-30), slow drift
+WHIP = [1.0] * 12 + [16.0] + [1.0] * 12 + [8.0, 40.0, 12.0, 50.0, 15.0, 6.0] + [1.0] * 29
+
+
+def test_whip_pan_inside_one_shot_is_no_cut_thanks_to_motion_compensation():
+    frames = photo_shot("astronaut", WHIP)
+    result = detect(frames)
+    assert result.cuts == []
+    # the ablation: without motion compensation the ragged whip pan passes the local-peak test
+    assert detect(frames, motion_ratio=0.0).cuts != []
+    assert redecide(result, SsimConfig(motion_ratio=0.0)).cuts == detect(frames, motion_ratio=0.0).cuts
+    # compensated SSDev is computed only above the floor, and is far below the raw SSDev there
+    moved = result.motion_scores
+    computed = np.isfinite(moved)
+    assert (result.scores[computed] > SsimConfig().min_ssdev).all() and computed.sum() >= 4
+    assert (moved[computed] < 0.75 * result.scores[computed]).all()
+
+
+def test_hard_cut_right_after_a_whip_pan_is_still_found():
+    frames = photo_shot("astronaut", WHIP) + photo_shot("coffee", [1.0] * 30, seed=1)
+    assert detect(frames).cuts == [len(WHIP)]
+
+
+def test_motion_compensation_explains_a_pan_but_not_a_change_of_shot():
+    a = photo_shot("astronaut", [12.0, 12.0])
+    b = photo_shot("chelsea", [1.0])
+    raw_pan = 1 - ssim_pairs(a[0][None], a[1][None])[0]
+    pan = 1 - ssim_pairs(motion_compensated(a[0], a[1])[None], a[1][None])[0]
+    raw_cut = 1 - ssim_pairs(a[1][None], b[0][None])[0]
+    cut = 1 - ssim_pairs(motion_compensated(a[1], b[0])[None], b[0][None])[0]
+    assert pan < 0.4 * raw_pan
+    assert cut > 0.75 * raw_cut
+    assert motion_compensated(a[0], a[1]).shape == a[1].shape and motion_compensated(a[0], a[1]).dtype == np.uint8
+
+
+def test_select_cuts_motion_test_and_its_ablation():
+    ssdev = np.full(60, 0.05)
+    ssdev[0] = 0.0
+    ssdev[[20, 45]] = [0.8, 0.9]  # two isolated spikes
+    moved = np.full(60, np.nan)
+    moved[[20, 45]] = [0.1, 0.85]  # the flow explains the first (a jerk of the camera), not the second
+    assert select_cuts(ssdev, k=1.0, motion_ssdev=moved, motion_ratio=0.4)[0] == [45]
+    assert select_cuts(ssdev, k=1.0, motion_ssdev=moved, motion_ratio=0.0)[0] == [20, 45]
+    assert select_cuts(ssdev, k=1.0)[0] == [20, 45]
+    # NaN (not computed) keeps the candidate
+    assert select_cuts(ssdev, k=1.0, motion_ssdev=np.full(60, np.nan), motion_ratio=0.4)[0] == [20, 45]
+
+
+@pytest.mark.parametrize(
+    "value, ok", [(0.0, True), (0.4, True), (1.0, True), (-0.1, False), (1.2, False), ("high", False)]
+)
+def test_notebook_02_motion_ratio_parameter_is_validated(value, ok):
+    from scenecolor.workbook.pipeline import validate_params
+
+    if ok:
+        assert validate_params("02_scene_analysis", {"motion_ratio": value}).motion_ratio == value
+    else:
+        with pytest.raises(ParameterError, match="motion_ratio"):
+            validate_params("02_scene_analysis", {"motion_ratio": value})

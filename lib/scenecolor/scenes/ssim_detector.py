@@ -14,6 +14,11 @@ Beyond the paper, and documented in notebook 02:
   alike is a flash, not a cut;
 - a local-peak test ``peak_ratio``: a cut is an isolated spike, fast motion inside a shot is a
   hill whose neighbours are as high (AdaptiveDetector's idea, applied to SSDev);
+- motion compensation ``motion_ratio``: where a frame's SSDev passes the floor, the previous
+  frame is warped onto it by dense optical flow (:func:`scenecolor.scenes.ssim.motion_compensated`)
+  and SSIM is taken again; a cut must keep at least ``motion_ratio`` of its SSDev then. Camera
+  shake, pans, whip pans and fast motion in front of the camera are mostly explained by a motion
+  field, a change of shot is not (issue 14: a hand-held clip with a whip pan got two false cuts);
 - a minimum scene length (non-maximum suppression: the strongest spike in a window wins).
 ``PAPER_RULE`` switches all but the minimum scene length off, for the ablation in notebook 02.
 
@@ -37,7 +42,7 @@ import numpy as np
 from scenecolor.core.errors import ParameterError
 from scenecolor.core.video import PixelFormat, iter_frames, probe
 from scenecolor.scenes.config import SsimConfig
-from scenecolor.scenes.ssim import ssim_lagged, ssim_pairs
+from scenecolor.scenes.ssim import motion_compensated, ssim_lagged, ssim_pairs
 
 
 # -- the decision rule (after the pass) ---------------------------------------------------------
@@ -65,6 +70,8 @@ def select_cuts(
     min_scene_len: int = 1,
     skip_ssdev: np.ndarray | None = None,
     peak_ratio: float = 0.0,
+    motion_ssdev: np.ndarray | None = None,
+    motion_ratio: float = 0.0,
 ) -> tuple[list[int], float]:
     """Positions (in ``ssdev``'s index) that open a new scene, and the adaptive threshold.
 
@@ -80,6 +87,14 @@ def select_cuts(
         peak_ratio: local-peak test (0 = off): a cut's SSDev must be at least ``peak_ratio``
             times the mean SSDev of the ``PEAK_WINDOW`` frames on each side. A cut is an isolated
             spike; fast motion inside a shot is a hill whose neighbours are as high.
+        motion_ssdev: optional motion-compensated SSDev (``1 - SSIM(frame i-1 warped onto frame
+            i by optical flow, frame i)``, NaN where not computed).
+        motion_ratio: motion test (0 = off; needs ``motion_ssdev``): a candidate whose
+            compensated SSDev is below ``motion_ratio`` times its SSDev is motion inside a shot
+            (the flow explains most of the change), not a cut; and the local-peak test must
+            then pass on the compensated SSDev too (the smaller of the two where both are
+            known): motion that the flow explains only in part fails it when its neighbours
+            move as much once compensated.
     """
     values = np.asarray(ssdev, dtype=np.float64)
     pairs = values[1:]
@@ -95,8 +110,18 @@ def select_cuts(
             return 2 <= j < len(skip) and skip[j] <= level
 
         candidates = [i for i in candidates if not (similar(i) or similar(i + 1))]
+    peak = values
+    if motion_ssdev is not None and motion_ratio > 0:
+        moved = np.asarray(motion_ssdev, dtype=np.float64)[: len(values)]
+        peak = np.where(np.isfinite(moved), np.minimum(moved, values[: len(moved)]), values[: len(moved)])
+        peak = np.concatenate([peak, values[len(moved) :]])
+        candidates = [i for i in candidates if not peak[i] < motion_ratio * values[i]]
     if peak_ratio > 0:
-        candidates = [i for i in candidates if values[i] >= peak_ratio * _neighbour_mean(values, i)]
+        candidates = [
+            i
+            for i in candidates
+            if values[i] >= peak_ratio * _neighbour_mean(values, i) and peak[i] >= peak_ratio * _neighbour_mean(peak, i)
+        ]
     kept: list[int] = []
     for i in sorted(candidates, key=lambda j: (-values[j], j)):
         if i >= min_scene_len and all(abs(i - c) >= min_scene_len for c in kept):
@@ -119,6 +144,7 @@ class Detection:
     decode_s: float = 0.0
     score_s: float = 0.0
     skip_scores: np.ndarray | None = None  # 1 - SSIM(frame i-2, frame i) where the flash filter looked
+    motion_scores: np.ndarray | None = None  # 1 - SSIM(frame i-1 warped onto frame i, frame i) above the floor
 
     @property
     def frames_per_s(self) -> float:
@@ -155,6 +181,7 @@ class CutDetector(ABC):
 
     name: str = "detector"
     pixel_format: PixelFormat = "gray"
+    fast_decode: bool = False  # decode without the in-loop deblocking filter (video.iter_frames(fast=True))
 
     def decode_size(self, width: int, height: int) -> tuple[int, int] | None:
         """The ``(width, height)`` the decoder should resize to (None: native size)."""
@@ -188,6 +215,7 @@ class SsimCutDetector(CutDetector):
     config: SsimConfig = field(default_factory=SsimConfig)
     name: str = "ssdev (ours)"
     pixel_format: PixelFormat = "gray"
+    fast_decode: bool = True  # SSIM at 128 px does not see the faint block edges deblocking removes
 
     def __post_init__(self) -> None:
         self.start(25.0)
@@ -201,6 +229,7 @@ class SsimCutDetector(CutDetector):
         self._carry: list[np.ndarray] = []  # the last two frames already scored
         self._ssdev: list[float] = []  # 1 - SSIM(frame i-1, frame i); 0 for frame 0
         self._skip: list[float] = []  # 1 - SSIM(frame i-2, frame i) near candidates, NaN elsewhere
+        self._motion: list[float] = []  # 1 - SSIM(frame i-1 warped onto frame i, frame i) at candidates
         self._score_s = 0.0
 
     def push(self, frame: np.ndarray) -> None:
@@ -211,8 +240,9 @@ class SsimCutDetector(CutDetector):
     def _score_pending(self) -> None:
         """Score the pending frames against their predecessors (two carried from the last batch).
 
-        The flash filter's frame i-2 vs frame i comparison is only computed where it can matter:
-        around a frame whose SSDev exceeds the absolute floor (a cut candidate), which is rare.
+        The flash filter's frame i-2 vs frame i comparison and the motion-compensated SSDev are
+        only computed where they can matter: around a frame whose SSDev exceeds the absolute floor
+        (a cut candidate), which is rare.
         """
         if not self._pending:
             return
@@ -222,18 +252,33 @@ class SsimCutDetector(CutDetector):
         ssim1 = ssim_lagged(stack, lags=(1,))[1]  # ssim1[j-1] pairs stack[j-1], stack[j]
         base = len(self._ssdev) - n_carry  # global index of stack[0]
         self._ssdev.extend(1.0 - float(ssim1[j - 1]) if j >= 1 else 0.0 for j in range(n_carry, len(stack)))
+        floor = self.config.min_ssdev
+        firsts: list[np.ndarray] = []  # the pairs of both tests, scored in one SSIM call
+        seconds: list[np.ndarray] = []
         if self.config.flash_filter:
-            floor = self.config.min_ssdev
             self._skip.extend([math.nan] * (len(stack) - n_carry))
-            need = [
+            need_skip = [
                 j
                 for j in range(max(n_carry, 2), len(stack))
                 if self._ssdev[base + j] > floor or self._ssdev[base + j - 1] > floor
             ]
-            if need:
-                skip = 1.0 - ssim_pairs(stack[[j - 2 for j in need]], stack[need])
-                for j, value in zip(need, skip):
-                    self._skip[base + j] = float(value)
+            firsts += [stack[j - 2] for j in need_skip]
+            seconds += [stack[j] for j in need_skip]
+        else:
+            need_skip = []
+        if self.config.motion_ratio > 0:
+            self._motion.extend([math.nan] * (len(stack) - n_carry))
+            need_motion = [j for j in range(max(n_carry, 1), len(stack)) if self._ssdev[base + j] > floor]
+            firsts += [motion_compensated(stack[j - 1], stack[j]) for j in need_motion]
+            seconds += [stack[j] for j in need_motion]
+        else:
+            need_motion = []
+        if firsts:
+            values = 1.0 - ssim_pairs(np.stack(firsts), np.stack(seconds))
+            for j, value in zip(need_skip, values[: len(need_skip)]):
+                self._skip[base + j] = float(value)
+            for j, value in zip(need_motion, values[len(need_skip) :]):
+                self._motion[base + j] = float(value)
         self._carry = list(stack[-2:])
         self._pending = []
         self._score_s += time.perf_counter() - t0
@@ -249,6 +294,8 @@ class SsimCutDetector(CutDetector):
             min_scene_len=min_len,
             skip_ssdev=np.asarray(self._skip) if self.config.flash_filter else None,
             peak_ratio=self.config.peak_ratio,
+            motion_ssdev=np.asarray(self._motion) if self.config.motion_ratio > 0 else None,
+            motion_ratio=self.config.motion_ratio,
         )
         return Detection(
             detector=self.name,
@@ -260,13 +307,15 @@ class SsimCutDetector(CutDetector):
             frame_index=np.arange(len(ssdev)) * self._step,
             score_s=self._score_s,
             skip_scores=np.asarray(self._skip, dtype=np.float64) if self.config.flash_filter else None,
+            motion_scores=np.asarray(self._motion, dtype=np.float64) if self.config.motion_ratio > 0 else None,
         )
 
 
 def redecide(det: Detection, config: SsimConfig, name: str | None = None) -> Detection:
     """The same SSDev scores decided again under another rule (k, floor, filters): no re-decoding.
 
-    The flash filter needs the scores the detector stored for it; without them it is skipped.
+    The flash filter and the motion compensation need the scores the detector stored for them;
+    without them they are skipped.
     """
     step = int(det.frame_index[1] - det.frame_index[0]) if len(det.frame_index) > 1 else 1
     positions, threshold = select_cuts(
@@ -276,13 +325,17 @@ def redecide(det: Detection, config: SsimConfig, name: str | None = None) -> Det
         min_scene_len=max(1, math.ceil(config.min_scene_len / step)),
         skip_ssdev=det.skip_scores if config.flash_filter else None,
         peak_ratio=config.peak_ratio,
+        motion_ssdev=det.motion_scores,
+        motion_ratio=config.motion_ratio,
     )
     return replace(
         det, detector=name or det.detector, cuts=[int(det.frame_index[p]) for p in positions], threshold=threshold
     )
 
 
-PAPER_RULE = dict(min_ssdev=0.0, flash_filter=False, peak_ratio=0.0)  # SsimConfig overrides: the paper alone
+PAPER_RULE = dict(
+    min_ssdev=0.0, flash_filter=False, peak_ratio=0.0, motion_ratio=0.0
+)  # SsimConfig overrides: the paper alone
 
 
 # -- driving a detector over a video ------------------------------------------------------------
@@ -309,7 +362,8 @@ def run_detector(path: str | os.PathLike[str], detector: CutDetector, *, step: i
     detector.start(info.fps, step)
     decode_s = push_s = 0.0
     count = 0
-    for frame, dt in _timed(iter_frames(path, pixel_format=detector.pixel_format, size=size, step=step)):
+    frames = iter_frames(path, pixel_format=detector.pixel_format, size=size, step=step, fast=detector.fast_decode)
+    for frame, dt in _timed(frames):
         decode_s += dt
         t0 = time.perf_counter()
         detector.push(frame)
@@ -328,10 +382,17 @@ def detect_cuts(path: str | os.PathLike[str], config: SsimConfig | None = None, 
     return run_detector(path, SsimCutDetector(config or SsimConfig()), step=step)
 
 
-def decode_only(path: str | os.PathLike[str], detector: CutDetector | None = None) -> tuple[int, float]:
-    """Frames decoded and seconds taken by the decode a detector asks for, with no scoring: the floor."""
+def decode_only(
+    path: str | os.PathLike[str], detector: CutDetector | None = None, *, fast: bool | None = None
+) -> tuple[int, float]:
+    """Frames decoded and seconds taken by the decode a detector asks for, with no scoring: the floor.
+
+    ``fast`` overrides the detector's ``fast_decode`` (to measure what skipping deblocking saves).
+    """
     det = detector or SsimCutDetector()
     info = probe(path)
     t0 = time.perf_counter()
-    n = sum(1 for _ in iter_frames(path, pixel_format=det.pixel_format, size=det.decode_size(info.width, info.height)))
+    size = det.decode_size(info.width, info.height)
+    skip = det.fast_decode if fast is None else fast
+    n = sum(1 for _ in iter_frames(path, pixel_format=det.pixel_format, size=size, fast=skip))
     return n, time.perf_counter() - t0

@@ -120,6 +120,18 @@ class SceneAnalysisParams(StepParams):
         ge=0.0,
         description="a cut's SSDev must be this many times its neighbours' mean (0 = off; beyond the paper)",
     )
+    motion_ratio: float = Field(
+        0.4,
+        ge=0.0,
+        le=1.0,
+        description="a cut must keep this share of its SSDev once the previous frame is warped onto it by optical flow "
+        "(0 = no motion compensation; beyond the paper)",
+    )
+    scene_clips: str = Field(
+        "scene_clips",
+        description="manifest of real clips (fast motion without a cut, multi-shot with hand-found cuts) "
+        "in data_manifests/ or a path; '' = none",
+    )
     frame_step: int = Field(1, ge=1, description="score one frame in frame_step (1 = every frame)")
     tolerance: int = Field(2, ge=0, description="frames a detected cut may be off and still match a true cut")
     k_grid: list[float] = Field([1.5, 2.0, 2.5, 3.0, 4.0, 5.0], description="k values of the sensitivity table")
