@@ -16,6 +16,7 @@ def _colorize(args: argparse.Namespace) -> int:
         references=args.references,
         backend=args.backend,
         progress=not args.quiet,
+        gallery=args.gallery,
     )
     if args.json:
         print(json.dumps(summary.to_json()))
@@ -26,10 +27,10 @@ def _colorize(args: argparse.Namespace) -> int:
         f"{summary.seconds:.1f} s"
     )
     for i, sc in enumerate(summary.scenes, start=1):
-        print(
-            f"  scene {i:3d}: frames {sc['start']:6d}-{sc['end'] - 1:6d}  references (frame-store ids) "
-            f"{sc['ref_frame_ids']}"
-        )
+        print(f"  scene {i:3d}: frames {sc['start']:6d}-{sc['end'] - 1:6d}  references:")
+        for ref in sc["references"]:
+            where = "" if ref["frame"] is None else f" frame {ref['frame']}"
+            print(f"      {ref['score']:.3f}  {ref['source']}{where}")
     return 0
 
 
@@ -55,6 +56,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=("torch", "onnx"),
         default="torch",
         help="torch (colorizer.pt) or onnx (notebook 06's export)",
+    )
+    p.add_argument(
+        "--gallery",
+        default=None,
+        help="search this gallery (`scenecolor gallery build`) or folder of images/videos for references instead of "
+        "the run's own pool",
     )
     p.add_argument("--json", action="store_true", help="print a JSON summary (scenes and their references)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

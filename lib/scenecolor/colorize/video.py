@@ -4,8 +4,9 @@
 ``scenecolor.workbook.runs.colorize_with_run``, which finds a run's backend, references and settings):
 
 1. detect the scenes with the run's cut detector settings (:mod:`scenecolor.scenes.ssim_detector`);
-2. for each scene, retrieve its top-R references from the run's reference pool with the run's
-   embedder (:mod:`scenecolor.retrieval.index`), the scene's middle frame being the query;
+2. for each scene, retrieve its top-R references from the run's reference pool or a user's gallery
+   with the run's embedder (:mod:`scenecolor.colorize.refs`), a few grey frames of the scene being
+   the query;
 3. stream the frames: each frame's own full-resolution L is kept; L resized to the working
    resolution is colorized clip by clip (the scene's reference features are encoded once and
    reused); ab is upsampled to the input size and merged with the full-resolution L;
@@ -30,7 +31,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from scenecolor.colorize.backend import ColorizerBackend
-from scenecolor.colorize.refs import ReferenceFinder
+from scenecolor.colorize.refs import ReferenceFinder, scene_query_frames
 from scenecolor.core.color import L_MAX, merge_l_ab, rgb_to_lab
 from scenecolor.core.errors import DataError, ParameterError
 from scenecolor.core.video import VideoWriter, iter_frames, probe
@@ -71,20 +72,22 @@ class ColorizeSummary:
     width: int
     height: int
     fps: float
-    scenes: list[dict[str, Any]] = field(default_factory=list)  # start, end, keyframe, ref_frame_ids
+    scenes: list[dict[str, Any]] = field(default_factory=list)  # start, end, keyframe, ref_frame_ids, references
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _keyframes(video: Path, wanted: dict[int, int], prep: Preprocess) -> dict[int, np.ndarray]:
-    """Decode the key frames (frame index -> scene) pre-processed like the frame store."""
-    found: dict[int, np.ndarray] = {}
+def _keyframes(video: Path, wanted: dict[int, int], prep: Preprocess) -> dict[int, list[np.ndarray]]:
+    """Decode the query frames (frame index -> scene) pre-processed like the frame store, per scene."""
+    found: dict[int, list[np.ndarray]] = {}
+    left = len(wanted)
     for n, frame in enumerate(iter_frames(video)):
         if n in wanted:
-            found[wanted[n]] = preprocess_frame(frame, prep)
-            if len(found) == len(wanted):
+            found.setdefault(wanted[n], []).append(preprocess_frame(frame, prep))
+            left -= 1
+            if left == 0:
                 break
     return found
 
@@ -128,12 +131,16 @@ def colorize_video_file(
     clip_len = clip_len or model.clip_len
     detection = detect_cuts(src, cut_config)
     scenes = detection.scenes()
-    keyframes = _keyframes(src, {s["keyframe"]: i for i, s in enumerate(scenes)}, prep)
-    ref_ids = finder.find([keyframes[i] for i in range(len(scenes))], references)
+    # -- references: several grey query frames per scene, scores aggregated (colorize.refs) --
+    wanted = {f: i for i, s in enumerate(scenes) for f in scene_query_frames(s)}
+    keyframes = _keyframes(src, wanted, prep)
+    found = finder.find_scenes([keyframes[i] for i in range(len(scenes))], references)
+    ref_ids = [f.ids for f in found]
+    chosen = [f.references for f in found]
     summary = ColorizeSummary(str(src), str(dst), backend, 0, info.width, info.height, info.fps)
     bar = tqdm(total=detection.n_frames, desc=f"colorize {src.name}", unit="frame", disable=not progress)
-    scene_of = iter(zip(scenes, ref_ids))
-    scene, ids = next(scene_of)
+    scene_of = iter(zip(scenes, ref_ids, chosen))
+    scene, ids, refs = next(scene_of)
     feats = model.encode_references(finder.reference_lab(ids, model.resolution))
     frames: list[np.ndarray] = []
 
@@ -151,8 +158,8 @@ def colorize_video_file(
             if n >= scene["end"]:
                 if frames:
                     flush(writer)
-                summary.scenes.append({**scene, "ref_frame_ids": [int(i) for i in ids]})
-                scene, ids = next(scene_of, (None, None))
+                summary.scenes.append({**scene, "ref_frame_ids": [int(i) for i in ids], "references": refs})
+                scene, ids, refs = next(scene_of, (None, None, None))
                 if scene is None:
                     raise DataError(
                         f"video '{src}' decodes more frames than its scene detection saw ({n} > {detection.n_frames}); "
@@ -164,7 +171,7 @@ def colorize_video_file(
                 flush(writer)
         if frames:
             flush(writer)
-        summary.scenes.append({**scene, "ref_frame_ids": [int(i) for i in ids]})
+        summary.scenes.append({**scene, "ref_frame_ids": [int(i) for i in ids], "references": refs})
         summary.n_frames = writer.n_frames
     summary.seconds = round(time.perf_counter() - t0, 3)
     return summary

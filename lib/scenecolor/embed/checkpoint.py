@@ -18,4 +18,5 @@ def load_trained_embedder(path: str | Path) -> tuple[Embedder, TrainConfig]:
         raise CheckpointError(
             f"checkpoint '{path}' lacks its training config; re-run notebooks/01_embedder_training.ipynb"
         )
-    return load_embedder(path), TrainConfig(**saved)
+    # checkpoints written before grey queries existed were trained on colour frames on both sides
+    return load_embedder(path), TrainConfig(**{"pairing": "color", **saved})

@@ -48,6 +48,7 @@ class TrainConfig:
     margin: float = 0.3
     mining: str = "semihard"
     augment: bool = False  # random resized crops and flips of the training frames (colours untouched)
+    pairing: str = "grey"  # grey | grey_anchor | color: how grey queries and colour gallery frames are encoded
     lr: float = 1e-3
     weight_decay: float = 1e-4
     val_triplets: int = 256
@@ -63,6 +64,7 @@ class TrainConfig:
             "frames_per_shot": self.frames_per_shot >= 2,
             "margin": self.margin > 0,
             "mining": self.mining in ("random", "semihard"),
+            "pairing": self.pairing in ("grey", "grey_anchor", "color"),
             "lr": self.lr > 0,
             "weight_decay": self.weight_decay >= 0,
             "val_triplets": self.val_triplets >= 1,

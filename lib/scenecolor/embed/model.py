@@ -25,6 +25,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+from scenecolor.core.color import L_MAX, torch_rgb_to_lab
 from scenecolor.core.errors import CheckpointError, DataError, ParameterError
 from scenecolor.core.training import load_checkpoint
 from scenecolor.embed.config import EmbedderConfig
@@ -33,6 +34,14 @@ ARCH = "scenecolor-embedder"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 Mining = Literal["random", "semihard"]
+# How query (grey) and gallery (colour) frames meet the network during training and search:
+#   grey        - both sides are encoded from their lightness L (the gallery's colour is kept for the
+#                 colorizer but the descriptor sees only its L): one input domain, one network;
+#   grey_anchor - the anchor (query side) is grey, positives and negatives (gallery side) are colour:
+#                 the network must map a grey frame near its colour original;
+#   color       - both sides colour (the original setting; a grey query then meets a network that never
+#                 saw one).
+PAIRINGS = ("grey", "grey_anchor", "color")
 
 
 # -- GeM pooling --------------------------------------------------------------------------------
@@ -175,8 +184,28 @@ def load_embedder(path: str | os.PathLike[str], map_location: str = "cpu") -> Em
 
 
 # -- input preparation and batch encoding ------------------------------------------------------------
-def to_input(frames: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
-    """Frames (n, S, S, 3), uint8 or float in [0, 1] -> float tensor (n, 3, size, size) in [0, 1]."""
+def grey_input(x: torch.Tensor) -> torch.Tensor:
+    """Network input (n, 3, H, W) RGB in [0, 1] -> its CIE lightness L / 100 replicated on the 3 channels.
+
+    This is how a grey query enters the (RGB) network: whatever colour the frame had is gone,
+    only L - what a greyscale video holds - remains.
+    """
+    lightness = torch_rgb_to_lab(x, dim=1)[:, :1] / L_MAX
+    return lightness.clamp(0.0, 1.0).expand(-1, 3, -1, -1).contiguous()
+
+
+def gallery_is_grey(pairing: str) -> bool:
+    """Whether gallery (reference) frames are encoded from their lightness under ``pairing``."""
+    if pairing not in PAIRINGS:
+        raise ParameterError(f"pairing must be one of {PAIRINGS}, got {pairing!r}")
+    return pairing == "grey"
+
+
+def to_input(frames: np.ndarray | torch.Tensor, size: int, grey: bool = False) -> torch.Tensor:
+    """Frames (n, S, S, 3), uint8 or float in [0, 1] -> float tensor (n, 3, size, size) in [0, 1].
+
+    ``grey``: the frames' lightness replicated on three channels (:func:`grey_input`).
+    """
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise DataError(f"frames must be (n, H, W, 3) RGB, got shape {tuple(frames.shape)}")
     x = torch.as_tensor(np.asarray(frames) if not isinstance(frames, torch.Tensor) else frames)
@@ -184,7 +213,7 @@ def to_input(frames: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
     x = x.permute(0, 3, 1, 2).contiguous()
     if x.shape[-1] != size or x.shape[-2] != size:
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    return x
+    return grey_input(x) if grey else x
 
 
 def augment_frames(frames: np.ndarray, size: int, rng: np.random.Generator, min_scale: float = 0.5) -> torch.Tensor:
@@ -213,15 +242,20 @@ def augment_frames(frames: np.ndarray, size: int, rng: np.random.Generator, min_
 
 @torch.no_grad()
 def embed_frames(
-    model: nn.Module, frames: np.ndarray, size: int, batch_size: int = 64, device: str | torch.device = "cpu"
+    model: nn.Module,
+    frames: np.ndarray,
+    size: int,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    grey: bool = False,
 ) -> np.ndarray:
-    """Embed frames (n, H, W, 3) in batches; float32 (n, D), rows of unit length."""
+    """Embed frames (n, H, W, 3) in batches (their lightness only when ``grey``); float32 (n, D), unit rows."""
     was_training = model.training
     model.eval()
     out = []
     try:
         for start in range(0, len(frames), batch_size):
-            out.append(model(to_input(frames[start : start + batch_size], size).to(device)).cpu())
+            out.append(model(to_input(frames[start : start + batch_size], size, grey).to(device)).cpu())
     finally:
         model.train(was_training)
     return torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, 0), np.float32)
@@ -280,8 +314,13 @@ def mine_triplets(
     mining: Mining,
     margin: float,
     rng: np.random.Generator,
+    anchors: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """(T, 3) batch positions (a, p, n): every anchor with a positive of its shot and a mined negative.
+
+    ``anchors`` (same rows as ``embeddings``) are the anchors' own embeddings when they are encoded
+    differently from positives and negatives (a grey anchor against colour frames); distances are
+    then anchor-to-frame.
 
     The positive is a random other frame of the anchor's shot (``frame_ids`` tells repeated
     frames apart). The negative comes from another shot: ``random`` draws one uniformly;
@@ -292,8 +331,9 @@ def mine_triplets(
         raise ParameterError(f"mining must be 'random' or 'semihard', got {mining!r}")
     lab = np.asarray(labels)
     fid = np.asarray(frame_ids)
+    side = embeddings if anchors is None else anchors
     with torch.no_grad():
-        dist = torch.cdist(embeddings.detach().float(), embeddings.detach().float()).cpu().numpy()
+        dist = torch.cdist(side.detach().float(), embeddings.detach().float()).cpu().numpy()
     rows = []
     for a in range(len(lab)):
         positives = np.flatnonzero((lab == lab[a]) & (fid != fid[a]))
@@ -311,26 +351,33 @@ def mine_triplets(
     return torch.tensor(rows, dtype=torch.long).reshape(-1, 3)
 
 
-def triplet_loss(emb: torch.Tensor, triplets: torch.Tensor, margin: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean hinge max(0, d(a,p) - d(a,n) + margin) over the triplets, and the triplet accuracy d(a,p) < d(a,n)."""
+def triplet_loss(
+    emb: torch.Tensor, triplets: torch.Tensor, margin: float, anchors: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean hinge max(0, d(a,p) - d(a,n) + margin) over the triplets, and the triplet accuracy d(a,p) < d(a,n).
+
+    ``anchors``: the anchors' embeddings when encoded differently (grey) from positives and negatives.
+    """
     if len(triplets) == 0:
         raise DataError(
             "no triplet could be formed in this batch (each shot needs two distinct frames); raise frames_per_shot"
         )
-    a, p, n = emb[triplets[:, 0]], emb[triplets[:, 1]], emb[triplets[:, 2]]
+    a = (emb if anchors is None else anchors)[triplets[:, 0]]
+    p, n = emb[triplets[:, 1]], emb[triplets[:, 2]]
     d_ap = (a - p).norm(dim=1)
     d_an = (a - n).norm(dim=1)
     return F.relu(d_ap - d_an + margin).mean(), (d_ap < d_an).float().mean()
 
 
-def separation_accuracy(emb: torch.Tensor, labels: Sequence[object]) -> float:
+def separation_accuracy(emb: torch.Tensor, labels: Sequence[object], anchors: torch.Tensor | None = None) -> float:
     """Share of anchors whose *farthest* same-shot frame is nearer than their *nearest* other-shot frame.
 
     The hardest triplet of each anchor: 1.0 means the shots are perfectly separated. Anchors
-    without a positive are skipped. A stricter measure than random-triplet accuracy.
+    without a positive are skipped. A stricter measure than random-triplet accuracy. ``anchors``:
+    the anchors' own (grey) embeddings, same rows as ``emb``.
     """
     lab = np.asarray(labels)
-    dist = torch.cdist(emb.float(), emb.float()).cpu().numpy()
+    dist = torch.cdist((emb if anchors is None else anchors).float(), emb.float()).cpu().numpy()
     same = lab[:, None] == lab[None, :]
     np.fill_diagonal(same, False)
     other = lab[:, None] != lab[None, :]

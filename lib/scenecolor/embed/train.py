@@ -37,6 +37,8 @@ from scenecolor.embed.model import (
     build_embedder,
     check_triplet_labels,
     embed_frames,
+    gallery_is_grey,
+    grey_input,
     mine_triplets,
     sample_pk_batch,
     sample_triplets,
@@ -96,11 +98,40 @@ def evaluate_triplets(
     device: torch.device,
 ) -> dict[str, float]:
     """On the validation split: triplet loss and accuracy (share with d(a,p) < d(a,n)) on the fixed
-    triplets, and the separation accuracy over all its frames (each anchor's hardest triplet)."""
-    emb = torch.from_numpy(embed_frames(model, store.uint8(ids), cfg.input_size, device=device))
-    loss, acc = triplet_loss(emb, torch.from_numpy(triplets), cfg.margin)
+    triplets, and the separation accuracy over all its frames (each anchor's hardest triplet).
+
+    Anchors are always grey (the query of the task); positives and negatives are encoded as the
+    gallery is under ``cfg.pairing``.
+    """
+    frames = store.uint8(ids)
+    emb = torch.from_numpy(
+        embed_frames(model, frames, cfg.input_size, device=device, grey=gallery_is_grey(cfg.pairing))
+    )
+    anchors = emb if gallery_is_grey(cfg.pairing) else None
+    if anchors is None:
+        anchors = torch.from_numpy(embed_frames(model, frames, cfg.input_size, device=device, grey=True))
+    loss, acc = triplet_loss(emb, torch.from_numpy(triplets), cfg.margin, anchors=anchors)
     labels = store.index.loc[ids, "shot_id"].to_numpy()
-    return {"val_loss": float(loss), "val_acc": float(acc), "val_separation": separation_accuracy(emb, labels)}
+    return {
+        "val_loss": float(loss),
+        "val_acc": float(acc),
+        "val_separation": separation_accuracy(emb, labels, anchors=anchors),
+    }
+
+
+def _pair_forward(net: torch.nn.Module, x: torch.Tensor, pairing: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Embeddings of a batch as ``pairing`` wants them: (gallery-side embeddings, grey anchors or None).
+
+    ``grey``: one pass on the batch's lightness (anchors are the same rows); ``grey_anchor``: one
+    pass on the colour frames and their grey copies together (so batch norm sees both), split
+    into colour rows (positives, negatives) and grey rows (anchors); ``color``: colour only.
+    """
+    if pairing == "grey":
+        return net(grey_input(x)), None
+    if pairing == "grey_anchor":
+        both = net(torch.cat([x, grey_input(x)]))
+        return both[: len(x)], both[len(x) :]
+    return net(x), None
 
 
 def make_optimizer(model: Embedder, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -194,9 +225,9 @@ def train_embedder(
             ids = train_ids[pos]
             frames = store.uint8(ids)
             x = augment_frames(frames, cfg.input_size, rng) if cfg.augment else to_input(frames, cfg.input_size)
-            emb = ddp(x.to(info.device))
-            trip = mine_triplets(emb, train_labels[pos], ids, cfg.mining, cfg.margin, rng)
-            loss, acc = triplet_loss(emb, trip.to(emb.device), cfg.margin)
+            emb, anchors = _pair_forward(ddp, x.to(info.device), cfg.pairing)
+            trip = mine_triplets(emb, train_labels[pos], ids, cfg.mining, cfg.margin, rng, anchors=anchors)
+            loss, acc = triplet_loss(emb, trip.to(emb.device), cfg.margin, anchors=anchors)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

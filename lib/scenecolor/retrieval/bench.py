@@ -1,18 +1,28 @@
-"""faiss search speed: query latency and recall@1, exact against approximate, in one run.
+"""faiss search speed: query latency and recall@1, exact against approximate, in one run; gallery builds.
 
 At ``n`` synthetic clustered unit vectors, exact (IndexFlatIP) against approximate (IVF-PQ +
-exact re-ranking); recall is measured against exact search.
+exact re-ranking); recall is measured against exact search. :func:`bench_gallery` times
+``scenecolor gallery build`` on synthetic 640x360 images against the embedder's FLOP floor.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+import torch
 
 from scenecolor.core.errors import ParameterError
-from scenecolor.retrieval.index import build_index, recall_at_1
+from scenecolor.data.frames import Preprocess
+from scenecolor.embed.bench import bench_extraction
+from scenecolor.embed.model import Embedder, EmbedderConfig, gallery_is_grey
+from scenecolor.retrieval.gallery import EncoderSpec, Gallery, build_gallery
+from scenecolor.retrieval.index import build_index, model_encoder, query_encoder, recall_at_1, search_aggregated
 
 
 def synthetic_vectors(
@@ -73,3 +83,102 @@ def bench_search(
         )
         del index
     return rows
+
+
+# -- gallery build and per-scene query speed --------------------------------------------------------------
+def synthetic_images(folder: Path, n: int, width: int = 640, height: int = 360, seed: int = 0) -> list[Path]:
+    """``n`` distinct JPEG images of ``width`` x ``height`` (smooth colour fields with blocks), written once."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    paths = []
+    for i in range(n):
+        path = folder / f"img{i:06d}.jpg"
+        paths.append(path)
+        if path.is_file():
+            continue
+        c = rng.uniform(0, 255, (3, 3)).astype(np.float32)
+        img = c[0] + c[1] * (xx[..., None] / width) + 0.5 * c[2] * (yy[..., None] / height)
+        for _ in range(4):
+            x0, y0 = int(rng.integers(0, width - 40)), int(rng.integers(0, height - 40))
+            img[y0 : y0 + int(rng.integers(20, 160)), x0 : x0 + int(rng.integers(20, 240))] = rng.uniform(0, 255, 3)
+        _, buf = cv2.imencode(".jpg", np.clip(img, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 90])
+        buf.tofile(str(path))
+    return paths
+
+
+def bench_gallery(
+    n_images: int = 10_000,
+    *,
+    backbone: str = "resnet18",
+    input_size: int = 96,
+    batch_size: int = 64,
+    workers: int = 2,
+    pairing: str = "grey",
+    scenes: int = 50,
+    queries_per_scene: int = 3,
+    work_dir: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """`scenecolor gallery build` speed on ``n_images`` synthetic 640x360 JPEGs against the embedder's FLOP
+    floor measured in the same run, and the search time per scene (``queries_per_scene`` grey queries,
+    scores aggregated) in the built gallery.
+
+    The network is the embedder's architecture at its initial weights (speed does not depend on
+    the weights). ``work_dir`` keeps the images between runs (they are made once).
+    """
+    if n_images < 1 or scenes < 1:
+        raise ParameterError(f"gallery bench needs images >= 1 and scenes >= 1, got {n_images}, {scenes}")
+    torch.manual_seed(seed)
+    model = Embedder(EmbedderConfig(backbone=backbone)).eval()
+    floor = bench_extraction(backbone, input_size, batch=batch_size, batches=2, seed=seed)
+    with tempfile.TemporaryDirectory(prefix="scenecolor-gallery-bench-") as tmp:
+        base = Path(work_dir) if work_dir else Path(tmp)
+        t0 = time.perf_counter()
+        synthetic_images(base / "images", n_images, seed=seed)
+        make_s = time.perf_counter() - t0
+        out = Path(tmp) / "gallery"
+        encode = model_encoder(model, input_size, grey=gallery_is_grey(pairing))
+        spec = EncoderSpec("bench", backbone, input_size, pairing, {"size": 224, "mean_filter": 3})
+        report = build_gallery(
+            [base / "images"],
+            out,
+            encode=encode,
+            encoder=spec,
+            prep=Preprocess(),
+            batch_size=batch_size,
+            workers=workers,
+        )
+        gallery = Gallery.open(out)
+        query = query_encoder(model, input_size)
+        frames = gallery.load_frames(range(min(len(gallery), scenes * queries_per_scene)), Preprocess())
+        reps = max(1, -(-scenes * queries_per_scene // len(frames)))
+        frames = np.concatenate([frames] * reps)[: scenes * queries_per_scene]
+        t0 = time.perf_counter()
+        vecs = query(frames)
+        encode_s = time.perf_counter() - t0
+        groups = np.split(vecs, scenes)
+        search_aggregated(gallery.index, gallery.features, groups[:2], 5)  # warm-up
+        t0 = time.perf_counter()
+        search_aggregated(gallery.index, gallery.features, groups, 5)
+        search_s = time.perf_counter() - t0
+    return {
+        "images": n_images,
+        "image size": "640x360",
+        "backbone": f"{backbone} @ {input_size}px",
+        "images made (s)": round(make_s, 1),
+        "build (s)": round(report.seconds, 2),
+        "build frames/s": report.frames_per_s,
+        "network alone frames/s (same run)": floor.frames_per_s,
+        "FLOP floor frames/s": floor.floor_frames_per_s,
+        "GFLOP per frame": floor.gflop_per_frame,
+        "matmul GFLOP/s": floor.matmul_gflops,
+        "build / floor": report.frames_per_s / floor.floor_frames_per_s,
+        "build / half floor": report.frames_per_s / (0.5 * floor.floor_frames_per_s),
+        "index": report.index_kind,
+        "recall@1 vs exact": report.recall_at_1,
+        "search ms per scene": 1000 * search_s / scenes,
+        "query encode ms per scene": 1000 * encode_s / scenes,
+        "queries per scene": queries_per_scene,
+        "files skipped": len(report.files_skipped),
+    }

@@ -10,6 +10,7 @@ exact search is measured, never assumed.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -26,7 +27,8 @@ from tqdm.auto import tqdm
 from scenecolor.core.artifacts import atomic_path, atomic_save_npy
 from scenecolor.core.errors import DataError, ParameterError
 from scenecolor.data.frames import FrameStore
-from scenecolor.embed.model import to_input
+from scenecolor.embed.config import TrainConfig
+from scenecolor.embed.model import gallery_is_grey, to_input
 
 META_COLUMNS = ("frame_id", "video_id", "shot_id", "split")
 IndexKind = Literal["auto", "flat", "ivfpq", "hnsw"]
@@ -132,16 +134,33 @@ def build_feature_store(
 
 
 def model_encoder(
-    model: torch.nn.Module, input_size: int, device: str | torch.device = "cpu"
+    model: torch.nn.Module, input_size: int, device: str | torch.device = "cpu", *, grey: bool = False
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """An ``encode`` function for :func:`build_feature_store` that runs ``model`` at ``input_size``."""
+    """An ``encode`` function for :func:`build_feature_store` that runs ``model`` at ``input_size``.
+
+    ``grey``: the network sees only each frame's lightness (L replicated on three channels).
+    """
     model = model.eval().to(device)
 
     @torch.no_grad()
     def encode(frames: np.ndarray) -> np.ndarray:
-        return model(to_input(frames, input_size).to(device)).cpu().numpy()
+        return model(to_input(frames, input_size, grey).to(device)).cpu().numpy()
 
     return encode
+
+
+def query_encoder(
+    model: torch.nn.Module, input_size: int, device: str | torch.device = "cpu"
+) -> Callable[[np.ndarray], np.ndarray]:
+    """The encoder of query frames: always grey (SPEC: the input video is greyscale), whatever it is given."""
+    return model_encoder(model, input_size, device, grey=True)
+
+
+def pool_encoder(
+    model: torch.nn.Module, cfg: TrainConfig, device: str | torch.device = "cpu"
+) -> Callable[[np.ndarray], np.ndarray]:
+    """The encoder of colour gallery (pool) frames, as the embedder was trained (``cfg.pairing``)."""
+    return model_encoder(model, cfg.input_size, device, grey=gallery_is_grey(cfg.pairing))
 
 
 def color_histogram(frames: np.ndarray, bins: int = 8) -> np.ndarray:
@@ -258,3 +277,64 @@ def approximate_recall(features: np.ndarray, queries: np.ndarray, kind: IndexKin
     _, exact = exact_search(features, queries, 1)
     _, approx = build_index(features, kind=kind, **kwargs).search(queries, 1)  # type: ignore[arg-type]
     return recall_at_1(approx, exact)
+
+
+# -- the index file (written by notebook 03 and by gallery builds; read by colorize) ----------------------
+def _index_meta_path(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
+def write_index(path: str | os.PathLike[str], index: SearchIndex) -> Path:
+    """Write ``index`` to ``path`` (faiss format) and its kind, size and dimension beside it (``.json``), atomically."""
+    p = Path(path)
+    with atomic_path(p) as tmp:
+        faiss.write_index(index.index, str(tmp))
+    with atomic_path(_index_meta_path(p)) as tmp:
+        tmp.write_text(json.dumps({"kind": index.kind, "vectors": index.n, "dim": index.dim}))
+    return p
+
+
+def read_index(path: str | os.PathLike[str]) -> SearchIndex:
+    """Read an index written by :func:`write_index` (the kind it was built as is kept)."""
+    p = Path(path)
+    meta = _index_meta_path(p)
+    if not p.is_file() or not meta.is_file():
+        raise DataError(
+            f"faiss index '{p}' (or its '{meta.name}') is missing; rebuild it with "
+            "notebooks/03_reference_selection.ipynb or `scenecolor gallery build`"
+        )
+    info = json.loads(meta.read_text())
+    index = faiss.read_index(str(p))
+    if int(index.ntotal) != int(info["vectors"]) or int(index.d) != int(info["dim"]):
+        raise DataError(f"faiss index '{p}' does not match '{meta.name}' ({info}); rebuild it")
+    return SearchIndex(index=index, kind=str(info["kind"]), n=int(index.ntotal), dim=int(index.d))
+
+
+def search_aggregated(
+    index: SearchIndex,
+    features: np.ndarray,
+    queries: Sequence[np.ndarray],
+    k: int,
+    *,
+    candidates: int = 4,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Top-``k`` pool rows for groups of queries (the several grey key frames of one scene).
+
+    Each query of a group asks the index for ``candidates`` x ``k`` rows; the union is re-scored
+    exactly as the **mean cosine similarity** over the group's queries (``features`` are the
+    indexed unit rows), so a reference must suit the whole scene, not one frame. Returns, per
+    group, (positions best first, scores).
+    """
+    if k < 1:
+        raise ParameterError(f"k must be >= 1, got {k}")
+    out = []
+    for group in queries:
+        q = np.ascontiguousarray(np.asarray(group, dtype=np.float32).reshape(-1, index.dim))
+        if len(q) == 0:
+            raise DataError("a scene has no query frame to search with")
+        _, pos = index.search(q, min(index.n, candidates * k))
+        cand = np.unique(pos[pos >= 0])
+        score = (features[cand] @ q.T).mean(axis=1)
+        order = np.argsort(-score, kind="stable")[:k]
+        out.append((cand[order].astype(np.int64), score[order].astype(np.float32)))
+    return out

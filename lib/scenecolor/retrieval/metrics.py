@@ -72,7 +72,7 @@ def retrieval_scores(rel: np.ndarray, n_rel: np.ndarray, ks: Sequence[int] = (1,
 
 
 def compare_descriptors(
-    descriptors: Mapping[str, np.ndarray],
+    descriptors: Mapping[str, np.ndarray | tuple[np.ndarray, np.ndarray]],
     meta: pd.DataFrame,
     query_mask: np.ndarray,
     gallery_mask: np.ndarray,
@@ -84,7 +84,9 @@ def compare_descriptors(
     """One row per (relevance, descriptor): retrieval scores of the query rows against the gallery rows.
 
     ``descriptors`` maps a name to features aligned with ``meta`` (which needs frame_id and the
-    relevance columns); a query is never its own result.
+    relevance columns), or to a pair (query-side features, gallery-side features), both aligned
+    with ``meta``, when queries are encoded differently (a grey query against colour gallery
+    frames); a query is never its own result.
     """
     qm, gm = np.asarray(query_mask, bool), np.asarray(gallery_mask, bool)
     rows = []
@@ -93,7 +95,8 @@ def compare_descriptors(
             raise DataError(f"relevance column '{column}' is not in the metadata ({list(meta.columns)})")
         labels, ids = meta[column].to_numpy(), meta["frame_id"].to_numpy()
         for name, feats in descriptors.items():
-            rel, n_rel = ranked_relevance(feats[qm], labels[qm], feats[gm], labels[gm], ids[qm], ids[gm])
+            qf, gf = feats if isinstance(feats, tuple) else (feats, feats)
+            rel, n_rel = ranked_relevance(qf[qm], labels[qm], gf[gm], labels[gm], ids[qm], ids[gm])
             rows.append(
                 {
                     "protocol": protocol,

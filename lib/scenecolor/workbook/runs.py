@@ -9,6 +9,7 @@ naming the notebook (and the command) that makes the missing file.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -19,18 +20,21 @@ import pandas as pd
 from scenecolor.colorize.backend import ColorizerBackend, TorchColorizer
 from scenecolor.colorize.refs import ReferenceFinder
 from scenecolor.colorize.video import ColorizeSummary, colorize_video_file
-from scenecolor.core.artifacts import read_json
+from scenecolor.core.artifacts import read_json, sha256_file
 from scenecolor.core.errors import MissingUpstreamError, ParameterError
 from scenecolor.core.paths import checkout_root
 from scenecolor.core.video import probe
 from scenecolor.data.frames import FrameStore
+from scenecolor.embed.checkpoint import load_trained_embedder
 from scenecolor.export.models import COLORIZER_ONNX, onnx_colorizer
-from scenecolor.retrieval.index import FeatureStore
+from scenecolor.retrieval.gallery import GALLERY_FILE, BuildReport, EncoderSpec, Gallery, build_gallery
+from scenecolor.retrieval.index import FeatureStore, pool_encoder
 from scenecolor.scenes.ssim_detector import SsimConfig
 from scenecolor.workbook.pipeline import get_step, step_folder
 
 COLORIZER_FILE = "colorizer.pt"
 EMBEDDER_FILE = "embedder.pt"
+OPEN_INDEX_FILE = "index.faiss"  # notebook 03's faiss index over its open pool: the one colorize searches
 
 
 def resolve_run_dir(run_dir: str | os.PathLike[str] | None) -> Path:
@@ -86,10 +90,65 @@ def cut_config(run: Path) -> SsimConfig:
 
 
 def reference_finder(run: Path, pool: str = "open") -> ReferenceFinder:
-    """The run's frame store, embedder (01) and feature store (03) as a ReferenceFinder."""
+    """The run's frame store, embedder (01), feature store and ``open``-pool faiss index (03) as a ReferenceFinder."""
     embedder = step_file(run, "01_embedder_training", EMBEDDER_FILE)
     features = FeatureStore.open(step_file(run, "03_reference_selection", "features"))
-    return ReferenceFinder.from_files(frame_store(run), features, embedder, pool)
+    index = step_file(run, "03_reference_selection", OPEN_INDEX_FILE) if pool == "open" else None
+    return ReferenceFinder.from_files(frame_store(run), features, embedder, pool, index=index)
+
+
+# -- galleries: `scenecolor gallery build` and `scenecolor colorize --gallery` (issue 13) ---------------
+
+
+def gallery_encoder(run: Path) -> tuple[object, EncoderSpec]:
+    """The run's gallery-side encoder (embedder of 01, pre-processing of 00) and what identifies it."""
+    embedder = step_file(run, "01_embedder_training", EMBEDDER_FILE)
+    model, train_cfg = load_trained_embedder(embedder)
+    prep = frame_store(run).preprocess
+    spec = EncoderSpec(
+        embedder_sha256=sha256_file(embedder),
+        backbone=model.config.backbone,
+        input_size=train_cfg.input_size,
+        pairing=train_cfg.pairing,
+        preprocess={"size": prep.size, "mean_filter": prep.mean_filter, "resize_mode": prep.resize_mode},
+    )
+    return pool_encoder(model, train_cfg), spec
+
+
+def build_gallery_with_run(
+    sources: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    *,
+    run_dir: str | os.PathLike[str] | None = None,
+    **kwargs: Any,
+) -> BuildReport:
+    """``scenecolor gallery build``: index ``sources`` into ``out`` with the run's embedder and settings."""
+    run = resolve_run_dir(run_dir)
+    encode, spec = gallery_encoder(run)
+    return build_gallery(
+        sources,
+        out,
+        encode=encode,  # type: ignore[arg-type]
+        encoder=spec,
+        prep=frame_store(run).preprocess,
+        cut_config=cut_config(run),
+        **kwargs,
+    )
+
+
+def gallery_finder(run: Path, gallery: str | os.PathLike[str], scratch: str | os.PathLike[str]) -> ReferenceFinder:
+    """A finder over ``gallery``: a gallery folder, or a folder of media indexed first into ``scratch``."""
+    folder = Path(gallery)
+    if not folder.exists():
+        raise ParameterError(f"--gallery '{folder}' does not exist; give a gallery folder or a folder of images/videos")
+    if not (folder / GALLERY_FILE).is_file():
+        build_gallery_with_run([folder], scratch, run_dir=run)
+        folder = Path(scratch)
+    embedder = step_file(run, "01_embedder_training", EMBEDDER_FILE)
+    return ReferenceFinder.from_gallery(Gallery.open(folder), embedder, frame_store(run).preprocess)
+
+
+# ---------------------------------------------------------------------------------------------------------
 
 
 def colorize_with_run(
@@ -102,11 +161,18 @@ def colorize_with_run(
     clip_len: int | None = None,
     progress: bool = True,
     finder: ReferenceFinder | None = None,
+    gallery: str | os.PathLike[str] | None = None,
 ) -> ColorizeSummary:
-    """``scenecolor colorize``: ``video`` -> ``out`` with the colorizer, references and settings of a run."""
+    """``scenecolor colorize``: ``video`` -> ``out`` with the colorizer, references and settings of a run.
+
+    ``gallery``: search this gallery (or folder of images/videos) instead of the run's own pool.
+    """
     run = resolve_run_dir(run_dir)
     probe(video)  # a missing, empty or corrupt input is named before the run's models load
     model = open_backend(run, backend)
+    if finder is None and gallery is not None:
+        with tempfile.TemporaryDirectory(prefix="scenecolor-gallery-") as scratch:
+            finder = gallery_finder(run, gallery, scratch)
     return colorize_video_file(
         video,
         out,

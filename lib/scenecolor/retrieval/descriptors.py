@@ -1,0 +1,52 @@
+"""Classical baselines for grey-query retrieval: what a descriptor of lightness alone can do.
+
+A grey query holds only L, so every baseline here looks only at L (CIE lightness) of both the
+query and the gallery frame:
+
+- :func:`grey_histogram`: the histogram of L - all that a colour histogram can see of a grey
+  frame (square-rooted and L2-normalised, so the dot product is the Bhattacharyya coefficient);
+- :func:`hog_descriptor`: a global HOG (Dalal & Triggs; scikit-image) of L at a small fixed size
+  - layout and edges, the classical global shape descriptor.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from skimage.feature import hog
+
+from scenecolor.core.color import rgb_to_lab
+from scenecolor.core.errors import DataError
+
+
+def lightness(frames: np.ndarray) -> np.ndarray:
+    """uint8 RGB frames (n, H, W, 3) -> their CIE lightness L in [0, 100], float32 (n, H, W)."""
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise DataError(f"descriptor needs uint8 RGB frames (n, H, W, 3), got {frames.dtype} {frames.shape}")
+    return rgb_to_lab(frames)[..., 0].astype(np.float32)
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def grey_histogram(frames: np.ndarray, bins: int = 32) -> np.ndarray:
+    """Histogram of L with ``bins`` bins, square-rooted and L2-normalised (Hellinger)."""
+    codes = np.clip((lightness(frames) * bins / 100.0).astype(np.int64), 0, bins - 1)
+    hist = np.stack([np.bincount(c.ravel(), minlength=bins) for c in codes]).astype(np.float32)
+    return _unit_rows(np.sqrt(hist / hist.sum(axis=1, keepdims=True)))
+
+
+def hog_descriptor(frames: np.ndarray, size: int = 64, cell: int = 8) -> np.ndarray:
+    """Global HOG of L resized to ``size`` x ``size`` (9 orientations, ``cell`` px cells, 2x2 blocks, L2-Hys),
+    L2-normalised."""
+    if size < 2 * cell:
+        raise DataError(f"HOG needs size >= 2 cells ({2 * cell} px), got {size}")
+    out = []
+    for lum in lightness(frames):
+        small = cv2.resize(lum, (size, size), interpolation=cv2.INTER_AREA) / 100.0
+        out.append(
+            hog(small, orientations=9, pixels_per_cell=(cell, cell), cells_per_block=(2, 2), block_norm="L2-Hys")
+        )
+    return _unit_rows(np.stack(out))

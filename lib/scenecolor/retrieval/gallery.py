@@ -1,0 +1,392 @@
+"""A user's gallery of colour references: folders of images and videos, encoded once, searched with faiss.
+
+``scenecolor gallery build SOURCE... --out GALLERY`` walks the sources (files or folders, recursively),
+encodes every image and, for a video, a few frames of each shot (shots found by the SSIM scene
+detector), and writes the gallery folder:
+
+    gallery.json    settings: format, embedder (sha256, backbone, input size, pairing), pre-processing,
+                    index kind and, for an approximate index, its recall@1 against exact search
+    table.csv       one row per vector: source (absolute path), frame (video frame index; -1 for an
+                    image), content_hash (sha256 of the file)
+    features.npy    float32 (n, D), unit rows, same order as table.csv
+    index.faiss     the faiss index over features.npy (+ index.json: kind, vectors, dimension)
+
+Running the build again on a grown folder encodes only files whose (path, content hash) is not yet
+in the table; a file whose content changed is re-encoded and its old rows dropped; an unreadable
+file is skipped with a warning naming it, and every row already indexed is kept. All files are
+written atomically, ``gallery.json`` last, so an interrupted build leaves the previous gallery intact.
+This module is the only writer and reader of that folder.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from scenecolor.core.artifacts import atomic_path, atomic_save_npy, atomic_write_json, read_json, sha256_file
+from scenecolor.core.errors import DataError, ParameterError, ScenecolorError
+from scenecolor.core.video import iter_frames
+from scenecolor.data.frames import Preprocess, preprocess_frame
+from scenecolor.retrieval.index import SearchIndex, build_index, exact_search, read_index, recall_at_1, write_index
+from scenecolor.scenes.ssim_detector import SsimConfig, detect_cuts
+
+GALLERY_FILE = "gallery.json"
+TABLE_FILE = "table.csv"
+FEATURES_FILE = "features.npy"
+INDEX_FILE = "index.faiss"
+FORMAT = 1
+TABLE_COLUMNS = ("source", "frame", "content_hash")
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
+
+
+class GalleryWarning(UserWarning):
+    """A source file was skipped (unreadable, or not an image or video)."""
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """What the gallery vectors depend on: the embedder file and how frames reach it."""
+
+    embedder_sha256: str
+    backbone: str
+    input_size: int
+    pairing: str
+    preprocess: dict[str, Any]
+
+
+@dataclass
+class BuildReport:
+    """What one :func:`build_gallery` call did."""
+
+    gallery: str
+    files_seen: int = 0
+    files_encoded: int = 0
+    files_unchanged: int = 0
+    files_skipped: list[str] = field(default_factory=list)
+    vectors_added: int = 0
+    vectors: int = 0
+    index_kind: str = ""
+    recall_at_1: float | None = None
+    encode_s: float = 0.0
+    read_s: float = 0.0
+    index_s: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def frames_per_s(self) -> float:
+        """Encoded gallery frames per second of the whole build (reading, decoding, encoding, indexing)."""
+        return self.vectors_added / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "frames_per_s": self.frames_per_s}
+
+
+# -- finding the media ---------------------------------------------------------------------------------
+def media_files(sources: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Images and videos under ``sources`` (files or folders, walked recursively), absolute, sorted, unique.
+
+    A source that does not exist raises DataError; files of another type inside a folder are ignored,
+    a named file of another type is skipped with a warning.
+    """
+    found: dict[Path, None] = {}
+    for src in sources:
+        p = Path(src).expanduser()
+        if not p.exists():
+            raise DataError(f"gallery source '{p}' does not exist; give existing image/video files or folders")
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES and not f.name.startswith("."):
+                    found[f.resolve()] = None
+        elif p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
+            found[p.resolve()] = None
+        else:
+            warnings.warn(f"skipped '{p}': not an image or video file", GalleryWarning, stacklevel=2)
+    return sorted(found)
+
+
+def is_video(path: str | os.PathLike[str]) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """An image file as RGB uint8 (H, W, 3); DataError naming it when it cannot be decoded."""
+    data = np.fromfile(str(path), dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if img is None:
+        raise DataError(f"image '{path}' cannot be decoded (corrupt or not an image)")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def shot_frames(n_frames: int, scenes: Sequence[dict[str, int]], per_shot: int) -> list[int]:
+    """``per_shot`` frames of each scene, evenly spread inside it (centres of equal parts), ascending."""
+    out: set[int] = set()
+    for sc in scenes:
+        a, b = int(sc["start"]), min(int(sc["end"]), n_frames)
+        if b <= a:
+            continue
+        m = min(per_shot, b - a)
+        out.update(int(a + (b - a) * (i + 0.5) / m) for i in range(m))
+    return sorted(out)
+
+
+def video_frames(
+    path: str | os.PathLike[str], per_shot: int, cut_config: SsimConfig | None = None
+) -> list[tuple[int, np.ndarray]]:
+    """(frame index, RGB uint8 frame) for ``per_shot`` frames of each shot of a video (shots by the SSIM detector)."""
+    detection = detect_cuts(path, cut_config or SsimConfig())
+    wanted = set(shot_frames(detection.n_frames, detection.scenes(), per_shot))
+    out = []
+    for n, frame in enumerate(iter_frames(path)):
+        if n in wanted:
+            out.append((n, frame))
+            if len(out) == len(wanted):
+                break
+    return out
+
+
+def read_source_frame(source: str, frame: int) -> np.ndarray:
+    """The RGB uint8 frame a table row points to: the image itself (frame -1) or frame ``frame`` of a video."""
+    if frame < 0:
+        return read_image(source)
+    for n, img in enumerate(iter_frames(source)):
+        if n == frame:
+            return img
+    raise DataError(f"gallery source '{source}' has no frame {frame} any more; rebuild the gallery")
+
+
+# -- the gallery folder ----------------------------------------------------------------------------------
+@dataclass
+class Gallery:
+    """An opened gallery folder: table, vectors, index and settings."""
+
+    folder: Path
+    settings: dict[str, Any]
+    table: pd.DataFrame
+    features: np.ndarray
+    index: SearchIndex
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @classmethod
+    def open(cls, folder: str | os.PathLike[str]) -> Gallery:
+        """Read a gallery written by :func:`build_gallery`; DataError naming the fix when it is incomplete."""
+        p = Path(folder)
+        if not (p / GALLERY_FILE).is_file():
+            raise DataError(
+                f"'{p}' is not a gallery (no {GALLERY_FILE}); build one with `scenecolor gallery build SOURCE... "
+                f"--out {p}`"
+            )
+        settings = read_json(p / GALLERY_FILE)
+        if settings.get("format") != FORMAT:
+            raise DataError(f"gallery '{p}' has format {settings.get('format')}, expected {FORMAT}; rebuild it")
+        table = _read_table(p / TABLE_FILE)
+        features = np.load(p / FEATURES_FILE, allow_pickle=False)
+        index = read_index(p / INDEX_FILE)
+        if not len(table) == len(features) == index.n:
+            raise DataError(
+                f"gallery '{p}' is inconsistent: {len(table)} table rows, {len(features)} vectors, {index.n} indexed; "
+                "rebuild it into a new folder"
+            )
+        return cls(p, settings, table, features, index)
+
+    @property
+    def encoder(self) -> EncoderSpec:
+        return EncoderSpec(**self.settings["encoder"])
+
+    def describe(self, positions: Iterable[int]) -> list[dict[str, Any]]:
+        """``{"source", "frame"}`` of table rows (frame None for an image)."""
+        rows = self.table.iloc[list(positions)]
+        return [
+            {"source": str(s), "frame": None if int(f) < 0 else int(f)} for s, f in zip(rows["source"], rows["frame"])
+        ]
+
+    def load_frames(self, positions: Iterable[int], prep: Preprocess) -> np.ndarray:
+        """The rows' frames decoded from their sources and pre-processed like the frame store (uint8 (n, S, S, 3))."""
+        rows = self.table.iloc[list(positions)]
+        return np.stack(
+            [preprocess_frame(read_source_frame(str(s), int(f)), prep) for s, f in zip(rows["source"], rows["frame"])]
+        )
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"gallery table '{path}' is missing; rebuild the gallery")
+    table = pd.read_csv(path, dtype={"source": str, "content_hash": str, "frame": np.int64}, keep_default_na=False)
+    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
+    if missing:
+        raise DataError(f"gallery table '{path}' lacks columns {missing}; rebuild the gallery")
+    return table[list(TABLE_COLUMNS)]
+
+
+def _items(path: Path, per_shot: int, cut_config: SsimConfig | None) -> list[tuple[int, np.ndarray]]:
+    """(frame, RGB frame) pairs of one file: the image as frame -1, or a few frames per shot of a video."""
+    if is_video(path):
+        return video_frames(path, per_shot, cut_config)
+    return [(-1, read_image(path))]
+
+
+def _decoded(
+    files: Sequence[Path],
+    prep: Preprocess,
+    per_shot: int,
+    cut_config: SsimConfig | None,
+    workers: int,
+) -> Iterator[tuple[Path, list[tuple[int, np.ndarray]] | Exception]]:
+    """Each file's pre-processed frames (or the error that stopped it), decoded ahead in ``workers`` threads."""
+
+    def load(path: Path) -> list[tuple[int, np.ndarray]] | Exception:
+        try:
+            return [(f, preprocess_frame(img, prep)) for f, img in _items(path, per_shot, cut_config)]
+        except (ScenecolorError, OSError, ValueError, cv2.error) as exc:
+            return exc
+
+    ahead = max(1, workers) * 32  # bounded read-ahead: memory stays flat however many files there are
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        queue: deque[tuple[Path, Future]] = deque()
+        for path in files:
+            queue.append((path, pool.submit(load, path)))
+            if len(queue) >= ahead:
+                done, fut = queue.popleft()
+                yield done, fut.result()
+        while queue:
+            done, fut = queue.popleft()
+            yield done, fut.result()
+
+
+def build_gallery(
+    sources: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    *,
+    encode: Callable[[np.ndarray], np.ndarray],
+    encoder: EncoderSpec,
+    prep: Preprocess,
+    cut_config: SsimConfig | None = None,
+    frames_per_shot: int = 3,
+    index_kind: str = "auto",
+    exact_max: int = 50_000,
+    batch_size: int = 64,
+    workers: int = 2,
+    recall_queries: int = 200,
+    seed: int = 0,
+) -> BuildReport:
+    """Build or grow the gallery ``out`` from ``sources`` (see the module docstring).
+
+    ``encode`` maps store-like uint8 frames (n, S, S, 3) to unit rows (the run's gallery encoder);
+    ``encoder`` records what produced them: a gallery built by another embedder or pre-processing
+    is refused rather than mixed. The index is rebuilt over all vectors after every build: exact up
+    to ``exact_max`` vectors, approximate (``index_kind`` or IVF-PQ for ``auto``) above, with its
+    recall@1 against exact search measured on ``recall_queries`` stored vectors slightly perturbed.
+    """
+    if frames_per_shot < 1:
+        raise ParameterError(f"frames per shot must be >= 1, got {frames_per_shot}")
+    t0 = time.perf_counter()
+    folder = Path(out)
+    report = BuildReport(gallery=str(folder))
+    if (folder / GALLERY_FILE).is_file():
+        old = Gallery.open(folder)
+        if old.encoder != encoder:
+            raise ParameterError(
+                f"gallery '{folder}' was built with another embedder or pre-processing ({old.encoder}); build into a "
+                "new --out folder"
+            )
+        table, features = old.table, old.features
+    else:
+        table = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(TABLE_COLUMNS, (str, np.int64, str))})
+        features = np.zeros((0, 0), np.float32)
+    files = media_files(sources)
+    report.files_seen = len(files)
+    known = dict(zip(table["source"], table["content_hash"]))
+    todo: list[tuple[Path, str]] = []
+    for f in files:
+        try:
+            digest = sha256_file(f)
+        except OSError as exc:
+            _skip(report, f, f"cannot be read ({exc.__class__.__name__})")
+            continue
+        if known.get(str(f)) == digest:
+            report.files_unchanged += 1
+        else:
+            todo.append((f, digest))
+    keep = ~table["source"].isin([str(f) for f, _ in todo]).to_numpy()  # a changed file's old rows go
+    new_rows: list[dict[str, Any]] = []
+    new_vecs: list[np.ndarray] = []
+    pending: list[np.ndarray] = []
+
+    def flush() -> None:
+        if pending:
+            t = time.perf_counter()
+            new_vecs.append(np.asarray(encode(np.stack(pending)), dtype=np.float32))
+            report.encode_s += time.perf_counter() - t
+            pending.clear()
+
+    digests = dict(todo)
+    t_read = time.perf_counter()
+    for path, items in _decoded([f for f, _ in todo], prep, frames_per_shot, cut_config, workers):
+        if isinstance(items, Exception):
+            _skip(report, path, str(items))
+            continue
+        if not items:
+            _skip(report, path, "no frame could be decoded")
+            continue
+        for frame, img in items:
+            new_rows.append({"source": str(path), "frame": int(frame), "content_hash": digests[path]})
+            pending.append(img)
+            if len(pending) >= batch_size:
+                flush()
+        report.files_encoded += 1
+    flush()
+    report.read_s = time.perf_counter() - t_read - report.encode_s
+    added = np.concatenate(new_vecs) if new_vecs else np.zeros((0, max(1, features.shape[1])), np.float32)
+    kept = features[keep] if len(features) else features.reshape(0, added.shape[1])
+    all_feats = np.ascontiguousarray(np.concatenate([kept, added]).astype(np.float32))
+    all_table = pd.concat([table[keep], pd.DataFrame(new_rows, columns=list(TABLE_COLUMNS))], ignore_index=True)
+    if len(all_table) == 0:
+        raise DataError(f"no image or video frame could be read from {list(map(str, sources))}; nothing to index")
+    t = time.perf_counter()
+    index = build_index(all_feats, kind=index_kind, exact_max=exact_max, seed=seed)  # type: ignore[arg-type]
+    if index.kind != "flat":
+        rng = np.random.default_rng(seed)
+        picks = rng.choice(len(all_feats), size=min(recall_queries, len(all_feats)), replace=False)
+        q = all_feats[picks] + 0.05 * rng.standard_normal((len(picks), all_feats.shape[1])).astype(np.float32)
+        q /= np.linalg.norm(q, axis=1, keepdims=True)
+        report.recall_at_1 = recall_at_1(index.search(q, 1)[1], exact_search(all_feats, q, 1)[1])
+    report.index_s = time.perf_counter() - t
+    report.index_kind, report.vectors, report.vectors_added = index.kind, len(all_table), len(added)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_save_npy(folder / FEATURES_FILE, all_feats)
+    with atomic_path(folder / TABLE_FILE) as tmp:
+        all_table.to_csv(tmp, index=False)
+    write_index(folder / INDEX_FILE, index)
+    report.seconds = time.perf_counter() - t0
+    atomic_write_json(
+        folder / GALLERY_FILE,
+        {
+            "format": FORMAT,
+            "encoder": asdict(encoder),
+            "vectors": len(all_table),
+            "index_kind": index.kind,
+            "exact_max": exact_max,
+            "recall_at_1_vs_exact": report.recall_at_1,
+            "frames_per_shot": frames_per_shot,
+            "last_build": report.to_json(),
+        },
+    )
+    return report
+
+
+def _skip(report: BuildReport, path: Path, why: str) -> None:
+    report.files_skipped.append(str(path))
+    warnings.warn(f"skipped unreadable file '{path}': {why}", GalleryWarning, stacklevel=3)
