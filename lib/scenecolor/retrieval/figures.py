@@ -8,6 +8,7 @@ import pandas as pd
 
 from scenecolor.core.errors import DataError
 from scenecolor.data.frames import FrameStore
+from scenecolor.retrieval.descriptors import lightness
 
 
 def plot_reference_grid(
@@ -20,7 +21,7 @@ def plot_reference_grid(
     n_rows: int = 6,
     title: str = "",
 ) -> plt.Figure:
-    """Rows of [query | top-R references of ``pool``], each reference titled with its shot and cosine score.
+    """Rows of [grey query | top-R references of ``pool``], each reference titled with its shot and cosine score.
 
     ``n_rows`` queries are taken evenly spread over ``queries`` (so several videos show).
 
@@ -41,7 +42,7 @@ def plot_reference_grid(
     fig, axes = plt.subplots(len(rows), top_r + 1, figsize=(1.6 * (top_r + 1), 1.8 * len(rows)), squeeze=False)
     for r, q in rows.iterrows():
         ax = axes[r][0]
-        ax.imshow(query_frames[picks[r]], interpolation="nearest")
+        ax.imshow(lightness(query_frames[picks[r]][None])[0], cmap="gray", vmin=0, vmax=100, interpolation="nearest")
         ax.set_title(f"{q['video_id']} scene {q['scene']}\nquery (shot {q['shot_id'] or '?'})", fontsize=7)
         mine = sel[(sel["video_id"] == q["video_id"]) & (sel["scene"] == q["scene"])].sort_values("rank")
         for c in range(1, top_r + 1):
@@ -87,5 +88,40 @@ def plot_metric_bars(table: pd.DataFrame, metrics: tuple[str, ...] = ("P@1", "P@
         ax.set(title=protocol, ylim=(0, 1.05), ylabel="score (relevant = same shot)")
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8, loc="lower center", ncol=3, framealpha=0.9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gallery_grid(
+    queries: pd.DataFrame,
+    query_frames: np.ndarray,
+    found: list[tuple[np.ndarray, np.ndarray]],
+    thumbs: list[np.ndarray],
+    labels: list[list[str]],
+    *,
+    n_rows: int = 6,
+    title: str = "",
+) -> plt.Figure:
+    """Rows of [grey query | its top gallery frames], each titled with its label and mean cosine score.
+
+    ``found`` holds (positions, scores) per query row; ``thumbs`` and ``labels`` the matching
+    gallery frames (uint8 RGB) and short names, row by row.
+    """
+    if not found:
+        raise DataError("no gallery result to show")
+    picks = np.unique(np.linspace(0, len(queries) - 1, min(n_rows, len(queries))).round().astype(int))
+    top = max(len(f[0]) for f in found)
+    fig, axes = plt.subplots(len(picks), top + 1, figsize=(1.6 * (top + 1), 1.8 * len(picks)), squeeze=False)
+    for r, qi in enumerate(picks):
+        q = queries.iloc[qi]
+        axes[r][0].imshow(lightness(query_frames[qi][None])[0], cmap="gray", vmin=0, vmax=100)
+        axes[r][0].set_title(f"{q['video_id']} scene {q['scene']}\ngrey query", fontsize=7)
+        for c in range(top + 1):
+            axes[r][c].set_xticks([])
+            axes[r][c].set_yticks([])
+        for c, (img, name, score) in enumerate(zip(thumbs[qi], labels[qi], found[qi][1]), start=1):
+            axes[r][c].imshow(img)
+            axes[r][c].set_title(f"#{c} {name}\ncos {score:.3f}", fontsize=6)
+    fig.suptitle(title or "grey scene queries and their top gallery frames", fontsize=9)
     fig.tight_layout()
     return fig

@@ -156,14 +156,17 @@ def video_frames(
     return out
 
 
-def read_source_frame(source: str, frame: int) -> np.ndarray:
-    """The RGB uint8 frame a table row points to: the image itself (frame -1) or frame ``frame`` of a video."""
-    if frame < 0:
-        return read_image(source)
+def _read_frames(source: str, frames: set[int]) -> dict[int, np.ndarray]:
+    """RGB uint8 frames of one source: the image itself (frame -1) or frames of a video, decoded in one pass."""
+    if frames == {-1}:
+        return {-1: read_image(source)}
+    out: dict[int, np.ndarray] = {}
     for n, img in enumerate(iter_frames(source)):
-        if n == frame:
-            return img
-    raise DataError(f"gallery source '{source}' has no frame {frame} any more; rebuild the gallery")
+        if n in frames:
+            out[n] = img
+            if len(out) == len(frames):
+                return out
+    raise DataError(f"gallery source '{source}' lacks frame(s) {sorted(frames - set(out))} now; rebuild the gallery")
 
 
 # -- the gallery folder ----------------------------------------------------------------------------------
@@ -216,8 +219,14 @@ class Gallery:
     def load_frames(self, positions: Iterable[int], prep: Preprocess) -> np.ndarray:
         """The rows' frames decoded from their sources and pre-processed like the frame store (uint8 (n, S, S, 3))."""
         rows = self.table.iloc[list(positions)]
+        if rows.empty:
+            raise DataError("no gallery row to load")
+        wanted: dict[str, set[int]] = {}
+        for s, f in zip(rows["source"], rows["frame"]):
+            wanted.setdefault(str(s), set()).add(int(f))
+        decoded = {(s, f): img for s, frames in wanted.items() for f, img in _read_frames(s, frames).items()}
         return np.stack(
-            [preprocess_frame(read_source_frame(str(s), int(f)), prep) for s, f in zip(rows["source"], rows["frame"])]
+            [preprocess_frame(decoded[(str(s), int(f))], prep) for s, f in zip(rows["source"], rows["frame"])]
         )
 
 

@@ -111,6 +111,42 @@ def scene_queries(
     return pd.DataFrame(rows), np.stack(frames)
 
 
+def scene_query_frames(scene: dict[str, Any], n: int = 3) -> list[int]:
+    """``n`` frames spread over a scene (the centres of ``n`` equal parts; the middle frame when n = 1)."""
+    a, b = int(scene["start"]), int(scene["end"])
+    if b <= a:
+        raise DataError(f"scene {scene} has no frame")
+    m = max(1, min(n, b - a))
+    return sorted({a + (b - a) * (2 * i + 1) // (2 * m) for i in range(m)})
+
+
+def frames_of_videos(
+    data_dir: str | os.PathLike[str], wanted: list[tuple[str, int, list[int]]], prep: Preprocess
+) -> list[list[np.ndarray]]:
+    """Pre-processed frames of test videos: for each (video_id, scene, frame indices), the frames, in order.
+
+    Each video of test_videos.json is decoded once.
+    """
+    base = Path(data_dir)
+    videos = {v["video_id"]: v for v in read_test_videos(base)}
+    need: dict[str, set[int]] = {}
+    for vid, _, frames in wanted:
+        if vid not in videos:
+            raise DataError(f"video '{vid}' is not in test_videos.json; re-run notebook 02 on this run's data")
+        need.setdefault(vid, set()).update(frames)
+    got: dict[tuple[str, int], np.ndarray] = {}
+    for vid, frames in need.items():
+        for n, frame in enumerate(iter_frames(base / videos[vid]["path"])):
+            if n in frames:
+                got[(vid, n)] = preprocess_frame(frame, prep)
+                if sum(k[0] == vid for k in got) == len(frames):
+                    break
+    missing = [(v, f) for v, _, fs in wanted for f in fs if (v, f) not in got]
+    if missing:
+        raise DataError(f"frame {missing[0][1]} of video '{missing[0][0]}' lies beyond its end; re-run notebook 02")
+    return [[got[(vid, f)] for f in frames] for vid, _, frames in wanted]
+
+
 def shot_queries(store: FrameStore) -> pd.DataFrame:
     """Every shot of the store with its first stored frame as the query: video_id, shot_id, query_frame_id, split."""
     first = store.index.sort_values("frame_id").groupby("shot_id", sort=False).head(1)

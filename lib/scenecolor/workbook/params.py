@@ -99,6 +99,11 @@ class EmbedderParams(StepParams):
         "semihard", description="negative choice within a batch: random or semi-hard (FaceNet)"
     )
     augment: bool = Field(False, description="random resized crops and flips of training frames (colours untouched)")
+    pairing: Literal["grey", "grey_anchor", "color"] = Field(
+        "grey",
+        description="how grey queries meet colour gallery frames: grey = both sides encoded from L, grey_anchor = grey "
+        "anchor vs colour positive/negative, color = colour on both sides (not the task's setting)",
+    )
     lr: float = Field(1e-3, gt=0.0, le=1.0, description="AdamW learning rate (GeM's p learns 10x faster)")
     weight_decay: float = Field(1e-4, ge=0.0, le=1.0, description="AdamW weight decay (not applied to p)")
     val_triplets: int = Field(256, ge=1, le=100_000, description="fixed validation triplets for the triplet accuracy")
@@ -157,7 +162,14 @@ class ReferenceSelectionParams(StepParams):
     exact_max: int = Field(50_000, ge=1, description="largest pool searched exactly when index_kind is auto")
     batch_size: int = Field(64, ge=1, le=4096, description="frames encoded per batch")
     eval_split: Literal["val", "test"] = Field("test", description="held-out split of the retrieval metrics")
-    hist_bins: int = Field(8, ge=2, le=32, description="bins per channel of the colour-histogram baseline")
+    grey_bins: int = Field(32, ge=4, le=256, description="bins of the grey-level (L) histogram baseline")
+    hog_size: int = Field(64, ge=16, le=256, description="side L is resized to for the HOG baseline")
+    queries_per_scene: int = Field(
+        3, ge=1, le=16, description="grey frames per scene whose mean cosine ranks a gallery's references"
+    )
+    gallery_frames_per_shot: int = Field(
+        3, ge=1, le=32, description="frames per shot of each video in the gallery built from the embedded media"
+    )
     grid_queries: int = Field(6, ge=1, le=24, description="queries shown in the reference grid figure")
 
 
