@@ -327,12 +327,14 @@ def search_aggregated(
     """
     if k < 1:
         raise ParameterError(f"k must be >= 1, got {k}")
-    out = []
-    for group in queries:
-        q = np.ascontiguousarray(np.asarray(group, dtype=np.float32).reshape(-1, index.dim))
-        if len(q) == 0:
-            raise DataError("a scene has no query frame to search with")
-        _, pos = index.search(q, min(index.n, candidates * k))
+    groups = [np.ascontiguousarray(np.asarray(g, dtype=np.float32).reshape(-1, index.dim)) for g in queries]
+    if not groups or min(len(g) for g in groups) == 0:
+        raise DataError("a scene has no query frame to search with")
+    _, pos_all = index.search(np.concatenate(groups), min(index.n, candidates * k))  # one batched faiss call
+    out, start = [], 0
+    for q in groups:
+        pos = pos_all[start : start + len(q)]
+        start += len(q)
         cand = np.unique(pos[pos >= 0])
         score = (features[cand] @ q.T).mean(axis=1)
         order = np.argsort(-score, kind="stable")[:k]
