@@ -94,6 +94,14 @@ class _FixedFinder:
     def find(self, keyframes: list[np.ndarray], k: int) -> list[np.ndarray]:
         return [np.arange(k) % len(self.refs_rgb) for _ in keyframes]
 
+    def find_scenes(self, keyframes: list[list[np.ndarray]], k: int) -> list:
+        from scenecolor.colorize.refs import SceneReferences
+
+        return [
+            SceneReferences(ids, [{"source": "fixed", "frame": int(i), "score": 1.0} for i in ids])
+            for ids in self.find(keyframes, k)
+        ]
+
     def reference_lab(self, ids: np.ndarray, resolution: int) -> np.ndarray:
         import cv2
 
