@@ -30,7 +30,7 @@ def model() -> C.SceneColorizer:
     with torch.no_grad():  # non-trivial BN statistics and a non-zero decoder head
         net.train()
         net(*_inputs(2, 3, 2))
-        for head in (net.decoder.head, net.decoder.refine):
+        for head in (net.decoder.fusion.logits, net.decoder.fusion.residual, net.decoder.refine):
             head.weight.normal_(0, 0.1)
     return net.eval()
 
@@ -56,6 +56,7 @@ def test_full_network_fits_the_papers_parameter_budget() -> None:
     )
     parts = {row["part"]: row["module"] for row in C.parts_table(net)}
     assert parts == {
+        "correspondence": "CorrespondenceAttention",
         "preprocess": "ClipPreprocessor",
         "reference_path": "FeaturePath",
         "frame_path": "FeaturePath",
