@@ -43,6 +43,7 @@ from scenecolor.data.frames import FrameStore
 from scenecolor.retrieval.references import read_references
 
 CHECKPOINT = "colorizer.pt"
+BEST_WEIGHTS = "best_weights.pt"  # the best epoch's weights so far (select_best), beside the checkpoint
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class TrainConfig:
     corr_weight: float = 0.3  # weight of the loss on the attention-warped ab itself (teaches the matching features)
     flow_method: str = "dis_fast"  # optical flow of the correspondence stage (scenecolor.correspondence.FLOW_METHODS)
     exemplar_val_shots: int = 16  # val shots scored under the exemplar protocol (first frame = the only reference)
+    select_best: bool = True  # end with the weights of the epoch (0 included) with the best exemplar val PSNR
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -300,8 +302,17 @@ def train_colorizer(
     def validate() -> dict[str, float]:
         return {**evaluate(model, val_set, cfg, info.device), **evaluate_exemplar(model, exemplar_val, info.device)}
 
+    best_path = Path(out_dir) / BEST_WEIGHTS
+
+    def keep_if_best() -> None:  # the weights of the best epoch so far (by exemplar val PSNR), for select_best
+        scores = [h["val_psnr_exemplar"] for h in history]
+        if cfg.select_best and info.is_main and scores[-1] >= max(scores):
+            best_path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({"epoch": history[-1]["epoch"], "state": model.state_dict()}, best_path)
+
     if start == 0:
         history = [{"epoch": 0, "train_loss": None, **validate(), "seconds": 0.0}]
+        keep_if_best()
     ddp = training.wrap_ddp(model, info)
     n_batches = cfg.batches_per_epoch or max(1, math.ceil(len(train_set) / cfg.batch_size))
     per_rank = max(1, math.ceil(n_batches / info.world_size))
@@ -347,9 +358,10 @@ def train_colorizer(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            for group in optimizer.param_groups:  # cosine decay as a pure function of the step (resumes exactly)
+            for group in optimizer.param_groups:  # warm-up, then cosine decay: a pure function of the step (resumes exactly)
                 step = (epoch - 1) * per_rank + b
-                group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))
+                warm = min(1.0, (step + 1) / max(1, total_steps // 5))  # the untrained fusion is already good: ease in
+                group["lr"] = cfg.lr * warm * 0.5 * (1 + math.cos(math.pi * step / total_steps))
             optimizer.step()
             sums = [sums[0] + loss.item(), sums[1] + 1]
             bar.set_postfix(loss=f"{loss.item():.3f}")
@@ -363,6 +375,12 @@ def train_colorizer(
                 "seconds": round(time.perf_counter() - t0, 3),
             }
         )
+        keep_if_best()
+        if epoch == cfg.epochs and cfg.select_best and best_path.is_file():
+            best = torch.load(best_path, weights_only=True)
+            if best["epoch"] != epoch:  # a later epoch did not beat it on validation: keep the better weights
+                model.load_state_dict(best["state"])
+            history[-1]["selected_epoch"] = int(best["epoch"])
         training.save_checkpoint(
             ckpt_path,
             arch=ARCH,

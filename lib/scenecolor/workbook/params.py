@@ -225,6 +225,9 @@ class ColorizerParams(StepParams):
     exemplar_val_shots: int = Field(
         16, ge=1, description="val shots scored under the exemplar protocol (first frame = the only reference)"
     )
+    select_best: bool = Field(
+        True, description="end with the weights of the epoch (0 = untrained included) with the best exemplar val PSNR"
+    )
 
 
 class EvaluationParams(StepParams):
