@@ -193,15 +193,17 @@ def evaluate(
 @torch.no_grad()
 def evaluate_exemplar(model: torch.nn.Module, shots: ExemplarValSet, device: torch.device) -> dict[str, float]:
     """The exemplar protocol on val shots (first frame = the only reference, the others scored):
-    PSNR of ours, of the flow candidate alone (the reference's ab warped by the flow), of the
-    most confident candidate (no learning) and of the reference's ab pasted in place."""
+    PSNR of ours, of its attention-warped ab alone (the learned correspondence), of the flow
+    candidate alone (the reference's ab warped by the flow), of the most confident flow candidate
+    (no learning) and of the reference's ab pasted in place."""
     was_training = model.training
     model.eval()
-    ours, flow, best, paste = [], [], [], []
+    ours, attention, flow, best, paste = [], [], [], [], []
     for shot in shots.shots:
         gray, ref, true_ab, guide = (t.to(device) for t in shots.tensors(shot))
-        pred = model(gray, ref, guide)
+        pred, cand_ab, _, _ = model(gray, ref, guide, detailed=True)
         ours += psnr_frames(gray, pred, true_ab)
+        attention += psnr_frames(gray, cand_ab[:, 6:8] * AB_SCALE, true_ab)
         flow += psnr_frames(gray, guide[:, 0:2] * AB_SCALE, true_ab)
         confs = guide[:, 2::3]  # [1, 3, T, S, S]
         abs_ = torch.stack([guide[:, 0:2], guide[:, 3:5], guide[:, 6:8]], dim=1)  # [1, 3, 2, T, S, S]
@@ -211,6 +213,7 @@ def evaluate_exemplar(model: torch.nn.Module, shots: ExemplarValSet, device: tor
     model.train(was_training)
     return {
         "val_psnr_exemplar": float(np.mean(ours)),
+        "val_psnr_exemplar_attention": float(np.mean(attention)),
         "val_psnr_exemplar_flow": float(np.mean(flow)),
         "val_psnr_exemplar_best_candidate": float(np.mean(best)),
         "val_psnr_exemplar_paste": float(np.mean(paste)),
@@ -358,7 +361,7 @@ def train_colorizer(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            for group in optimizer.param_groups:  # warm-up, then cosine decay: a pure function of the step (resumes exactly)
+            for group in optimizer.param_groups:  # warm-up, cosine decay: a pure function of the step (resumes)
                 step = (epoch - 1) * per_rank + b
                 warm = min(1.0, (step + 1) / max(1, total_steps // 5))  # the untrained fusion is already good: ease in
                 group["lr"] = cfg.lr * warm * 0.5 * (1 + math.cos(math.pi * step / total_steps))
@@ -476,8 +479,18 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
     p.add_argument("--stop-after", type=int, default=None, help="stop after this epoch (simulates an interruption)")
     for f in fields(TrainConfig):
-        p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+        kind = _parse_bool if isinstance(f.default, bool) else type(f.default)
+        p.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=f.default)
     return parser
+
+
+def _parse_bool(text: str) -> bool:
+    """'True'/'False' (as :func:`cli_args` writes them), also 1/0, yes/no."""
+    if text.strip().lower() in ("true", "1", "yes"):
+        return True
+    if text.strip().lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
