@@ -131,7 +131,7 @@ def load_test_shots(
             out.append(
                 read_clip(
                     Path(data_dir) / entry["path"],
-                    clip_id=str(shot["shot_id"]),
+                    clip_id=f"{entry['video_id']}-{shot['shot_id']}",  # a shot can appear in several test videos
                     start=seg[0],
                     end=seg[1],
                     width=width,
