@@ -69,3 +69,13 @@ PAPER_TABLE_V = pd.DataFrame(
     ],
     columns=["method", "PSNR", "SSIM", "sec_per_frame", "size_MB"],
 )
+
+# Published exemplar video colorization figures (not this paper's; quoted by issue 12 for context):
+# DAVIS, ground-truth first frame as the only exemplar, GPU.
+EXEMPLAR_PUBLISHED = pd.DataFrame(
+    [
+        {"method": "ColorMNet (ECCV 2024)", "PSNR": 35.77, "SSIM": 0.970, "sec_per_frame": 0.07, "params_M": 123.6},
+        {"method": "BiSTNet", "PSNR": 34.02, "SSIM": None, "sec_per_frame": None, "params_M": None},
+        {"method": "DeepExemplar", "PSNR": 33.24, "SSIM": None, "sec_per_frame": None, "params_M": None},
+    ]
+)

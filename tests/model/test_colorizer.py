@@ -30,7 +30,7 @@ def model() -> C.SceneColorizer:
     with torch.no_grad():  # non-trivial BN statistics and a non-zero decoder head
         net.train()
         net(*_inputs(2, 3, 2))
-        for head in (net.decoder.head, net.decoder.refine):
+        for head in (net.decoder.fusion.logits, net.decoder.fusion.residual, net.decoder.refine):
             head.weight.normal_(0, 0.1)
     return net.eval()
 
@@ -56,6 +56,7 @@ def test_full_network_fits_the_papers_parameter_budget() -> None:
     )
     parts = {row["part"]: row["module"] for row in C.parts_table(net)}
     assert parts == {
+        "correspondence": "CorrespondenceAttention",
         "preprocess": "ClipPreprocessor",
         "reference_path": "FeaturePath",
         "frame_path": "FeaturePath",
@@ -78,13 +79,19 @@ def test_cached_reference_features_give_the_same_colours_as_forward(model: C.Sce
 
 
 def test_output_follows_the_references(model: C.SceneColorizer) -> None:
-    """Source-reference attention is really used: other references, other colours."""
+    """The references' colours reach the output through the attention paths alone (no flow candidates)
+    and, much more, through the correspondence stage's flow candidates: other references, other colours."""
+    from scenecolor.colorize.correspondence import GuideConfig
+    from scenecolor.colorize.exemplar_data import guides_for_clips
+
     gray, refs = _inputs(1, 2, 2)
     recoloured = refs.clone()
     recoloured[:, :, 1:] = -recoloured[:, :, 1:]  # the opposite hue everywhere
     with torch.no_grad():
         a, b = model(gray, refs), model(gray, recoloured)
-    assert (a - b).abs().mean() > 1.0  # ab units
+        guided = [model(gray, r, guides_for_clips(gray, r, GuideConfig())) for r in (refs, recoloured)]
+    assert (a - b).abs().mean() > 0.5  # ab units: attention alone (an untrained network trusts it little)
+    assert (guided[0] - guided[1]).abs().mean() > 5.0  # with the flow candidates of the references
 
 
 def test_temporal_attention_mixes_the_frames_of_a_clip(model: C.SceneColorizer) -> None:

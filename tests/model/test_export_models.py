@@ -73,9 +73,12 @@ def test_two_graph_pipeline_matches_the_torch_model(exported, b: int, t: int, r:
     model, _, folder = exported
     backend = export_models.onnx_colorizer(folder)
     gray, refs = _clip(b, t, r, size, seed=b * 100 + t * 10 + r)
+    guide = export_models.example_guide(
+        gray, refs
+    )  # the correspondence stage's flow candidates, computed outside the graphs
     with torch.no_grad():
-        want = model(gray, refs).numpy()
-    got = backend.colorize_batch(gray, refs)
+        want = model(gray, refs, guide).numpy()
+    got = backend.colorize_batch(gray, refs, guide)
     assert got.shape == (b, 2, t, size, size)
     assert np.abs(got - want).max() < 1e-3  # ab spans -110..110: float32 rounding only
 
@@ -88,10 +91,12 @@ def test_backend_interface_shapes(exported) -> None:
     feats = backend.encode_references(refs)
     ab = backend.predict_ab(np.full((6, 32, 32), 0.5, np.float32), feats)
     assert ab.shape == (6, 32, 32, 2) and ab.dtype == np.float32 and np.isfinite(ab).all()
-    with pytest.raises(DataError, match=r"references must be float32 \(R, 32, 32, 3\)"):
+    with pytest.raises(DataError, match=r"references must be float32 \(R, H, W, 3\)"):
         backend.encode_references(refs[..., :2])
-    with pytest.raises(DataError, match=r"grey clip must be float32 \(T, 32, 32\)"):
+    with pytest.raises(DataError, match=r"must have the same H, W"):
         backend.predict_ab(np.zeros((2, 16, 16), np.float32), feats)
+    with pytest.raises(DataError, match=r"grey clip must be float32 \(T, H, W\)"):
+        backend.predict_ab(np.zeros((2, 24, 32), np.float32), feats)
 
 
 @pytest.mark.parametrize("fmt,ops", [("qdq", "conv"), ("qoperator", "conv_and_data")])
@@ -107,9 +112,10 @@ def test_int8_colorizer_loads_runs_and_stays_close(exported, fmt: str, ops: str)
     backend = export_models.onnx_colorizer(folder, precision="int8")
     assert backend.int8 == f"static {fmt}"
     gray, refs = _clip(2, 4, 3, seed=7)
-    got = backend.colorize_batch(gray, refs)
+    guide = export_models.example_guide(gray, refs)
+    got = backend.colorize_batch(gray, refs, guide)
     with torch.no_grad():
-        want = model(gray, refs).numpy()
+        want = model(gray, refs, guide).numpy()
     assert got.shape == want.shape and np.isfinite(got).all()
     assert np.corrcoef(got.ravel(), want.ravel())[0, 1] > 0.8  # a random tiny net: int8 keeps the signal
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from scenecolor.colorize import model as C
-from scenecolor.colorize.backend import ColorizerBackend, TorchColorizer
+from scenecolor.colorize.backend import ColorizerBackend, TorchColorizer, working_size
 from scenecolor.colorize.bench import bench_colorize
 from scenecolor.colorize.train import TrainConfig
 from scenecolor.colorize.video import merge_full_resolution, to_working_gray
@@ -53,7 +53,8 @@ def test_torch_backend_implements_the_protocol_and_reuses_reference_features(bac
     [
         ((2, 32, 32, 2), (3, 32, 32), "references must be"),
         ((6, 32, 32, 3), (3, 32, 32), "1 <= R <= 5"),
-        ((2, 32, 32, 3), (3, 16, 16), "grey clip must be"),
+        ((2, 32, 32, 3), (3, 16, 16), "must have the same H, W"),
+        ((2, 32, 32, 3), (3, 24, 32), "grey clip must be"),
         ((2, 32, 32, 3), (0, 32, 32), "T >= 1"),
     ],
 )
@@ -81,12 +82,14 @@ def test_lab_round_trip_keeps_the_frame_when_ab_is_its_own() -> None:
 
 def test_working_gray_is_the_frame_stores_lightness_at_the_model_size() -> None:
     frame = _photo_frame()
-    gray = to_working_gray(frame, Preprocess(size=64, mean_filter=3), 32)
-    assert gray.shape == (32, 32) and 0 <= gray.min() and gray.max() <= 1
+    size = working_size(*frame.shape[:2], 32)
+    assert size[0] % 16 == 0 and size[1] % 16 == 0 and size[1] > size[0]  # the frame's aspect ratio, about 32x32 pixels
+    gray = to_working_gray(frame, Preprocess(size=64, mean_filter=3), size) / 100.0
+    assert gray.shape == size and 0 <= gray.min() and gray.max() <= 1
     lab = rgb_to_lab(frame)
     lab[..., 1:] = 0
     grey_frame = (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8)  # the same frame as a grey video would hold it
-    diff = np.abs(to_working_gray(grey_frame, Preprocess(size=64, mean_filter=3), 32) - gray)
+    diff = np.abs(to_working_gray(grey_frame, Preprocess(size=64, mean_filter=3), size) / 100.0 - gray)
     assert diff.mean() < 0.005 and diff.max() < 0.05  # resizing averages RGB, not L: small differences at edges
 
 

@@ -14,6 +14,7 @@ def _colorize(args: argparse.Namespace) -> int:
         args.out,
         run_dir=args.run,
         references=args.references,
+        reference_files=args.reference or None,
         backend=args.backend,
         progress=not args.quiet,
         gallery=args.gallery,
@@ -21,16 +22,20 @@ def _colorize(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary.to_json()))
         return 0
+    n_refs = len(args.reference) if args.reference else args.references
     print(
         f"{summary.out}: {summary.n_frames} frames, {summary.width}x{summary.height} at {summary.fps:g} fps, "
-        f"{len(summary.scenes)} scene(s), {args.references} reference(s) each, {args.backend} backend, "
+        f"{len(summary.scenes)} scene(s), {n_refs} reference(s) each, {args.backend} backend, "
         f"{summary.seconds:.1f} s"
     )
+    if args.reference:
+        print("  references (every scene): " + ", ".join(args.reference))
     for i, sc in enumerate(summary.scenes, start=1):
         print(f"  scene {i:3d}: frames {sc['start']:6d}-{sc['end'] - 1:6d}  references:")
         for ref in sc["references"]:
             where = "" if ref["frame"] is None else f" frame {ref['frame']}"
-            print(f"      {ref['score']:.3f}  {ref['source']}{where}")
+            score = "" if ref["score"] is None else f"{ref['score']:.3f}  "
+            print(f"      {score}{ref['source']}{where}")
     return 0
 
 
@@ -38,19 +43,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``scenecolor colorize``."""
     p = subparsers.add_parser(
         "colorize",
-        help="colorize a video with a workbook run's colorizer and reference pool",
-        description="Detect the scenes of VIDEO, retrieve each scene's references from the run's pool, colorize "
-        "clip by "
-        ""
-        ""
-        ""
-        ""
-        "clip and write an mp4 with the same frame count, size and fps. A colour input is converted to grey first.",
+        help="colorize a video with your references or a workbook run's reference pool",
+        description="Detect the scenes of VIDEO, take your --reference images (or retrieve each scene's references "
+        "from the run's pool), colorize clip by clip and write an mp4 with the same frame count, size and "
+        "fps. A colour "
+        "input is converted to grey first. A missing, unreadable or grey reference exits with status 2 and names it.",
     )
     p.add_argument("video", help="input video (grey or colour)")
     p.add_argument("--out", required=True, help="output mp4 (replaced only once the new one is complete)")
     p.add_argument("--run", default=None, help="workbook run folder (default: reports/latest)")
-    p.add_argument("--references", type=int, default=5, help="references per scene, 1..5 (default %(default)s)")
+    p.add_argument(
+        "--reference",
+        action="append",
+        metavar="PATH",
+        default=[],
+        help="your own colour reference, repeat for 1..5: an image (png, jpg, webp) or one frame of a colour video "
+        "written clip.mp4#frame=N (from 0); the same references serve every scene (no retrieval)",
+    )
+    p.add_argument(
+        "--references",
+        type=int,
+        default=5,
+        help="without --reference: references per scene retrieved from the run's pool, 1..5 (default %(default)s)",
+    )
     p.add_argument(
         "--backend",
         choices=("torch", "onnx"),

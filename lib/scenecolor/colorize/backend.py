@@ -14,7 +14,9 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from scenecolor.colorize.correspondence import GUIDE_CHANNELS, GuideConfig, scene_guides
 from scenecolor.colorize.model import ReferenceFeatures, SceneColorizer, load_colorizer, prepare_for_inference
+from scenecolor.core.color import L_MAX
 from scenecolor.core.errors import DataError
 
 
@@ -34,56 +36,117 @@ class ColorizerBackend(Protocol):
     clip_len: int
 
     def encode_references(self, refs_lab: np.ndarray) -> tuple[np.ndarray, ...]:
-        """float32 (R, S, S, 3) CIE Lab references (L 0..100) -> opaque features (once per scene)."""
+        """float32 (R, H, W, 3) CIE Lab references (L 0..100) -> opaque features (once per scene).
+
+        H and W are multiples of 16, the working size of the clips that follow (S x S for the
+        square frame store; any aspect ratio otherwise, see :func:`working_size`)."""
         ...
 
-    def predict_ab(self, gray_clip: np.ndarray, ref_features: tuple[np.ndarray, ...]) -> np.ndarray:
-        """float32 (T, S, S) grey clip as L/100 in [0, 1] + features -> float32 (T, S, S, 2) ab."""
+    def predict_ab(
+        self, gray_clip: np.ndarray, ref_features: tuple[np.ndarray, ...], guide: np.ndarray | None = None
+    ) -> np.ndarray:
+        """float32 (T, H, W) grey clip as L/100 in [0, 1] + features -> float32 (T, H, W, 2) ab.
+
+        ``guide``: the flow candidates (T, H, W, 9) of these frames computed over their whole scene
+        (:func:`scenecolor.colorize.correspondence.scene_guides`); without it they are computed over this clip."""
         ...
+
+
+def working_size(height: int, width: int, resolution: int) -> tuple[int, int]:
+    """The network's (h, w) for a frame of ``height`` x ``width``: its aspect ratio, about
+    ``resolution``^2 pixels (the pixel count it was trained at), both sides multiples of 16."""
+    r = float(np.sqrt(height / max(width, 1)))
+    h = max(16, int(round(resolution * r / 16)) * 16)
+    w = max(16, int(round(resolution / r / 16)) * 16)
+    return h, w
 
 
 def check_backend_inputs(
-    refs_lab: np.ndarray | None, gray_clip: np.ndarray | None, resolution: int, max_refs: int
+    refs_lab: np.ndarray | None,
+    gray_clip: np.ndarray | None,
+    resolution: int,
+    max_refs: int,
+    anchor: np.ndarray | None = None,
 ) -> None:
-    """Raise DataError naming the array when a backend input has the wrong shape."""
-    s = resolution
+    """Raise DataError naming the array when a backend input has the wrong shape (``anchor``: the
+    first reference kept in the features, whose size the clip must have)."""
     if refs_lab is not None and (
-        refs_lab.ndim != 4 or refs_lab.shape[1:] != (s, s, 3) or not 1 <= refs_lab.shape[0] <= max_refs
+        refs_lab.ndim != 4
+        or refs_lab.shape[-1] != 3
+        or refs_lab.shape[1] % 16
+        or refs_lab.shape[2] % 16
+        or not 1 <= refs_lab.shape[0] <= max_refs
     ):
         raise DataError(
-            f"references must be float32 (R, {s}, {s}, 3) Lab with 1 <= R <= {max_refs}, got {refs_lab.shape}"
+            f"references must be float32 (R, H, W, 3) Lab with 1 <= R <= {max_refs} and H, W multiples of 16 "
+            f"(e.g. {resolution}), got {refs_lab.shape}"
         )
-    if gray_clip is not None and (gray_clip.ndim != 3 or gray_clip.shape[1:] != (s, s) or gray_clip.shape[0] < 1):
-        raise DataError(f"grey clip must be float32 (T, {s}, {s}) with T >= 1 (L/100), got {gray_clip.shape}")
+    if gray_clip is not None and (
+        gray_clip.ndim != 3 or gray_clip.shape[0] < 1 or gray_clip.shape[1] % 16 or gray_clip.shape[2] % 16
+    ):
+        raise DataError(
+            f"grey clip must be float32 (T, H, W) with T >= 1 and H, W multiples of 16 (L/100), got {gray_clip.shape}"
+        )
+    if gray_clip is not None and anchor is not None and anchor.shape[:2] != gray_clip.shape[1:]:
+        raise DataError(f"grey clip {gray_clip.shape[1:]} and references {anchor.shape[:2]} must have the same H, W")
+
+
+def clip_guide(gray_clip: np.ndarray, anchor_lab: np.ndarray, guide: np.ndarray | None, flow_method: str) -> np.ndarray:
+    """The network's guide input [1, 9, T, H, W]: ``guide`` (T, H, W, 9) as given, or computed over the clip."""
+    if guide is None:
+        guide = scene_guides(
+            np.asarray(gray_clip, dtype=np.float32) * L_MAX, anchor_lab, GuideConfig(method=flow_method)
+        )  # type: ignore[arg-type]
+    if guide.shape != (*gray_clip.shape, GUIDE_CHANNELS):
+        raise DataError(
+            f"flow candidates must be (T, H, W, {GUIDE_CHANNELS}) = {(*gray_clip.shape, GUIDE_CHANNELS)}, "
+            f"got {guide.shape}"
+        )
+    return np.ascontiguousarray(np.asarray(guide, dtype=np.float32).transpose(3, 0, 1, 2)[None])
 
 
 class TorchColorizer:
     """The PyTorch model behind :class:`ColorizerBackend` (BN folded, channels-last, no gradients)."""
 
-    def __init__(self, model: SceneColorizer, clip_len: int = 8) -> None:
+    def __init__(self, model: SceneColorizer, clip_len: int = 8, flow_method: str = "dis_fast") -> None:
         self.model = prepare_for_inference(model)
         self.resolution = model.cfg.resolution
         self.max_refs = model.cfg.max_refs
         self.clip_len = clip_len
+        self.flow_method = flow_method
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str]) -> TorchColorizer:
         """Load ``colorizer.pt`` (CheckpointError if missing, corrupt or of another network)."""
         model, ckpt = load_colorizer(path)
-        clip_len = int(((ckpt.get("config") or {}).get("train") or {}).get("clip_len", 8))
-        return cls(model, clip_len=max(clip_len, 2))
+        train = (ckpt.get("config") or {}).get("train") or {}
+        return cls(
+            model, clip_len=max(int(train.get("clip_len", 8)), 2), flow_method=str(train.get("flow_method", "dis_fast"))
+        )
 
     def encode_references(self, refs_lab: np.ndarray) -> tuple[np.ndarray, ...]:
         check_backend_inputs(refs_lab, None, self.resolution, self.max_refs)
         refs = torch.from_numpy(np.ascontiguousarray(refs_lab, dtype=np.float32)).permute(0, 3, 1, 2)[None]
         with torch.inference_mode():
             feats = self.model.encode_references(refs)
-        return feats.keys.numpy(), feats.values.numpy()
+        return (*(f.numpy() for f in feats), np.ascontiguousarray(refs_lab[0], dtype=np.float32))
 
-    def predict_ab(self, gray_clip: np.ndarray, ref_features: tuple[np.ndarray, ...]) -> np.ndarray:
-        check_backend_inputs(None, gray_clip, self.resolution, self.max_refs)
+    def predict_ab(
+        self, gray_clip: np.ndarray, ref_features: tuple[np.ndarray, ...], guide: np.ndarray | None = None
+    ) -> np.ndarray:
+        return self.predict_detailed(gray_clip, ref_features, guide)[0]
+
+    def predict_detailed(
+        self, gray_clip: np.ndarray, ref_features: tuple[np.ndarray, ...], guide: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`predict_ab` plus the candidates' ab (T,H,W,8, Lab units), confidences (T,H,W,4) and fusion
+        weights (T,H,W,4)."""
+        check_backend_inputs(None, gray_clip, self.resolution, self.max_refs, ref_features[-1])
         gray = torch.from_numpy(np.ascontiguousarray(gray_clip, dtype=np.float32))[None, None]
-        feats = ReferenceFeatures(*(torch.from_numpy(f) for f in ref_features))
+        feats = ReferenceFeatures(*(torch.from_numpy(f) for f in ref_features[:-1]))
+        g = torch.from_numpy(clip_guide(gray_clip, ref_features[-1], guide, self.flow_method))
         with torch.inference_mode():
-            ab = self.model.colorize(gray, feats)  # [1, 2, T, S, S]
-        return ab[0].permute(1, 2, 3, 0).contiguous().numpy()
+            ab, cand_ab, cand_conf, weights = self.model.colorize_detailed(gray, feats, g)  # [1, C, T, H, W]
+        out = [x[0].permute(1, 2, 3, 0).contiguous().numpy() for x in (ab, cand_ab, cand_conf, weights)]
+        out[1] = out[1] * self.model.cfg.ab_scale
+        return out[0], out[1], out[2], out[3]

@@ -19,7 +19,7 @@ colour, not look it up), and missing ranks are filled by repeating the best rema
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -61,6 +61,11 @@ class ClipSet:
     refs: dict[str, list[list[int]]]
     clip_shots: list[str]
     clip_videos: list[str]
+    shots: dict[str, np.ndarray] = field(default_factory=dict)  # shot id -> positions of all its frames, in order
+
+    def clip_start(self, i: int) -> int:
+        """Index of clip i's first frame within its shot's frames."""
+        return int(np.flatnonzero(self.shots[self.clip_shots[i]] == self.clips[i][0])[0])
 
     def __len__(self) -> int:
         return int(self.clips.shape[0])
@@ -105,6 +110,9 @@ def build_clip_set(
         keep = np.unique(np.linspace(0, len(windows) - 1, max_clips).round().astype(int))
         windows = [windows[i] for i in keep]
     needed: set[int] = set()
+    shot_ids = {shot: store.ids(shot_id=shot) for shot in sorted({s for s, _ in windows})}
+    for ids in shot_ids.values():  # every frame of a kept shot (the exemplar samples draw references from them)
+        needed.update(int(i) for i in ids)
     refs_ids: dict[str, list[list[int]]] = {p: [] for p in POOLS}
     for shot, ids in windows:
         needed.update(int(i) for i in ids)
@@ -123,8 +131,15 @@ def build_clip_set(
     refs = {p: [[where[r] for r in rr] for rr in refs_ids[p]] for p in POOLS}
     video_of = dict(zip(store.index["shot_id"].astype(str), store.index["video_id"].astype(str)))
     shots = [s for s, _ in windows]
+    shot_pos = {shot: np.array([where[int(i)] for i in ids], dtype=np.int64) for shot, ids in shot_ids.items()}
     return ClipSet(
-        split=split, lab=lab, clips=clips, refs=refs, clip_shots=shots, clip_videos=[video_of[s] for s in shots]
+        split=split,
+        lab=lab,
+        clips=clips,
+        refs=refs,
+        clip_shots=shots,
+        clip_videos=[video_of[s] for s in shots],
+        shots=shot_pos,
     )
 
 

@@ -33,10 +33,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from scenecolor import paper
+from scenecolor.colorize.correspondence import GUIDE_CHANNELS, CandidateFusion, CorrespondenceAttention, split_guide
+from scenecolor.colorize.correspondence import _Conv as _CorrConv
 from scenecolor.core.errors import CheckpointError, DataError, ParameterError
 from scenecolor.core.training import load_checkpoint
 
-ARCH = "scenecolor-colorizer-v1"
+ARCH = "scenecolor-colorizer-v2"  # v2: correspondence stage (flow candidates + attention warp) and candidate fusion
 PAPER_PARAMS = paper.PARAMS  # quoted
 PAPER_SIZE_MB = paper.SIZE_MB  # quoted
 
@@ -53,7 +55,8 @@ class ColorizerConfig:
     attn_dim: int = 64  # width of queries and keys
     dec_channels: tuple[int, int, int] = (64, 32, 16)  # decoder widths at 1/8, 1/4, 1/2
     max_refs: int = 5
-    ab_scale: float = 110.0  # ab = ab_scale * tanh(head)
+    ab_scale: float = 110.0  # ab = ab_scale * clamp(blend + correction, -1, 1)
+    corr_dim: int = 32  # width of the correspondence stage's matching features (1/8 size)
 
     def __post_init__(self) -> None:
         if self.resolution < 16 or self.resolution % 16:
@@ -76,6 +79,8 @@ class ReferenceFeatures(NamedTuple):
 
     keys: torch.Tensor  # [B, R*N, attn_dim]
     values: torch.Tensor  # [B, R*N, dim + 2]: features plus the reference's ab (scaled) at each position
+    corr_keys: torch.Tensor  # [B, R*M, corr_dim]: matching features of the correspondence stage (1/8 size)
+    corr_values: torch.Tensor  # [B, R*M, 2]: the references' ab/110 on that grid
 
 
 # -- blocks ------------------------------------------------------------------------------------
@@ -161,14 +166,14 @@ class ClipPreprocessor(nn.Module):
     consistent across the clip. Input [B, 1, T, H, W]; output ``pre_out`` channels per frame at
     full size, as [B*T, pre_out, H, W]."""
 
-    def __init__(self, cfg: ColorizerConfig) -> None:
+    def __init__(self, cfg: ColorizerConfig, cin: int = 1) -> None:
         super().__init__()
         c1, c2 = cfg.pre_channels
-        self.enc1 = ConvBNELU(1, c1, stride=2)
+        self.enc1 = ConvBNELU(cin, c1, stride=2)
         self.enc2 = ConvBNELU(c1, c2, stride=2)
         self.temporal = TemporalConv(c2)
         self.dec2 = ConvBNELU(c2 + c1, c1)
-        self.dec1 = ConvBNELU(c1 + 1, cfg.pre_out)
+        self.dec1 = ConvBNELU(c1 + cin, cfg.pre_out)
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         b = clip.shape[0]
@@ -245,11 +250,11 @@ class SourceReferenceAttention(nn.Module):
 
     def reference_features(
         self, match: torch.Tensor, colour: torch.Tensor, ab_small: torch.Tensor, batch: int
-    ) -> ReferenceFeatures:
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Keys from ``match`` and values from ``colour`` ([B*R, dim, h, w] maps) and ab_small [B*R, 2, h, w]."""
         keys = self.k(match).flatten(2).transpose(1, 2)  # [B*R, N, a]
         values = torch.cat([self.v(colour), ab_small], dim=1).flatten(2).transpose(1, 2)  # [B*R, N, dim+2]
-        return ReferenceFeatures(keys.reshape(batch, -1, keys.shape[-1]), values.reshape(batch, -1, values.shape[-1]))
+        return keys.reshape(batch, -1, keys.shape[-1]), values.reshape(batch, -1, values.shape[-1])
 
     def forward(self, frames: torch.Tensor, refs: ReferenceFeatures, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         bt, c, h, w = frames.shape
@@ -307,24 +312,30 @@ class ABDecoder(nn.Module):
         self.up8 = ConvBNELU(cfg.dim + 2 + p[2], d8)
         self.up4 = ConvBNELU(d8 + p[1], d4)
         self.up2 = ConvBNELU(d4 + p[0], d2)
-        self.head = nn.Conv2d(d2, 2, 1)
+        self.fusion = CandidateFusion(d2)
         self.refine = nn.Conv2d(2 + cfg.pre_out, 2, 3, padding=1, padding_mode="replicate")
-        for conv in (self.head, self.refine):  # start from the attended reference colours
-            nn.init.zeros_(conv.weight)
-            nn.init.zeros_(conv.bias)
+        nn.init.zeros_(self.refine.weight)  # start from the fused candidates
+        nn.init.zeros_(self.refine.bias)
         self.ab_scale = cfg.ab_scale
 
     def forward(
-        self, x: torch.Tensor, warped_ab: torch.Tensor, skips: list[torch.Tensor], pre: torch.Tensor
-    ) -> torch.Tensor:
-        """``x``: fused features; ``warped_ab``: attended reference ab (ab/110) on the same grid."""
+        self,
+        x: torch.Tensor,
+        warped_ab: torch.Tensor,
+        skips: list[torch.Tensor],
+        pre: torch.Tensor,
+        cand_ab: torch.Tensor,
+        cand_conf: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x``: fused features; ``warped_ab``: attended reference ab (ab/110) on the same grid;
+        ``cand_ab`` [N, 8, H, W] / ``cand_conf`` [N, 4, H, W]: the correspondence stage's candidates.
+        Returns (ab [N, 2, H, W], fusion weights [N, 4, H, W])."""
         s1, s2, s3 = skips
         x = self.up8(torch.cat([up2(torch.cat([x, warped_ab], dim=1)), s3], dim=1))
         x = self.up4(torch.cat([up2(x), s2], dim=1))
         x = self.up2(torch.cat([up2(x), s1], dim=1))
-        ab = F.interpolate(warped_ab, size=x.shape[-2:], mode="bilinear", align_corners=False) + self.head(x)
-        ab = up2(ab)
-        return self.ab_scale * torch.tanh(ab + self.refine(torch.cat([ab, pre], dim=1)))
+        ab, weights = self.fusion(x, cand_ab, cand_conf)  # full size: where to trust which candidate, + a correction
+        return self.ab_scale * torch.clamp(ab + self.refine(torch.cat([ab, pre], dim=1)), -1.0, 1.0), weights
 
 
 # -- the network -------------------------------------------------------------------------------
@@ -334,7 +345,8 @@ class SceneColorizer(nn.Module):
     def __init__(self, cfg: ColorizerConfig | None = None) -> None:
         super().__init__()
         self.cfg = cfg or ColorizerConfig()
-        self.preprocess = ClipPreprocessor(self.cfg)
+        self.correspondence = CorrespondenceAttention(self.cfg.corr_dim)
+        self.preprocess = ClipPreprocessor(self.cfg, cin=1 + GUIDE_CHANNELS + 3)
         self.reference_path = FeaturePath(3, self.cfg)
         self.frame_path = FeaturePath(self.cfg.pre_out, self.cfg)
         self.source_reference = SourceReferenceAttention(self.cfg)
@@ -350,29 +362,58 @@ class SceneColorizer(nn.Module):
             [x[:, :1] / 50.0 - 1.0, x[:, 1:] / self.cfg.ab_scale], dim=1
         )  # L/50 - 1 = 2 L/100 - 1, as the frames
         colour, _ = self.reference_path(norm)
-        match, _ = self.frame_path(self.preprocess(norm[:, :1].unsqueeze(2)))  # each reference as a one-frame grey clip
+        grey = torch.cat(
+            [norm[:, :1], norm.new_zeros(b * r, GUIDE_CHANNELS + 3, h, w)], dim=1
+        )  # no candidates: grey only
+        match, _ = self.frame_path(self.preprocess(grey.unsqueeze(2)))  # each reference as a one-frame grey clip
         ab_small = F.avg_pool2d(norm[:, 1:], 16)  # ab of each 16x16 cell = the fused map's grid
-        return self.source_reference.reference_features(match, colour, ab_small, b)
+        keys, values = self.source_reference.reference_features(match, colour, ab_small, b)
+        corr_keys, corr_values = self.correspondence.reference_side(norm, b)
+        return ReferenceFeatures(keys, values, corr_keys, corr_values)
 
-    def colorize(self, gray: torch.Tensor, refs: ReferenceFeatures) -> torch.Tensor:
-        """[B, 1, T, H, W] L/100 + cached reference features -> ab [B, 2, T, H, W]."""
+    def colorize(self, gray: torch.Tensor, refs: ReferenceFeatures, guide: torch.Tensor | None = None) -> torch.Tensor:
+        """[B, 1, T, H, W] L/100 + cached reference features + flow candidates [B, 9, T, H, W] -> ab [B, 2, T, H, W]."""
+        return self.colorize_detailed(gray, refs, guide)[0]
+
+    def colorize_detailed(
+        self, gray: torch.Tensor, refs: ReferenceFeatures, guide: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`colorize` plus what it used: (ab, the candidates' ab/110 [B, 8, T, H, W], their
+        confidences [B, 4, T, H, W], the fusion weights [B, 4, T, H, W]); candidates in the order of
+        :data:`scenecolor.correspondence.CANDIDATES` (direct flow, forward, backward, attention)."""
         b = gray.shape[0]
-        x = gray * 2.0 - 1.0
-        pre = self.preprocess(x)  # [B*T, pre_out, H, W]
+        x = _to_frames(gray * 2.0 - 1.0)  # [B*T, 1, H, W]
+        if guide is None:
+            guide_f = x.new_zeros(x.shape[0], GUIDE_CHANNELS, x.shape[2], x.shape[3])
+        else:
+            guide_f = _to_frames(guide)
+        attn_ab, attn_conf = self.correspondence(x, refs.corr_keys, refs.corr_values, b)
+        flow_ab, flow_conf = split_guide(guide_f)
+        cand_ab = torch.cat([flow_ab, attn_ab], dim=1)
+        cand_conf = torch.cat([flow_conf, attn_conf], dim=1)
+        pre = self.preprocess(_to_clip(torch.cat([x, guide_f, attn_ab, attn_conf], dim=1), b))  # [B*T, pre_out, H, W]
         feats, skips = self.frame_path(pre)
         fused, warped_ab = self.source_reference(feats, refs, b)
         fused = self.temporal(fused, b).contiguous(memory_format=self.memory_format)
-        ab = self.decoder(fused, warped_ab.contiguous(memory_format=self.memory_format), skips, pre)
-        return _to_clip(ab, b)
+        ab, weights = self.decoder(
+            fused, warped_ab.contiguous(memory_format=self.memory_format), skips, pre, cand_ab, cand_conf
+        )
+        return _to_clip(ab, b), _to_clip(cand_ab, b), _to_clip(cand_conf, b), _to_clip(weights, b)
 
-    def forward(self, gray: torch.Tensor, refs_lab: torch.Tensor) -> torch.Tensor:
-        """Check shapes (skipped while exporting), encode the references, colorize the clip."""
+    def forward(
+        self, gray: torch.Tensor, refs_lab: torch.Tensor, guide: torch.Tensor | None = None, detailed: bool = False
+    ) -> Any:
+        """Check shapes (skipped while exporting), encode the references, colorize the clip (with
+        ``detailed``: :meth:`colorize_detailed`'s tuple, for the training loss on the candidates)."""
         if not (torch.jit.is_tracing() or torch.compiler.is_exporting()):
-            check_inputs(gray, refs_lab, self.cfg)
-        return self.colorize(gray, self.encode_references(refs_lab))
+            check_inputs(gray, refs_lab, self.cfg, guide)
+        out = self.colorize_detailed(gray, self.encode_references(refs_lab), guide)
+        return out if detailed else out[0]
 
 
-def check_inputs(gray: torch.Tensor, refs_lab: torch.Tensor, cfg: ColorizerConfig) -> None:
+def check_inputs(
+    gray: torch.Tensor, refs_lab: torch.Tensor, cfg: ColorizerConfig, guide: torch.Tensor | None = None
+) -> None:
     """Raise :class:`DataError` naming the tensor and the expected shape when inputs do not fit."""
     if gray.ndim != 5 or gray.shape[1] != 1:
         raise DataError(f"colorizer gray input must be [B, 1, T, H, W] (L/100), got {tuple(gray.shape)}")
@@ -391,6 +432,11 @@ def check_inputs(gray: torch.Tensor, refs_lab: torch.Tensor, cfg: ColorizerConfi
     if h % 16 or w % 16:
         raise DataError(
             f"clip size {h}x{w} must be a multiple of 16 (resize to the working resolution {cfg.resolution})"
+        )
+    if guide is not None and tuple(guide.shape) != (b, GUIDE_CHANNELS, t, h, w):
+        raise DataError(
+            f"flow candidates (guide) must be [B, {GUIDE_CHANNELS}, T, H, W] = "
+            f"{(b, GUIDE_CHANNELS, t, h, w)}, got {tuple(guide.shape)}"
         )
 
 
@@ -439,7 +485,7 @@ def prepare_for_inference(model: SceneColorizer) -> SceneColorizer:
     up to float rounding; the original model is left as it is (train it, export it)."""
     fast = copy.deepcopy(model).eval()
     for module in fast.modules():
-        if isinstance(module, (ConvBNELU, Fuse1x1, TemporalConv)):
+        if isinstance(module, (ConvBNELU, Fuse1x1, TemporalConv, _CorrConv)):
             module.conv = _fold(module.conv, module.bn)
             module.bn = nn.Identity()
     fast.memory_format = torch.channels_last
@@ -454,21 +500,37 @@ class ReferenceEncoderGraph(nn.Module):
         self.model = model
         self.train(model.training)
 
-    def forward(self, refs_lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, refs_lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         feats = self.model.encode_references(refs_lab)
-        return feats.keys, feats.values
+        return feats.keys, feats.values, feats.corr_keys, feats.corr_values
 
 
 class ClipColorizerGraph(nn.Module):
-    """``colorize`` with cached reference features as a module (for ONNX export): gray, keys, values -> ab."""
+    """``colorize`` with cached reference features as a module (for ONNX export): gray, keys, values, corr_keys,
+    corr_values, guide
+    -> ab, attention (the attention candidate and its confidence), weights (the fusion weights of the four
+    candidates)."""
 
     def __init__(self, model: SceneColorizer) -> None:
         super().__init__()
         self.model = model
         self.train(model.training)
 
-    def forward(self, gray: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        return self.model.colorize(gray, ReferenceFeatures(keys, values))
+    def forward(
+        self,
+        gray: torch.Tensor,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        corr_keys: torch.Tensor,
+        corr_values: torch.Tensor,
+        guide: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """-> ab [B, 2, T, H, W]; the attention candidate [B, 3, T, H, W] (ab/110, confidence); the fusion
+        weights [B, 4, T, H, W]."""
+        ab, cand_ab, cand_conf, weights = self.model.colorize_detailed(
+            gray, ReferenceFeatures(keys, values, corr_keys, corr_values), guide
+        )
+        return ab, torch.cat([cand_ab[:, 6:8], cand_conf[:, 3:4]], dim=1), weights
 
 
 def load_colorizer(path: str | os.PathLike[str]) -> tuple[SceneColorizer, dict[str, Any]]:

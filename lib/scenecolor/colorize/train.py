@@ -32,7 +32,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from scenecolor.colorize.correspondence import AB_SCALE, FLOW_METHODS, GuideConfig
 from scenecolor.colorize.data import POOLS, ClipSet, build_clip_set, make_batch
+from scenecolor.colorize.exemplar_data import ExemplarValSet, guides_for_clips, make_training_batch
 from scenecolor.colorize.model import ARCH, ColorizerConfig, SceneColorizer, load_colorizer
 from scenecolor.core import training
 from scenecolor.core.color import torch_lab_to_rgb
@@ -41,6 +43,7 @@ from scenecolor.data.frames import FrameStore
 from scenecolor.retrieval.references import read_references
 
 CHECKPOINT = "colorizer.pt"
+BEST_WEIGHTS = "best_weights.pt"  # the best epoch's weights so far (select_best), beside the checkpoint
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,11 @@ class TrainConfig:
     foreign_prob: float = 0.25  # share of clips given the references of another video's clip
     val_clips: int = 32
     width: float = 1.0  # multiplies every channel width of ColorizerConfig (1.0 = the full network)
+    exemplar_prob: float = 0.7  # share of batches whose first reference is another (augmented) frame of the clip's shot
+    corr_weight: float = 0.3  # weight of the loss on the attention-warped ab itself (teaches the matching features)
+    flow_method: str = "dis_fast"  # optical flow of the correspondence stage (scenecolor.correspondence.FLOW_METHODS)
+    exemplar_val_shots: int = 16  # val shots scored under the exemplar protocol (first frame = the only reference)
+    select_best: bool = True  # end with the weights of the epoch (0 included) with the best exemplar val PSNR
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -83,6 +91,10 @@ class TrainConfig:
             "foreign_prob": 0 <= self.foreign_prob <= 1,
             "val_clips": self.val_clips >= 1,
             "width": 0 < self.width <= 1.0,
+            "exemplar_prob": 0 <= self.exemplar_prob <= 1,
+            "corr_weight": self.corr_weight >= 0,
+            "flow_method": self.flow_method in FLOW_METHODS,
+            "exemplar_val_shots": self.exemplar_val_shots >= 1,
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
@@ -108,14 +120,18 @@ class TrainConfig:
             max_refs=self.max_refs,
         )
 
+    def guide_config(self) -> GuideConfig:
+        """The flow candidates' settings (inference uses the same, read from the checkpoint)."""
+        return GuideConfig(method=self.flow_method)  # type: ignore[arg-type]
+
     def resume_key(self) -> dict[str, Any]:
         """The fields a resumed run must share with its checkpoint (all but the epoch count)."""
         return {k: v for k, v in asdict(self).items() if k != "epochs"}
 
 
 def train_config_from(params: Any) -> TrainConfig:
-    """The TrainConfig of notebook 04's parameters (same field names)."""
-    return TrainConfig(**{f.name: getattr(params, f.name) for f in fields(TrainConfig)})
+    """The TrainConfig of notebook 04's parameters (same field names; fields it lacks keep their defaults)."""
+    return TrainConfig(**{f.name: getattr(params, f.name) for f in fields(TrainConfig) if hasattr(params, f.name)})
 
 
 def colorization_loss(
@@ -155,8 +171,10 @@ def evaluate(
     losses, psnrs, gray_psnrs, mean_psnrs = [], [], [], []
     for start in range(0, len(data), cfg.batch_size):
         idx = list(range(start, min(len(data), start + cfg.batch_size)))
-        gray, refs, true_ab = (t.to(device) for t in make_batch(data, idx, n_refs, cfg.val_pool))
-        pred = model(gray, refs)
+        gray, refs, true_ab = make_batch(data, idx, n_refs, cfg.val_pool)
+        guide = guides_for_clips(gray, refs, cfg.guide_config())
+        gray, refs, true_ab, guide = (t.to(device) for t in (gray, refs, true_ab, guide))
+        pred = model(gray, refs, guide)
         loss, _ = colorization_loss(pred, true_ab, cfg.huber_delta, cfg.temporal_weight)
         losses.append(float(loss) * len(idx))
         psnrs += psnr_rgb(gray, pred, true_ab).tolist()
@@ -170,6 +188,43 @@ def evaluate(
         "val_psnr_gray": float(np.mean(gray_psnrs)),
         "val_psnr_mean_ab": float(np.mean(mean_psnrs)),
     }
+
+
+@torch.no_grad()
+def evaluate_exemplar(model: torch.nn.Module, shots: ExemplarValSet, device: torch.device) -> dict[str, float]:
+    """The exemplar protocol on val shots (first frame = the only reference, the others scored):
+    PSNR of ours, of its attention-warped ab alone (the learned correspondence), of the flow
+    candidate alone (the reference's ab warped by the flow), of the most confident flow candidate
+    (no learning) and of the reference's ab pasted in place."""
+    was_training = model.training
+    model.eval()
+    ours, attention, flow, best, paste = [], [], [], [], []
+    for shot in shots.shots:
+        gray, ref, true_ab, guide = (t.to(device) for t in shots.tensors(shot))
+        pred, cand_ab, _, _ = model(gray, ref, guide, detailed=True)
+        ours += psnr_frames(gray, pred, true_ab)
+        attention += psnr_frames(gray, cand_ab[:, 6:8] * AB_SCALE, true_ab)
+        flow += psnr_frames(gray, guide[:, 0:2] * AB_SCALE, true_ab)
+        confs = guide[:, 2::3]  # [1, 3, T, S, S]
+        abs_ = torch.stack([guide[:, 0:2], guide[:, 3:5], guide[:, 6:8]], dim=1)  # [1, 3, 2, T, S, S]
+        pick = confs.argmax(1, keepdim=True).unsqueeze(2).expand(-1, -1, 2, -1, -1, -1)
+        best += psnr_frames(gray, abs_.gather(1, pick)[:, 0] * AB_SCALE, true_ab)
+        paste += psnr_frames(gray, ref[:, 0, 1:].unsqueeze(2).expand_as(true_ab), true_ab)
+    model.train(was_training)
+    return {
+        "val_psnr_exemplar": float(np.mean(ours)),
+        "val_psnr_exemplar_attention": float(np.mean(attention)),
+        "val_psnr_exemplar_flow": float(np.mean(flow)),
+        "val_psnr_exemplar_best_candidate": float(np.mean(best)),
+        "val_psnr_exemplar_paste": float(np.mean(paste)),
+    }
+
+
+def psnr_frames(gray: torch.Tensor, pred_ab: torch.Tensor, true_ab: torch.Tensor) -> list[float]:
+    """Per-frame RGB PSNR of [1, 2, T, S, S] ab against the truth (L from ``gray``)."""
+    b, _, t, h, w = pred_ab.shape
+    fr = lambda x: x.permute(0, 2, 1, 3, 4).reshape(b * t, -1, h, w)  # noqa: E731
+    return psnr_rgb(fr(gray), fr(pred_ab), fr(true_ab)).tolist()
 
 
 def evaluate_pools(model: torch.nn.Module, data: ClipSet, cfg: TrainConfig) -> pd.DataFrame:
@@ -245,8 +300,22 @@ def train_colorizer(
         if resume
         else (0, [])
     )
+    exemplar_val = ExemplarValSet.build(val_set, cfg.guide_config(), max_shots=cfg.exemplar_val_shots)
+
+    def validate() -> dict[str, float]:
+        return {**evaluate(model, val_set, cfg, info.device), **evaluate_exemplar(model, exemplar_val, info.device)}
+
+    best_path = Path(out_dir) / BEST_WEIGHTS
+
+    def keep_if_best() -> None:  # the weights of the best epoch so far (by exemplar val PSNR), for select_best
+        scores = [h["val_psnr_exemplar"] for h in history]
+        if cfg.select_best and info.is_main and scores[-1] >= max(scores):
+            best_path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({"epoch": history[-1]["epoch"], "state": model.state_dict()}, best_path)
+
     if start == 0:
-        history = [{"epoch": 0, "train_loss": None, **evaluate(model, val_set, cfg, info.device), "seconds": 0.0}]
+        history = [{"epoch": 0, "train_loss": None, **validate(), "seconds": 0.0}]
+        keep_if_best()
     ddp = training.wrap_ddp(model, info)
     n_batches = cfg.batches_per_epoch or max(1, math.ceil(len(train_set) / cfg.batch_size))
     per_rank = max(1, math.ceil(n_batches / info.world_size))
@@ -264,19 +333,38 @@ def train_colorizer(
         for b in bar:
             idx = [order[(b * cfg.batch_size + j) % len(order)] for j in range(cfg.batch_size)]
             n_refs = int(rng.integers(1, cfg.max_refs + 1))
-            gray, refs, true_ab = (
-                t.to(info.device)
-                for t in make_batch(
-                    train_set, idx, n_refs, _pool_for_batch(cfg, rng), rng, cfg.hue_prob, cfg.foreign_prob
-                )
+            exemplar = bool(rng.random() < cfg.exemplar_prob)
+            batch = make_training_batch(
+                train_set,
+                idx,
+                n_refs,
+                _pool_for_batch(cfg, rng),
+                rng,
+                cfg.guide_config(),
+                exemplar=exemplar,
+                hue_prob=cfg.hue_prob,
+                foreign_prob=cfg.foreign_prob,
             )
-            loss, _ = colorization_loss(ddp(gray, refs), true_ab, cfg.huber_delta, cfg.temporal_weight)
+            gray, refs, true_ab, guide = (t.to(info.device) for t in batch)
+            pred, cand_ab, _, weights = ddp(gray, refs, guide, detailed=True)
+            loss, _ = colorization_loss(pred, true_ab, cfg.huber_delta, cfg.temporal_weight)
+            if cfg.corr_weight > 0:
+                # the attention-warped ab itself should already be the right colour, and so should the blend of
+                # the candidates before the correction (this teaches the fusion weights where to trust which)
+                b, _, t, h, w = cand_ab.shape
+                blend = (cand_ab.reshape(b, 4, 2, t, h, w) * weights.unsqueeze(2)).sum(1)
+                target = true_ab / AB_SCALE
+                loss = loss + cfg.corr_weight * (
+                    F.smooth_l1_loss(cand_ab[:, 6:8], target, beta=cfg.huber_delta)
+                    + F.smooth_l1_loss(blend, target, beta=cfg.huber_delta)
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            for group in optimizer.param_groups:  # cosine decay as a pure function of the step (resumes exactly)
+            for group in optimizer.param_groups:  # warm-up, cosine decay: a pure function of the step (resumes)
                 step = (epoch - 1) * per_rank + b
-                group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))
+                warm = min(1.0, (step + 1) / max(1, total_steps // 5))  # the untrained fusion is already good: ease in
+                group["lr"] = cfg.lr * warm * 0.5 * (1 + math.cos(math.pi * step / total_steps))
             optimizer.step()
             sums = [sums[0] + loss.item(), sums[1] + 1]
             bar.set_postfix(loss=f"{loss.item():.3f}")
@@ -286,10 +374,16 @@ def train_colorizer(
             {
                 "epoch": epoch,
                 "train_loss": total[0] / total[1],
-                **evaluate(model, val_set, cfg, info.device),
+                **validate(),
                 "seconds": round(time.perf_counter() - t0, 3),
             }
         )
+        keep_if_best()
+        if epoch == cfg.epochs and cfg.select_best and best_path.is_file():
+            best = torch.load(best_path, weights_only=True)
+            if best["epoch"] != epoch:  # a later epoch did not beat it on validation: keep the better weights
+                model.load_state_dict(best["state"])
+            history[-1]["selected_epoch"] = int(best["epoch"])
         training.save_checkpoint(
             ckpt_path,
             arch=ARCH,
@@ -305,7 +399,8 @@ def train_colorizer(
             log(
                 f"epoch {epoch}: train loss {h['train_loss']:.4f} | val loss {h['val_loss']:.4f} PSNR "
                 f"{h['val_psnr']:.2f} dB (grey {h['val_psnr_gray']:.2f}, refs' mean ab {h['val_psnr_mean_ab']:.2f}) | "
-                f"{h['seconds']:.1f} s"
+                f"exemplar PSNR {h['val_psnr_exemplar']:.2f} dB (flow {h['val_psnr_exemplar_flow']:.2f}, "
+                f"paste {h['val_psnr_exemplar_paste']:.2f}) | {h['seconds']:.1f} s"
             )
     model.eval()
     return TrainResult(model=model, history=history, checkpoint=ckpt_path, resumed_from_epoch=start)
@@ -384,8 +479,18 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
     p.add_argument("--stop-after", type=int, default=None, help="stop after this epoch (simulates an interruption)")
     for f in fields(TrainConfig):
-        p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+        kind = _parse_bool if isinstance(f.default, bool) else type(f.default)
+        p.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=f.default)
     return parser
+
+
+def _parse_bool(text: str) -> bool:
+    """'True'/'False' (as :func:`cli_args` writes them), also 1/0, yes/no."""
+    if text.strip().lower() in ("true", "1", "yes"):
+        return True
+    if text.strip().lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@
 1. detect the scenes with the run's cut detector settings (:mod:`scenecolor.scenes.ssim_detector`);
 2. for each scene, retrieve its top-R references from the run's reference pool or a user's gallery
    with the run's embedder (:mod:`scenecolor.colorize.refs`), a few grey frames of the scene being
-   the query;
+   the query - or take the user's own references (``--reference``) for every scene;
 3. stream the frames: each frame's own full-resolution L is kept; L resized to the working
    resolution is colorized clip by clip (the scene's reference features are encoded once and
    reused); ab is upsampled to the input size and merged with the full-resolution L;
@@ -19,9 +19,11 @@ video. The network runs behind :class:`scenecolor.colorize.backend.ColorizerBack
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,23 +33,31 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from scenecolor.colorize.backend import ColorizerBackend
+from scenecolor.colorize.exemplar import colorize_scene
 from scenecolor.colorize.refs import ReferenceFinder, scene_query_frames
-from scenecolor.core.color import L_MAX, merge_l_ab, rgb_to_lab
+from scenecolor.core.color import merge_l_ab, rgb_to_lab
 from scenecolor.core.errors import DataError, ParameterError
 from scenecolor.core.video import VideoWriter, iter_frames, probe
 from scenecolor.data.frames import Preprocess, preprocess_frame
 from scenecolor.scenes.ssim_detector import SsimConfig, detect_cuts
 
 
-def to_working_gray(frame: np.ndarray, prep: Preprocess, resolution: int) -> np.ndarray:
-    """An RGB uint8 frame -> the network's input: stored like the frame store, resized, L/100."""
-    stored = preprocess_frame(frame, prep)
-    small = (
-        cv2.resize(stored, (resolution, resolution), interpolation=cv2.INTER_AREA)
-        if stored.shape[0] != resolution
-        else stored
-    )
-    return rgb_to_lab(small)[..., 0] / L_MAX
+def to_working_gray(frame: np.ndarray, prep: Preprocess, size: tuple[int, int]) -> np.ndarray:
+    """An RGB uint8 frame -> lightness 0..100 at ``size`` = (h, w) (its aspect ratio kept):
+    area-resized, then the frame store's mean filter."""
+    h, w = size
+    small = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA) if frame.shape[:2] != (h, w) else frame
+    if prep.mean_filter > 1:
+        small = cv2.blur(small, (prep.mean_filter, prep.mean_filter), borderType=cv2.BORDER_REFLECT_101)
+    return rgb_to_lab(small)[..., 0].astype(np.float32)
+
+
+def fusion_size(height: int, width: int, fusion_width: int = 640) -> tuple[int, int]:
+    """(h, w) at which a video's colours are fused (the flow candidates at this size keep their detail):
+    the frame's own size, scaled down to ``fusion_width`` pixels wide when wider; even sides."""
+    if width <= fusion_width:
+        return height, width
+    return max(2, int(round(height * fusion_width / width / 2)) * 2), fusion_width
 
 
 def merge_full_resolution(frame: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
@@ -97,16 +107,25 @@ def colorize_video_file(
     out: str | os.PathLike[str],
     *,
     model: ColorizerBackend,
-    finder: ReferenceFinder,
+    finder: ReferenceFinder | None,
     prep: Preprocess,
     cut_config: SsimConfig,
     references: int = 5,
+    reference_images: Sequence[np.ndarray] | None = None,
+    reference_names: Sequence[str] = (),
     backend: str = "torch",
     clip_len: int | None = None,
     progress: bool = True,
+    fusion_width: int = 640,
+    chunk_frames: int = 128,
 ) -> ColorizeSummary:
-    """Colorize ``video`` into ``out`` (mp4) with ``model``, references from ``finder``.
+    """Colorize ``video`` into ``out`` (mp4) with ``model``.
 
+    With ``reference_images`` (1..5 RGB uint8 images, :func:`scenecolor.colorize.exemplar.load_references`)
+    those references serve every scene; otherwise each scene's top-``references`` come from ``finder``.
+    Each scene goes through :func:`scenecolor.colorize.exemplar.colorize_scene` at the video's own
+    aspect ratio in chunks of ``chunk_frames`` (flow candidates over the chunk, forward and backward,
+    fused at :func:`fusion_size`); the ab is upsampled to the frame and joined to its full-resolution L.
     ``prep`` is the frame store's pre-processing (key frames must look like the pool's frames);
     ``cut_config`` the scene detector's settings; ``backend`` only names the runtime in the summary.
     Raises the VideoError subclasses (missing, corrupt, empty video) and ParameterError, each
@@ -118,60 +137,60 @@ def colorize_video_file(
     if info.width % 2 or info.height % 2:
         raise DataError(
             f"video '{src}' is {info.width}x{info.height}; H.264 output needs even sides: crop or scale it by one "
-            "pixel "
-            ""
-            ""
-            ""
-            "first"
+            "pixel first"
         )
     if src.resolve() == dst.resolve():
         raise ParameterError(f"--out '{dst}' is the input video itself; choose another output path")
-    if not 1 <= references <= model.max_refs:
+    own_refs = [rgb_to_lab(r).astype(np.float32) for r in reference_images] if reference_images else None
+    if own_refs is not None and len(own_refs) > model.max_refs:
+        raise ParameterError(f"at most {model.max_refs} references, got {len(own_refs)}")
+    if own_refs is None and not 1 <= references <= model.max_refs:
         raise ParameterError(f"--references must be in 1..{model.max_refs}, got {references}")
+    if own_refs is None and finder is None:
+        raise ParameterError("give references (--reference PATH) or a run with a reference pool")
     clip_len = clip_len or model.clip_len
+    size = fusion_size(
+        info.height, info.width, fusion_width
+    )  # colorize_scene runs the network at working_size, fuses here
     detection = detect_cuts(src, cut_config)
     scenes = detection.scenes()
-    # -- references: several grey query frames per scene, scores aggregated (colorize.refs) --
-    wanted = {f: i for i, s in enumerate(scenes) for f in scene_query_frames(s)}
-    keyframes = _keyframes(src, wanted, prep)
-    found = finder.find_scenes([keyframes[i] for i in range(len(scenes))], references)
-    ref_ids = [f.ids for f in found]
-    chosen = [f.references for f in found]
+    if own_refs is None:
+        # several grey query frames per scene, scores aggregated (colorize.refs)
+        wanted = {f: i for i, s in enumerate(scenes) for f in scene_query_frames(s)}
+        keyframes = _keyframes(src, wanted, prep)
+        found = finder.find_scenes([keyframes[i] for i in range(len(scenes))], references)  # type: ignore[union-attr]
     summary = ColorizeSummary(str(src), str(dst), backend, 0, info.width, info.height, info.fps)
     bar = tqdm(total=detection.n_frames, desc=f"colorize {src.name}", unit="frame", disable=not progress)
-    scene_of = iter(zip(scenes, ref_ids, chosen))
-    scene, ids, refs = next(scene_of)
-    feats = model.encode_references(finder.reference_lab(ids, model.resolution))
-    frames: list[np.ndarray] = []
-
-    def flush(writer: VideoWriter) -> None:
-        ab = model.predict_ab(
-            np.stack([to_working_gray(f, prep, model.resolution) for f in frames]).astype(np.float32), feats
-        )
-        for frame, ab_small in zip(frames, ab):
-            writer.write(merge_full_resolution(frame, ab_small))
-        bar.update(len(frames))
-        frames.clear()
-
+    # Two decoders walk the video in step: one feeds the network a chunk of small grey frames, the
+    # other the full-resolution frames the colours are joined to. Memory holds one chunk at the fusion
+    # size, however long the video or the scene.
+    work_frames, out_frames = iter_frames(src), iter_frames(src)
     with bar, VideoWriter(dst, info.fps, info.width, info.height) as writer:
-        for n, frame in enumerate(iter_frames(src)):
-            if n >= scene["end"]:
-                if frames:
-                    flush(writer)
-                summary.scenes.append({**scene, "ref_frame_ids": [int(i) for i in ids], "references": refs})
-                scene, ids, refs = next(scene_of, (None, None, None))
-                if scene is None:
-                    raise DataError(
-                        f"video '{src}' decodes more frames than its scene detection saw ({n} > {detection.n_frames}); "
-                        "re-encode it"
-                    )
-                feats = model.encode_references(finder.reference_lab(ids, model.resolution))
-            frames.append(frame)
-            if len(frames) == clip_len:
-                flush(writer)
-        if frames:
-            flush(writer)
-        summary.scenes.append({**scene, "ref_frame_ids": [int(i) for i in ids], "references": refs})
+        for scene_i, scene in enumerate(scenes):
+            if own_refs is not None:
+                ids: list[int] = []
+                refs_lab = np.stack([cv2.resize(r, (size[1], size[0]), interpolation=cv2.INTER_AREA) for r in own_refs])
+                chosen = [{"source": str(name), "frame": None, "score": None} for name in reference_names]
+            else:
+                ids = [int(i) for i in found[scene_i].ids]
+                refs_lab = finder.reference_lab(np.asarray(ids), model.resolution)  # type: ignore[union-attr]
+                chosen = found[scene_i].references
+            summary.scenes.append({**scene, "ref_frame_ids": ids, "references": chosen})
+            last = scene_i == len(scenes) - 1  # the last scene takes every frame left, however many decode
+            left = scene["end"] - scene["start"]
+            while last or left > 0:
+                batch = list(itertools.islice(work_frames, chunk_frames if last else min(chunk_frames, left)))
+                if not batch:
+                    break
+                gray = np.stack([to_working_gray(f, prep, size) for f in batch]).astype(np.float32)
+                ab = colorize_scene(model, gray, refs_lab, clip_len=clip_len).ab
+                for k in range(len(batch)):
+                    frame = next(out_frames, None)
+                    if frame is None:
+                        raise DataError(f"video '{src}' decoded differently on a second pass; re-encode it")
+                    writer.write(merge_full_resolution(frame, ab[k]))
+                bar.update(len(batch))
+                left -= len(batch)
         summary.n_frames = writer.n_frames
     summary.seconds = round(time.perf_counter() - t0, 3)
     return summary

@@ -27,10 +27,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+import cv2
 import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from scenecolor.colorize.correspondence import FlowEngine, flow_warp
 from scenecolor.core.errors import DataError
 
 
@@ -196,3 +198,51 @@ class WelshTransfer:
 def baseline_methods(n_samples: int = 200, window: int = 5, seed: int = 0) -> list[ColorizeMethod]:
     """The three baselines in table order: Welsh, Reinhard, gray."""
     return [WelshTransfer(n_samples=n_samples, window=window, seed=seed), ReinhardTransfer(), GrayOutput()]
+
+
+@dataclass(frozen=True)
+class PasteReference:
+    """The first reference's ab pasted in place on every frame (no motion; the reference resized to the frame)."""
+
+    name: str = "paste (reference ab in place)"
+    needs_references: bool = True
+
+    def __call__(self, L: np.ndarray, refs_lab: np.ndarray) -> np.ndarray:
+        check_method_inputs(L, refs_lab)
+        ab = cv2.resize(
+            np.asarray(refs_lab[0, ..., 1:], dtype=np.float32), (L.shape[2], L.shape[1]), interpolation=cv2.INTER_AREA
+        )
+        return np.broadcast_to(ab, (*L.shape, 2)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class FlowWarpReference:
+    """The first reference's ab warped onto each frame by OpenCV's Farneback optical flow (frame -> reference).
+
+    Flow runs on the lightness of the frame and of the reference (each normalised to the same
+    mean and spread, as :func:`scenecolor.correspondence.flow_warp` does), directly from the
+    reference to every frame (no chaining), with OpenCV's usual parameters.
+    """
+
+    method: str = "farneback"
+    name: str = "flow warp (Farneback)"
+    needs_references: bool = True
+
+    def __call__(self, L: np.ndarray, refs_lab: np.ndarray) -> np.ndarray:
+        check_method_inputs(L, refs_lab)
+        ref = cv2.resize(
+            np.asarray(refs_lab[0], dtype=np.float32), (L.shape[2], L.shape[1]), interpolation=cv2.INTER_AREA
+        )
+        ab, _ = flow_warp(np.asarray(L, dtype=np.float32), ref, FlowEngine(self.method))  # type: ignore[arg-type]
+        return ab
+
+
+def exemplar_baselines(n_samples: int = 200, window: int = 5, seed: int = 0) -> list[ColorizeMethod]:
+    """The exemplar protocol's baselines in table order: Farneback flow warp, DIS flow warp (the flow our
+    correspondence stage uses), paste, Welsh, mean reference ab (Reinhard), grey."""
+    return [
+        FlowWarpReference(),
+        FlowWarpReference(method="dis_fast", name="flow warp (DIS)"),
+        PasteReference(),
+        *baseline_methods(n_samples=n_samples, window=window, seed=seed),
+    ]

@@ -43,6 +43,7 @@ class EvalVideo:
     steady: list[tuple[int, int]]
     source_frames: np.ndarray
     scene_ids: list[int] = field(default_factory=list)  # index of each scene in scenes.json
+    display_aspect: float = 1.0  # width / height of the source video (figures show the frames at it)
 
     def __post_init__(self) -> None:
         if (
@@ -153,8 +154,9 @@ def load_test_videos(
         if kept.size == 0:
             skipped.append(vid)
             continue
-        wanted, frames = set(kept.tolist()), []
+        wanted, frames, aspect = set(kept.tolist()), [], 1.0
         for i, frame in enumerate(iter_frames(Path(data_dir) / entry["path"])):
+            aspect = frame.shape[1] / frame.shape[0]
             if i in wanted:
                 frames.append(preprocess_frame(frame, prep))
             if i >= kept[-1]:
@@ -173,7 +175,11 @@ def load_test_videos(
                 scene_ids.append(i)
         transitions = [(int(t["start"]), int(t["end"])) for t in entry.get("transitions", [])]
         steady = _ranges_to_kept(steady_segments(n_total, entry["cuts"], transitions), kept)
-        out.append(EvalVideo(vid, np.stack(frames), float(entry["fps"]), scene_ranges, steady, kept, scene_ids))
+        out.append(
+            EvalVideo(
+                vid, np.stack(frames), float(entry["fps"]), scene_ranges, steady, kept, scene_ids, display_aspect=aspect
+            )
+        )
     if not out:
         raise DataError(
             f"'{data_dir}' lists no test video with test-split frames (skipped: {skipped}); "

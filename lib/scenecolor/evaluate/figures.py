@@ -28,6 +28,13 @@ def _gray(frame: np.ndarray) -> np.ndarray:
     return lab_to_rgb8(lab)
 
 
+def at_aspect(img: np.ndarray, aspect: float) -> np.ndarray:
+    """A frame stored as a stretched square shown at its video's aspect ratio (width / height), height kept."""
+    h, w = img.shape[:2]
+    target = max(1, int(round(h * aspect)))
+    return img if abs(target - w) <= 1 else cv2.resize(img, (target, h), interpolation=cv2.INTER_AREA)
+
+
 def reference_tile(refs: np.ndarray, size: int) -> np.ndarray:
     """R reference frames (R,S,S,3) packed into one size x size tile (a near-square grid)."""
     r = len(refs)
@@ -49,14 +56,16 @@ def side_by_side(
     """Rows: the middle frame of successive scenes; columns: gray, references, each method, truth."""
     picks = [(v, i) for v in videos for i in range(len(v.scenes))][:max_rows]
     cols = ["gray input", "references"] + list(methods) + ["ground truth"]
-    fig, axes = plt.subplots(len(picks), len(cols), figsize=(2.1 * len(cols), 2.2 * len(picks)), squeeze=False)
+    aspect = max((v.display_aspect for v, _ in picks), default=1.0)
+    fig, axes = plt.subplots(len(picks), len(cols), figsize=(2.1 * aspect * len(cols), 2.2 * len(picks)), squeeze=False)
     for row, (video, scene) in enumerate(picks):
         s, e = video.scenes[scene]
         t = (s + e - 1) // 2
         size = video.frames.shape[1]
-        panels = [_gray(video.frames[t]), reference_tile(result.references[video.video_id][scene], size)]
-        panels += [result.outputs[(m, video.video_id)][t] for m in methods]
-        panels.append(video.frames[t])
+        a = video.display_aspect
+        panels = [at_aspect(_gray(video.frames[t]), a), reference_tile(result.references[video.video_id][scene], size)]
+        panels += [at_aspect(result.outputs[(m, video.video_id)][t], a) for m in methods]
+        panels.append(at_aspect(video.frames[t], a))
         for col, (img, title) in enumerate(zip(panels, cols)):
             ax = axes[row, col]
             ax.imshow(img)
@@ -176,10 +185,11 @@ def write_gif(path: Path, frames: np.ndarray, fps: float, max_frames: int = 24, 
 def frame_strip(video: EvalVideo, result: EvaluationResult, methods: Sequence[str], n: int = 6) -> plt.Figure:
     """A PNG-ready strip: ``n`` evenly spaced frames of one video, rows gray / methods / truth."""
     idx = np.linspace(0, video.n_frames - 1, min(n, video.n_frames)).round().astype(int)
-    rows = [("gray input", [_gray(video.frames[t]) for t in idx])]
-    rows += [(m, [result.outputs[(m, video.video_id)][t] for t in idx]) for m in methods]
-    rows.append(("ground truth", [video.frames[t] for t in idx]))
-    fig, axes = plt.subplots(len(rows), len(idx), figsize=(1.8 * len(idx), 1.9 * len(rows)), squeeze=False)
+    a = video.display_aspect
+    rows = [("gray input", [at_aspect(_gray(video.frames[t]), a) for t in idx])]
+    rows += [(m, [at_aspect(result.outputs[(m, video.video_id)][t], a) for t in idx]) for m in methods]
+    rows.append(("ground truth", [at_aspect(video.frames[t], a) for t in idx]))
+    fig, axes = plt.subplots(len(rows), len(idx), figsize=(1.8 * a * len(idx), 1.9 * len(rows)), squeeze=False)
     for r, (name, imgs) in enumerate(rows):
         for c, img in enumerate(imgs):
             ax = axes[r, c]

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from scenecolor.colorize.exemplar import colorize_scene
 from scenecolor.core.artifacts import atomic_path
 from scenecolor.core.color8 import lab_to_rgb8, rgb8_to_lab
 from scenecolor.core.errors import DataError
@@ -64,27 +65,26 @@ class ColorizerMethod:
     """Our colorizer behind the common method interface, through :class:`scenecolor.colorize.backend.ColorizerBackend`.
 
     The backend is what ``scenecolor colorize`` runs (``TorchColorizer``: BN folded,
-    channels-last; or the ONNX export), so the evaluation measures exactly that code. L and the
-    references are resized to the backend's working resolution, the predicted ab is resized back
-    (bilinear) and later joined to the full-resolution L, as the CLI does. References are encoded
-    once per call (once per scene) and reused for every clip of ``clip_len`` frames.
+    channels-last; or the ONNX export), and the call goes through the CLI's own scene function,
+    :func:`scenecolor.exemplar.colorize_scene`: L and the references are resized to the
+    backend's working size at the clip's aspect ratio, the flow candidates run over the whole
+    scene from the first reference, the predicted ab is resized back (bilinear) and later joined
+    to the full-resolution L. With ``keep_details`` the candidates, confidences and fusion weights
+    of the last call are kept in ``last_details`` (for the figures).
     """
 
     backend: object  # scenecolor.colorize.backend.ColorizerBackend
     clip_len: int = 8
     name: str = OURS
     needs_references: bool = True
+    keep_details: bool = False
+    last_details: dict | None = None
 
     def __call__(self, L: np.ndarray, refs_lab: np.ndarray) -> np.ndarray:
         check_method_inputs(L, refs_lab)
-        res = int(self.backend.resolution)  # type: ignore[attr-defined]
-        small_L = _resize_stack(L, res, res) / 100.0
-        feats = self.backend.encode_references(_resize_stack(refs_lab, res, res))  # type: ignore[attr-defined]
-        out = np.empty((*L.shape, 2), dtype=np.float32)
-        for s in range(0, L.shape[0], self.clip_len):
-            ab = self.backend.predict_ab(small_L[s : s + self.clip_len], feats)  # type: ignore[attr-defined]
-            out[s : s + self.clip_len] = _resize_stack(ab, L.shape[1], L.shape[2])
-        return out
+        result = colorize_scene(self.backend, L, refs_lab, clip_len=self.clip_len, details=self.keep_details)
+        self.last_details = result.details
+        return result.ab
 
 
 # -- running and scoring -----------------------------------------------------------------------

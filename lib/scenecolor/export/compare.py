@@ -41,7 +41,7 @@ from scenecolor.core.errors import DataError, ExportError, MissingUpstreamError
 from scenecolor.data.frames import FrameStore
 from scenecolor.evaluate.metrics import psnr
 from scenecolor.export.latency import Latency, measure_interleaved, profile_ops, torch_threads
-from scenecolor.export.models import COLORIZER_ONNX, COLORIZER_REFS_ONNX, read_metadata, trained_clip_len
+from scenecolor.export.models import COLORIZER_ONNX, COLORIZER_REFS_ONNX, example_guide, read_metadata, trained_clip_len
 from scenecolor.export.onnx import ort_session, run_session
 from scenecolor.export.tensorrt import TensorRTRunner, build_engine
 from scenecolor.retrieval.references import read_references
@@ -51,7 +51,11 @@ Features = tuple[Any, ...]
 
 @dataclass
 class Runtime:
-    """One way of running the colorizer: ``encode(refs_lab) -> features``, ``clip(gray, features) -> ab`` (numpy)."""
+    """One way of running the colorizer: ``encode(refs_lab) -> features``, ``clip(gray, (*features, guide)) ->
+    ab`` (numpy).
+
+    The guide (the correspondence stage's flow candidates, computed outside the network with
+    OpenCV) is the same array for every runtime: :func:`clip_inputs` computes it once."""
 
     name: str
     encode: Callable[[torch.Tensor], Features]
@@ -63,7 +67,12 @@ class Runtime:
 
     def colorize(self, gray: torch.Tensor, refs_lab: torch.Tensor) -> np.ndarray:
         with torch_threads(self.threads):
-            return self.clip(gray, self.encode(refs_lab))
+            return self.clip(gray, clip_inputs(self, gray, refs_lab))
+
+
+def clip_inputs(rt: Runtime, gray: torch.Tensor, refs_lab: torch.Tensor, guide: Any = None) -> Features:
+    """The clip graph's inputs after ``gray``: the runtime's reference features, then the flow candidates."""
+    return (*rt.encode(refs_lab), example_guide(gray, refs_lab).numpy() if guide is None else guide)
 
 
 def torch_runtime(model: SceneColorizer, *, folded: bool, threads: int = 1) -> Runtime:
@@ -76,7 +85,7 @@ def torch_runtime(model: SceneColorizer, *, folded: bool, threads: int = 1) -> R
 
     def clip(gray: torch.Tensor, feats: Features) -> np.ndarray:
         with torch.inference_mode():
-            return net.colorize(gray, ReferenceFeatures(*feats)).numpy()
+            return net.colorize(gray, ReferenceFeatures(*feats[:4]), torch.as_tensor(feats[4])).numpy()
 
     name = "torch fp32 (BN folded, channels-last)" if folded else "torch fp32 (eager)"
     note = "what `scenecolor colorize --backend torch` runs" if folded else "the network as trained"
@@ -238,7 +247,8 @@ def time_runtimes(
 ) -> dict[str, dict[str, Latency]]:
     """Latency of every runtime on one clip ``gray`` [1,1,T,S,S] with ``refs`` [1,R,3,S,S], taken in
     turns (see ``measure_interleaved``): ``{"clip": {name: per-clip latency}, "refs": {name: encoding}}``."""
-    feats = {rt.name: rt.encode(refs) for rt in runtimes}
+    guide = example_guide(gray, refs).numpy()
+    feats = {rt.name: clip_inputs(rt, gray, refs, guide) for rt in runtimes}
 
     def threaded(rt: Runtime, fn: Callable[[], Any]) -> Callable[[], Any]:
         def call() -> Any:
@@ -290,10 +300,11 @@ def op_profile_table(
 ) -> pd.DataFrame:
     """ms per frame by operator type for each clip graph on the timing clip (ONNX Runtime's profiler),
     the ``top`` largest op types of any graph as rows; keys/values come from the float32 ``refs_graph``."""
-    keys, values = run_session(ort_session(refs_graph, threads), [data.timing_refs])
+    feats = run_session(ort_session(refs_graph, threads), [data.timing_refs])
+    guide = example_guide(data.timing_gray, data.timing_refs).numpy()
     t = int(data.timing_gray.shape[2])
     per = {
-        name: profile_ops(path, [data.timing_gray, keys, values], threads=threads, runs=runs)
+        name: profile_ops(path, [data.timing_gray, *feats, guide], threads=threads, runs=runs)
         for name, path in clip_graphs.items()
     }
     frame = pd.DataFrame(per).fillna(0.0) / t
@@ -376,8 +387,9 @@ def tensorrt_runtime(
     """
     lo, hi = min(sizes), max(sizes)
     clip_session = ort_session(clip_onnx)
-    width = {i.name: int(i.shape[-1]) for i in clip_session.get_inputs()[1:]}
+    width = {i.name: int(i.shape[-1]) if isinstance(i.shape[-1], int) else 0 for i in clip_session.get_inputs()[1:]}
     rn_lo, rn_opt, rn_hi = (lo // 16) ** 2, max_refs * (hi // 16) ** 2, max_refs * (hi // 16) ** 2
+    rm_lo, rm_hi = (lo // 8) ** 2, max_refs * (hi // 8) ** 2  # the correspondence stage's grid (1/8)
     stem = Path(clip_onnx).name.replace(".onnx", "")
     refs_engine = build_engine(
         refs_onnx,
@@ -392,6 +404,17 @@ def tensorrt_runtime(
             "gray": ((1, 1, 1, lo, lo), (1, 1, opt_clip_len, hi, hi), (max_batch, 1, max_clip_len, hi, hi)),
             "keys": ((1, rn_lo, width["keys"]), (1, rn_opt, width["keys"]), (max_batch, rn_hi, width["keys"])),
             "values": ((1, rn_lo, width["values"]), (1, rn_opt, width["values"]), (max_batch, rn_hi, width["values"])),
+            "corr_keys": (
+                (1, rm_lo, width["corr_keys"]),
+                (1, rm_hi, width["corr_keys"]),
+                (max_batch, rm_hi, width["corr_keys"]),
+            ),
+            "corr_values": (
+                (1, rm_lo, width["corr_values"]),
+                (1, rm_hi, width["corr_values"]),
+                (max_batch, rm_hi, width["corr_values"]),
+            ),
+            "guide": ((1, 9, 1, lo, lo), (1, 9, opt_clip_len, hi, hi), (max_batch, 9, max_clip_len, hi, hi)),
         },
         precision=precision,
     )

@@ -23,7 +23,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from scenecolor.colorize.backend import check_backend_inputs
+from scenecolor.colorize.backend import check_backend_inputs, clip_guide
+from scenecolor.colorize.correspondence import AB_SCALE, GuideConfig
+from scenecolor.colorize.exemplar_data import guides_for_clips
 from scenecolor.colorize.model import ClipColorizerGraph, ReferenceEncoderGraph, load_colorizer
 from scenecolor.core.artifacts import atomic_write_bytes
 from scenecolor.core.errors import CheckpointError, ExportError
@@ -54,9 +56,25 @@ INT8_OP_SETS: dict[str, tuple[str, ...] | None] = {
     "conv_and_data": ("Conv", "Pad", "Resize", "Concat", "AveragePool"),
     "all": None,
 }
-_CLIP_AXES = {"gray": {0: "B", 2: "T", 3: "H", 4: "W"}, "keys": {0: "B", 1: "RN"}, "values": {0: "B", 1: "RN"}}
+_REF_FEATURES = ("keys", "values", "corr_keys", "corr_values")
+_CLIP_AXES = {
+    "gray": {0: "B", 2: "T", 3: "H", 4: "W"},
+    "keys": {0: "B", 1: "RN"},
+    "values": {0: "B", 1: "RN"},
+    "corr_keys": {0: "B", 1: "RM"},
+    "corr_values": {0: "B", 1: "RM"},
+    "guide": {0: "B", 2: "T", 3: "H", 4: "W"},
+}
 _REFS_AXES = {"refs_lab": {0: "B", 1: "R", 3: "H", 4: "W"}}
-_OUT_AXES = {"ab": {0: "B", 2: "T", 3: "H", 4: "W"}, "keys": {0: "B", 1: "RN"}, "values": {0: "B", 1: "RN"}}
+_OUT_AXES = {
+    "ab": {0: "B", 2: "T", 3: "H", 4: "W"},
+    "attention": {0: "B", 2: "T", 3: "H", 4: "W"},
+    "weights": {0: "B", 2: "T", 3: "H", 4: "W"},
+    "keys": {0: "B", 1: "RN"},
+    "values": {0: "B", 1: "RN"},
+    "corr_keys": {0: "B", 1: "RM"},
+    "corr_values": {0: "B", 1: "RM"},
+}
 
 
 def int8_name(name: str) -> str:
@@ -169,7 +187,8 @@ def export_colorizer(
     model, ckpt = load_colorizer(checkpoint)
     clip_len = trained_clip_len(ckpt)
     with torch.no_grad():
-        keys, values = model.encode_references(refs_lab)
+        feats = tuple(model.encode_references(refs_lab))
+    guide = example_guide(gray, refs_lab, trained_flow_method(ckpt))
     meta = {
         "arch": ONNX_ARCH,
         "resolution": model.cfg.resolution,
@@ -177,6 +196,7 @@ def export_colorizer(
         "clip_len": clip_len,
         "exporter": exporter,
         "n_params": count_parameters(model),
+        "flow_method": trained_flow_method(ckpt),
     }
     out = Path(out_dir)
     refs = export_onnx(
@@ -184,26 +204,43 @@ def export_colorizer(
         (refs_lab,),
         out / COLORIZER_REFS_ONNX,
         input_names=["refs_lab"],
-        output_names=["keys", "values"],
+        output_names=list(_REF_FEATURES),
         dynamic_axes=_REFS_AXES,
         opset=opset,
         exporter=exporter,
-        output_axes={k: _OUT_AXES[k] for k in ("keys", "values")},
+        output_axes={k: _OUT_AXES[k] for k in _REF_FEATURES},
     )
     clip = export_onnx(
         ClipColorizerGraph(model).eval(),
-        (gray, keys, values),
+        (gray, *feats, guide),
         out / COLORIZER_ONNX,
-        input_names=["gray", "keys", "values"],
-        output_names=["ab"],
+        input_names=["gray", *_REF_FEATURES, "guide"],
+        output_names=["ab", "attention", "weights"],
         dynamic_axes=_CLIP_AXES,
         opset=opset,
         exporter=exporter,
-        output_axes={"ab": _OUT_AXES["ab"]},
+        output_axes={k: _OUT_AXES[k] for k in ("ab", "attention", "weights")},
     )
     for path, role in ((refs.path, "refs"), (clip.path, "clip")):
         write_metadata(path, {**meta, "role": role})
     return ColorizerExport(refs=refs, clip=clip, n_params=count_parameters(model), resolution=model.cfg.resolution)
+
+
+def trained_flow_method(ckpt: dict[str, Any]) -> str:
+    """The optical flow the checkpoint's correspondence stage was trained with."""
+    return str(((ckpt.get("config") or {}).get("train") or {}).get("flow_method", "dis_fast"))
+
+
+def example_guide(
+    gray: torch.Tensor | np.ndarray, refs_lab: torch.Tensor | np.ndarray, flow_method: str = "dis_fast"
+) -> torch.Tensor:
+    """The flow candidates [B, 9, T, H, W] of batched clips from each clip's first reference (as the backends
+    compute them)."""
+    return guides_for_clips(
+        torch.as_tensor(np.asarray(gray, dtype=np.float32)),
+        torch.as_tensor(np.asarray(refs_lab, dtype=np.float32)),
+        GuideConfig(method=flow_method),
+    )  # type: ignore[arg-type]
 
 
 def trained_clip_len(ckpt: dict[str, Any]) -> int:
@@ -229,7 +266,8 @@ def quantize_colorizer(
     batches = list(calibration)
     refs_session = ort_session(fp32.refs.path)
     refs_feeds = [(r,) for _, r in batches]
-    clip_feeds = [(g, *run_session(refs_session, [r])) for g, r in batches]
+    method = read_metadata(fp32.clip.path).get("flow_method", "dis_fast")
+    clip_feeds = [(g, *run_session(refs_session, [r]), example_guide(g, r, method).numpy()) for g, r in batches]
     paths = []
     for src, feeds in ((fp32.refs.path, refs_feeds), (fp32.clip.path, clip_feeds)):
         dst = src.with_name(src.name[: -len(".onnx")] + suffix)
@@ -268,6 +306,7 @@ class OnnxColorizer:
         self.max_refs = int(meta["max_refs"])
         self.clip_len = int(meta["clip_len"])
         self.int8 = meta.get("int8", "")
+        self.flow_method = meta.get("flow_method", "dis_fast")
         self._refs = ort_session(self.refs_path, threads)
         self._clip = ort_session(self.clip_path, threads)
 
@@ -275,23 +314,45 @@ class OnnxColorizer:
         return f"OnnxColorizer({self.clip_path.name}, resolution={self.resolution}, max_refs={self.max_refs})"
 
     def encode_references(self, refs_lab: np.ndarray) -> tuple[np.ndarray, ...]:
-        """float32 (R, S, S, 3) Lab -> (keys, values) of the scene."""
+        """float32 (R, H, W, 3) Lab -> the scene's features (the four graph outputs, then the first reference for
+        the flow)."""
         check_backend_inputs(refs_lab, None, self.resolution, self.max_refs)
         refs = np.ascontiguousarray(np.asarray(refs_lab, dtype=np.float32).transpose(0, 3, 1, 2)[None])
-        keys, values = run_session(self._refs, [refs])
-        return keys, values
+        return (*run_session(self._refs, [refs]), np.ascontiguousarray(refs_lab[0], dtype=np.float32))
 
-    def predict_ab(self, gray_clip: np.ndarray, ref_features: tuple[np.ndarray, ...]) -> np.ndarray:
-        """float32 (T, S, S) L/100 + (keys, values) -> float32 (T, S, S, 2) ab."""
-        check_backend_inputs(None, gray_clip, self.resolution, self.max_refs)
+    def predict_ab(
+        self, gray_clip: np.ndarray, ref_features: tuple[np.ndarray, ...], guide: np.ndarray | None = None
+    ) -> np.ndarray:
+        """float32 (T, H, W) L/100 + features (+ the flow candidates (T, H, W, 9) of these frames) -> float32 (T,
+        H, W, 2) ab."""
+        return self.predict_detailed(gray_clip, ref_features, guide)[0]
+
+    def predict_detailed(
+        self, gray_clip: np.ndarray, ref_features: tuple[np.ndarray, ...], guide: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """As :meth:`scenecolor.colorize.backend.TorchColorizer.predict_detailed`: ab, candidates' ab (T,H,W,8),
+        confidences (T,H,W,4), weights (T,H,W,4)."""
+        check_backend_inputs(None, gray_clip, self.resolution, self.max_refs, ref_features[-1])
         gray = np.ascontiguousarray(np.asarray(gray_clip, dtype=np.float32)[None, None])
-        ab = run_session(self._clip, [gray, *ref_features])[0]  # [1, 2, T, S, S]
-        return np.ascontiguousarray(ab[0].transpose(1, 2, 3, 0))
+        g = clip_guide(gray_clip, ref_features[-1], guide, self.flow_method)
+        ab, attention, weights = run_session(self._clip, [gray, *ref_features[:-1], g])[:3]  # [1, C, T, H, W]
+        cand = np.concatenate([g[:, 0:2], g[:, 3:5], g[:, 6:8], attention[:, :2]], axis=1) * AB_SCALE
+        conf = np.concatenate([g[:, 2:3], g[:, 5:6], g[:, 8:9], attention[:, 2:3]], axis=1)
+        last = lambda x: np.ascontiguousarray(x[0].transpose(1, 2, 3, 0))  # noqa: E731
+        return last(ab), last(cand), last(conf), last(weights)
 
-    def colorize_batch(self, gray: torch.Tensor | np.ndarray, refs_lab: torch.Tensor | np.ndarray) -> np.ndarray:
-        """Batched tensors as the torch model takes them: [B,1,T,H,W], [B,R,3,H,W] -> ab [B,2,T,H,W]."""
-        keys, values = run_session(self._refs, [refs_lab])
-        return run_session(self._clip, [gray, keys, values])[0]
+    def colorize_batch(
+        self,
+        gray: torch.Tensor | np.ndarray,
+        refs_lab: torch.Tensor | np.ndarray,
+        guide: torch.Tensor | np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Batched tensors as the torch model takes them: [B,1,T,H,W], [B,R,3,H,W] (+ guide [B,9,T,H,W]) -> ab
+        [B,2,T,H,W]."""
+        feats = run_session(self._refs, [refs_lab])
+        if guide is None:
+            guide = example_guide(gray, refs_lab, self.flow_method)
+        return run_session(self._clip, [gray, *feats, np.asarray(guide, dtype=np.float32)])[0]
 
 
 def colorizer_files(folder_or_path: str | os.PathLike[str], precision: Precision = "fp32") -> tuple[Path, Path]:

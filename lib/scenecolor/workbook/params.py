@@ -221,6 +221,25 @@ class ColorizerParams(StepParams):
     )
     figure_clips: int = Field(4, ge=1, le=12, description="validation clips in the sample figure")
     bench_repeats: int = Field(3, ge=1, le=50, description="repeats of the 224x224 speed benchmark (best is reported)")
+    exemplar_prob: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="share of batches whose first reference is another, augmented frame of the clip's shot "
+        "(teaches copying)",
+    )
+    corr_weight: float = Field(
+        0.3, ge=0, description="weight of the loss on the attention-warped ab of the correspondence stage"
+    )
+    flow_method: Literal["dis_ultrafast", "dis_fast", "dis_medium", "farneback"] = Field(
+        "dis_fast", description="optical flow of the correspondence stage (OpenCV)"
+    )
+    exemplar_val_shots: int = Field(
+        16, ge=1, description="val shots scored under the exemplar protocol (first frame = the only reference)"
+    )
+    select_best: bool = Field(
+        True, description="end with the weights of the epoch (0 = untrained included) with the best exemplar val PSNR"
+    )
 
 
 class EvaluationParams(StepParams):
@@ -251,6 +270,20 @@ class EvaluationParams(StepParams):
     welsh_window: int = Field(5, ge=1, le=15, description="neighbourhood side for Welsh's luminance std, odd")
     write_videos: bool = Field(True, description="write the colorized test videos (mp4) and a GIF")
     figure_rows: int = Field(4, ge=1, le=12, description="scenes shown in the side-by-side figure")
+    exemplar: bool = Field(
+        True, description="also run the exemplar protocol (each test shot's first colour frame is the only reference)"
+    )
+    exemplar_width: int = Field(
+        0,
+        ge=0,
+        le=1920,
+        description="width of the exemplar protocol's frames, aspect ratio kept (0 = the frame store's size)",
+    )
+    exemplar_max_shots: int = Field(4, ge=0, description="test shots of the exemplar protocol (0 = all)")
+    exemplar_max_frames: int = Field(
+        8, ge=0, description="kept frames per shot in the exemplar protocol, reference included (0 = all)"
+    )
+    exemplar_welsh: bool = Field(True, description="include Welsh in the exemplar protocol")
 
     @model_validator(mode="after")
     def _check_ranges(self) -> EvaluationParams:

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from scenecolor.colorize.backend import ColorizerBackend, TorchColorizer
+from scenecolor.colorize.exemplar import load_references
 from scenecolor.colorize.refs import ReferenceFinder
 from scenecolor.colorize.video import ColorizeSummary, colorize_video_file
 from scenecolor.core.artifacts import read_json, sha256_file
@@ -157,6 +158,7 @@ def colorize_with_run(
     *,
     run_dir: str | os.PathLike[str] | None = None,
     references: int = 5,
+    reference_files: Sequence[str | os.PathLike[str]] | None = None,
     backend: str = "torch",
     clip_len: int | None = None,
     progress: bool = True,
@@ -166,7 +168,13 @@ def colorize_with_run(
     """``scenecolor colorize``: ``video`` -> ``out`` with the colorizer, references and settings of a run.
 
     ``gallery``: search this gallery (or folder of images/videos) instead of the run's own pool.
+    With ``reference_files`` (1..5 images or ``clip.mp4#frame=N``) those references serve every
+    scene and no pool is searched; they are read first, so a missing, unreadable or grey one is
+    reported (DataError naming it) before anything else.
     """
+    if reference_files and gallery is not None:
+        raise ParameterError("give either --reference files or a --gallery, not both")
+    own = load_references(reference_files) if reference_files else None
     run = resolve_run_dir(run_dir)
     probe(video)  # a missing, empty or corrupt input is named before the run's models load
     model = open_backend(run, backend)
@@ -177,10 +185,12 @@ def colorize_with_run(
         video,
         out,
         model=model,
-        finder=finder or reference_finder(run),
+        finder=None if own else (finder or reference_finder(run)),
         prep=frame_store(run).preprocess,
         cut_config=cut_config(run),
         references=references,
+        reference_images=own,
+        reference_names=[str(r) for r in reference_files or []],
         backend=backend,
         clip_len=clip_len,
         progress=progress,
