@@ -90,7 +90,9 @@ def test_colorize_with_an_image_and_with_a_video_frame(run: Path, clip: Path, tm
         == 0
     )
     summary = json.loads(capsys.readouterr().out)
-    assert summary["n_frames"] == N_FRAMES and all(s["references"] == [str(ref)] for s in summary["scenes"])
+    assert summary["n_frames"] == N_FRAMES and all(
+        [r["source"] for r in s["references"]] == [str(ref)] for s in summary["scenes"]
+    )
     assert (
         main(
             [
