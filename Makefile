@@ -2,11 +2,13 @@
 #   make run   - create .venv, install the pinned dependencies, run the workbook (profile sample)
 #   make test  - same set-up, then ruff (format + lint) and the whole test suite (unit, data, model, nbval, end-to-end)
 #   make lab   - same set-up, then JupyterLab on the notebooks with the `scenecolor` kernel
+#                (LAB_ARGS="--no-browser --port=8899" for a server without a browser; tests/e2e/test_make_lab.py)
 
 PYTHON  ?= $(shell command -v python3.11 || command -v python3)
 VENV    := .venv
 PY      := $(VENV)/bin/python
 PROFILE ?= sample
+LAB_ARGS ?=
 # The install is redone only when the pins change: the stamp's name is a hash of them.
 PIN_HASH := $(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
 STAMP   := $(VENV)/.installed-$(PIN_HASH)
@@ -33,7 +35,7 @@ test: setup
 	$(PY) -m pytest
 
 lab: setup
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 clean-reports:
 	rm -rf reports/[0-9]* reports/latest reports/.cache reports/notebooks-default

@@ -155,6 +155,24 @@ def test_checkpoint_of_other_settings_starts_fresh_and_a_corrupt_one_is_an_error
         train_colorizer(train, val, CFG, tmp_path, **QUIET)
 
 
+def test_checkpoint_of_other_data_is_not_resumed(tmp_path, sets) -> None:
+    """Same settings, other clips or references (a re-run notebook 00 or 03): train afresh."""
+    train, val = sets
+    train_colorizer(train, val, CFG, tmp_path, stop_after=1, **QUIET)
+    lab = train.lab.copy()
+    lab[0, ..., 1:] += 10.0
+    messages: list[str] = []
+    result = train_colorizer(
+        dataclasses.replace(train, lab=lab), val, CFG, tmp_path, stop_after=1, progress=False, log=messages.append
+    )
+    assert result.resumed_from_epoch == 0 and "other data" in messages[0]
+    messages.clear()
+    resumed = train_colorizer(
+        dataclasses.replace(train, lab=lab), val, CFG, tmp_path, progress=False, log=messages.append
+    )
+    assert resumed.resumed_from_epoch == 1 and "resumed" in messages[0]
+
+
 def test_validation_reports_loss_and_psnr_beside_the_grey_output(sets) -> None:
     _, val = sets
     torch.manual_seed(0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 
 import numpy as np
@@ -13,6 +14,7 @@ import torch
 from helpers_embedder import build_store
 from scenecolor.core import training
 from scenecolor.core.errors import CheckpointError, DataError
+from scenecolor.data.frames import FrameStore
 from scenecolor.embed.model import ARCH, load_embedder
 from scenecolor.embed.train import TrainConfig, main, save_embedder, train_embedder
 
@@ -92,6 +94,21 @@ def test_finished_run_is_not_retrained_and_other_settings_restart(store, tmp_pat
     messages.clear()
     fresh = train_embedder(store, changed, tmp_path, stop_after=1, progress=False, log=messages.append)
     assert fresh.resumed_from_epoch == 0 and "other settings" in messages[0]
+
+
+def test_checkpoint_of_other_data_is_not_resumed(store, tmp_path):
+    """A re-run notebook 00 (other frames, same settings) must retrain, not resume the old model."""
+    train_embedder(store, CFG, tmp_path / "out", progress=False, log=_quiet)
+    changed = tmp_path / "frames"
+    shutil.copytree(store.folder, changed)
+    frames = np.load(changed / "frames.npy")
+    frames[0] = 255 - frames[0]
+    np.save(changed / "frames.npy", frames)
+    messages = []
+    fresh = train_embedder(
+        FrameStore.open(changed), CFG, tmp_path / "out", stop_after=1, progress=False, log=messages.append
+    )
+    assert fresh.resumed_from_epoch == 0 and "other data" in messages[0]
 
 
 def test_saved_embedder_reloads(store, tmp_path):

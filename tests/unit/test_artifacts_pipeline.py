@@ -55,7 +55,7 @@ def test_step_context_records_and_meta(tmp_path: Path) -> None:
 
     nxt = pipeline.open_step("02", run_dir=str(tmp_path))
     assert nxt.upstream("00") == ctx.out
-    with pytest.raises(MissingUpstreamError, match="run notebooks/01_embedder_training.ipynb first"):
+    with pytest.raises(MissingUpstreamError, match="Run 01_embedder_training.ipynb first into that same folder"):
         nxt.upstream("01_embedder_training")
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from scenecolor.core.errors import ParameterError, StepFailedError
-from scenecolor.workbook import runner
+from scenecolor.core.errors import MissingUpstreamError, ParameterError, StepFailedError
+from scenecolor.workbook import pipeline, runner
 from scenecolor.workbook.pipeline import STEPS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,7 +20,7 @@ def _toy_notebook(step_id: str, extra: str = "") -> nbformat.NotebookNode:
     params = nbformat.v4.new_code_cell('run_dir = ""\nseed = 0')
     params.metadata["tags"] = ["parameters"]
     body = (
-        "from scenecolor import pipeline\n"
+        "from scenecolor.workbook import pipeline\n"
         f"ctx = pipeline.open_step({step_id!r}, run_dir=run_dir, seed=seed)\n"
         "(ctx.out / 'value.txt').write_text(str(seed * 2))\n"
         "ctx.record_metric('twice seed', seed * 2)\n"
@@ -165,3 +165,59 @@ def test_library_change_changes_step_key(toy_repo: Path) -> None:
         )
         == a
     )
+
+
+@pytest.mark.slow
+def test_cache_reuses_a_step_only_while_its_files_match_meta_json(toy_repo: Path, monkeypatch) -> None:
+    logs: list[str] = []
+    first = _run(toy_repo, until="01")
+    # an edited output file (hard-linked into every run that reused it): its checksum no longer matches
+    (first.run_dir / "artifacts" / "00_data_prep" / "value.txt").write_text("edited by hand")
+    second = runner.run_workbook(
+        "smoke",
+        root=toy_repo,
+        reports=toy_repo / "reports",
+        progress=False,
+        kernel="python3",
+        until="01",
+        log=logs.append,
+    )
+    assert [r.status for r in second.records] == ["executed", "reused"]
+    assert any("differ from the checksums in its meta.json (value.txt)" in line for line in logs)
+    assert (second.run_dir / "artifacts" / "00_data_prep" / "value.txt").read_text() == "6"
+
+    # a notebook re-run by hand into the run folder rewrites meta.json consistently: the cache's digest catches it
+    monkeypatch.setenv(pipeline.RUNNER_ENV, str(second.run_dir.resolve()))  # as if the guard were bypassed
+    ctx = pipeline.open_step("00_data_prep", run_dir=str(second.run_dir), seed=3)
+    (ctx.out / "value.txt").write_text("a student's experiment")
+    ctx.finish()
+    monkeypatch.delenv(pipeline.RUNNER_ENV)
+    assert runner.verify_step(ctx.out) == ""  # consistent in itself ...
+    third = _run(toy_repo, until="00")
+    assert [r.status for r in third.records] == ["executed"]  # ... but not what the runner made
+    assert (third.run_dir / "artifacts" / "00_data_prep" / "value.txt").read_text() == "6"
+
+
+@pytest.mark.slow
+def test_a_hand_run_cannot_write_into_a_runner_folder(toy_repo: Path) -> None:
+    first = _run(toy_repo, until="00")
+    with pytest.raises(ParameterError, match=r"run folder made by `scenecolor run`.*cp -r"):
+        pipeline.open_step("00_data_prep", run_dir=str(first.run_dir))
+    assert (first.run_dir / "artifacts" / "00_data_prep" / "meta.json").is_file()  # untouched
+
+
+def test_missing_upstream_names_the_commands_that_fill_the_same_folder(tmp_path: Path) -> None:
+    hand = tmp_path / "hand"
+    ctx = pipeline.open_step("03_reference_selection", run_dir=str(hand))
+    with pytest.raises(MissingUpstreamError) as info:
+        ctx.upstream("01_embedder_training")
+    message = str(info.value)
+    order = [message.index(f"notebooks/{s}.ipynb '") for s in ("00_data_prep", "01_embedder_training")]
+    assert order == sorted(order) and "02_scene_analysis.ipynb" in message
+    assert f"-p run_dir '{hand.resolve()}'" in message and "papermill --cwd notebooks" in message
+    assert "scenecolor run --until" not in message
+    # once 00 has finished there, only the steps still missing are named
+    pipeline.open_step("00_data_prep", run_dir=str(hand)).finish()
+    with pytest.raises(MissingUpstreamError) as info:
+        ctx.upstream("01_embedder_training")
+    assert "notebooks/00_data_prep.ipynb" not in str(info.value)

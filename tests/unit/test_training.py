@@ -161,13 +161,19 @@ def test_try_resume_only_with_the_same_settings(tmp_path):
     model = _tiny(0)
     opt = torch.optim.Adam(model.parameters(), lr=0.1)
     path = tmp_path / "last.pt"
-    config = {"train": {"lr": 0.1, "epochs": 3}, "history_format": 2}
+    config = {"train": {"lr": 0.1, "epochs": 3}, "history_format": 2, "data_digest": "d1"}
     training.save_checkpoint(
         path, arch="tiny", model=model, optimizer=opt, epoch=2, config=config, history=[{"epoch": 1}, {"epoch": 2}]
     )
     logs: list[str] = []
     assert training.try_resume(
-        tmp_path / "none.pt", arch="tiny", model=_tiny(1), optimizer=None, train_key={"lr": 0.1}, log=logs.append
+        tmp_path / "none.pt",
+        arch="tiny",
+        model=_tiny(1),
+        optimizer=None,
+        train_key={"lr": 0.1},
+        data_digest="d1",
+        log=logs.append,
     ) == (0, [])
 
     fresh = _tiny(1)
@@ -177,6 +183,7 @@ def test_try_resume_only_with_the_same_settings(tmp_path):
         model=fresh,
         optimizer=None,
         train_key={"lr": 0.1},
+        data_digest="d1",
         log=logs.append,
         config_checks={"history_format": 2},
     )
@@ -187,7 +194,7 @@ def test_try_resume_only_with_the_same_settings(tmp_path):
     untouched = _tiny(1)
     before = [t.clone() for t in untouched.state_dict().values()]
     assert training.try_resume(
-        path, arch="tiny", model=untouched, optimizer=None, train_key={"lr": 0.2}, log=logs.append
+        path, arch="tiny", model=untouched, optimizer=None, train_key={"lr": 0.2}, data_digest="d1", log=logs.append
     ) == (0, [])
     assert "other settings" in logs[-1]
     assert training.try_resume(
@@ -196,9 +203,36 @@ def test_try_resume_only_with_the_same_settings(tmp_path):
         model=untouched,
         optimizer=None,
         train_key={"lr": 0.1},
+        data_digest="d1",
         log=logs.append,
         config_checks={"history_format": 1},
     ) == (0, [])
+    # the same settings on other data (a re-run notebook 00 or 03) start afresh too
+    assert training.try_resume(
+        path, arch="tiny", model=untouched, optimizer=None, train_key={"lr": 0.1}, data_digest="d2", log=logs.append
+    ) == (0, [])
+    assert "other data" in logs[-1]
     assert all(torch.equal(a, b) for a, b in zip(before, untouched.state_dict().values()))
     with pytest.raises(CheckpointError):
-        training.try_resume(path, arch="other", model=untouched, optimizer=None, train_key={"lr": 0.1}, log=logs.append)
+        training.try_resume(
+            path,
+            arch="other",
+            model=untouched,
+            optimizer=None,
+            train_key={"lr": 0.1},
+            data_digest="d1",
+            log=logs.append,
+        )
+
+
+def test_data_digest_follows_the_data(tmp_path):
+    frames = np.arange(24, dtype=np.uint8).reshape(2, 2, 2, 3)
+    (tmp_path / "a.bin").write_bytes(b"abc")
+    base = training.data_digest(frames, {"refs": [[1, 2]]}, tmp_path / "a.bin")
+    assert base == training.data_digest(frames.copy(), {"refs": [[1, 2]]}, tmp_path / "a.bin")
+    changed = frames.copy()
+    changed[0, 0, 0, 0] = 99
+    assert base != training.data_digest(changed, {"refs": [[1, 2]]}, tmp_path / "a.bin")
+    assert base != training.data_digest(frames, {"refs": [[2, 1]]}, tmp_path / "a.bin")
+    (tmp_path / "a.bin").write_bytes(b"abd")
+    assert base != training.data_digest(frames, {"refs": [[1, 2]]}, tmp_path / "a.bin")

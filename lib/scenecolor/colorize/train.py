@@ -288,6 +288,7 @@ def train_colorizer(
     torch.manual_seed(cfg.seed)
     model = SceneColorizer(cfg.model_config()).to(info.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    data_key = clips_digest(train_set, val_set)
     start, history = (
         training.try_resume(
             ckpt_path,
@@ -295,6 +296,7 @@ def train_colorizer(
             model=model,
             optimizer=optimizer,
             train_key=cfg.resume_key(),
+            data_digest=data_key,
             log=log if info.is_main else (lambda *_: None),
         )
         if resume
@@ -390,7 +392,7 @@ def train_colorizer(
             model=model,
             optimizer=optimizer,
             epoch=epoch,
-            config=checkpoint_config(model.cfg, cfg),
+            config=checkpoint_config(model.cfg, cfg, data_key),
             history=history,
         )
         training.barrier(info)
@@ -406,9 +408,18 @@ def train_colorizer(
     return TrainResult(model=model, history=history, checkpoint=ckpt_path, resumed_from_epoch=start)
 
 
-def checkpoint_config(model_cfg: ColorizerConfig, cfg: TrainConfig) -> dict[str, Any]:
-    """The ``config`` of a colorizer checkpoint: the network's and the training's settings."""
-    return {"model": model_cfg.to_dict(), "train": asdict(cfg)}
+def checkpoint_config(model_cfg: ColorizerConfig, cfg: TrainConfig, data_digest: str = "") -> dict[str, Any]:
+    """The ``config`` of a colorizer checkpoint: the network's and the training's settings, and its data's digest."""
+    return {"model": model_cfg.to_dict(), "train": asdict(cfg), "data_digest": data_digest}
+
+
+def clips_digest(*clip_sets: ClipSet) -> str:
+    """Digest of the training and validation clips (frames, clip windows, each clip's references from step 03).
+
+    It is the data part of the resume key: re-running notebook 00 or 03 changes it, so a stale
+    ``colorizer.pt`` is not resumed.
+    """
+    return training.data_digest(*(vars(c) for c in clip_sets))
 
 
 def history_frame(history: list[dict[str, Any]]) -> pd.DataFrame:

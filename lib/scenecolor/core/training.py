@@ -334,6 +334,46 @@ def load_checkpoint(
     return ckpt
 
 
+def _feed(digest: Any, value: Any) -> None:
+    if isinstance(value, Path):
+        digest.update(b"file:")
+        with open(value, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    elif isinstance(value, torch.Tensor):
+        _feed(digest, value.detach().cpu().numpy())
+    elif isinstance(value, np.ndarray):
+        arr = np.ascontiguousarray(value)
+        digest.update(f"array:{arr.dtype.str}:{arr.shape}:".encode())
+        digest.update(memoryview(arr).cast("B"))
+    elif hasattr(value, "to_csv"):  # a pandas DataFrame or Series
+        digest.update(b"frame:" + value.to_csv().encode())
+    elif isinstance(value, dict):
+        digest.update(b"dict:")
+        for k in sorted(value, key=str):
+            digest.update(repr(k).encode())
+            _feed(digest, value[k])
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"list:{len(value)}:".encode())
+        for v in value:
+            _feed(digest, v)
+    else:
+        digest.update(f"{type(value).__name__}:{value!r};".encode())
+
+
+def data_digest(*parts: Any) -> str:
+    """sha256 of what a model trains and validates on: files (as ``Path``), arrays, tensors, tables, plain values.
+
+    Trainers store it in the checkpoint's ``config["data_digest"]``; :func:`try_resume` resumes only
+    when it is unchanged, so a checkpoint never outlives the data (or the upstream artifacts) it was
+    trained on.
+    """
+    digest = hashlib.sha256()
+    for part in parts:
+        _feed(digest, part)
+    return digest.hexdigest()
+
+
 # -- scale-out ---------------------------------------------------------------------------------
 def try_resume(
     path: str | os.PathLike[str],
@@ -342,20 +382,29 @@ def try_resume(
     model: nn.Module,
     optimizer: torch.optim.Optimizer | None,
     train_key: dict[str, Any],
+    data_digest: str,
     log: Any,
     config_checks: dict[str, Any] | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Restore ``path`` when it was written with the same training settings; returns (start epoch, history).
+    """Restore ``path`` when it was written with the same settings on the same data; returns (start epoch, history).
 
     ``train_key`` is the checkpoint's ``config["train"]`` without ``epochs`` (so a finished run can be
-    extended), and every ``config_checks`` item must equal the checkpoint's ``config`` entry. A
-    checkpoint written with other settings is ignored: a fresh run starts and replaces it after its
-    first epoch. A corrupt file or one of another architecture raises :class:`CheckpointError`.
+    extended), ``data_digest`` (:func:`data_digest` of everything the model trains and validates on,
+    upstream artifacts included) must equal the checkpoint's ``config["data_digest"]``, and every
+    ``config_checks`` item must equal the checkpoint's ``config`` entry. A checkpoint written with other
+    settings or on other data is ignored: a fresh run starts and replaces it after its first epoch.
+    A corrupt file or one of another architecture raises :class:`CheckpointError`.
     """
     path = Path(path)
     if not path.is_file():
         return 0, []
     config = load_checkpoint(path, arch=arch, restore_rng=False).get("config") or {}
+    if config.get("data_digest") != data_digest:
+        log(
+            f"checkpoint {path} was trained on other data (its inputs changed since, or it predates data "
+            "digests); starting a fresh run (it is replaced after epoch 1)"
+        )
+        return 0, []
     saved = config.get("train")
     same = (
         saved is not None

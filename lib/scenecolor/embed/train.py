@@ -145,8 +145,18 @@ def make_optimizer(model: Embedder, cfg: TrainConfig) -> torch.optim.Optimizer:
     )
 
 
-def _checkpoint_config(model_cfg: EmbedderConfig, cfg: TrainConfig) -> dict[str, Any]:
-    return {"model": model_cfg.to_dict(), "train": asdict(cfg), "history_format": HISTORY_FORMAT}
+def _checkpoint_config(model_cfg: EmbedderConfig, cfg: TrainConfig, data_digest: str = "") -> dict[str, Any]:
+    return {
+        "model": model_cfg.to_dict(),
+        "train": asdict(cfg),
+        "history_format": HISTORY_FORMAT,
+        "data_digest": data_digest,
+    }
+
+
+def store_digest(store: FrameStore) -> str:
+    """Digest of the frame store a run trains on (its frames and index: shots, splits): the resume key's data part."""
+    return training.data_digest(*(p for p in (store.folder / "frames.npy", store.folder / "index.csv") if p.is_file()))
 
 
 def train_embedder(
@@ -176,6 +186,7 @@ def train_embedder(
     train_ids, train_labels = _split(store, "train")
     val_ids, val_labels = _split(store, "val")
     val_trip = validation_triplets(val_labels, cfg.val_triplets, cfg.seed)
+    data_key = store_digest(store)
 
     model, init_note = initial_embedder(cfg)
     model_cfg = model.config
@@ -188,6 +199,7 @@ def train_embedder(
             model=model,
             optimizer=optimizer,
             train_key=cfg.resume_key(),
+            data_digest=data_key,
             log=log if info.is_main else (lambda *_: None),
             config_checks={"history_format": HISTORY_FORMAT},
         )
@@ -252,7 +264,7 @@ def train_embedder(
             model=model,
             optimizer=optimizer,
             epoch=epoch,
-            config=_checkpoint_config(model_cfg, cfg),
+            config=_checkpoint_config(model_cfg, cfg, data_key),
             history=history,
         )
         training.barrier(info)

@@ -8,9 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

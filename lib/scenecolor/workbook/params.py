@@ -19,7 +19,7 @@ class StepParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
 
-    run_dir: str = Field("", description="run folder; '' = $SCENECOLOR_RUN_DIR or <repo>/reports/notebooks-default")
+    run_dir: str = Field("", description="run folder; '': $SCENECOLOR_RUN_DIR, else <repo>/reports/notebooks-default")
     seed: int = Field(0, ge=0, description="seed of every random generator of the step")
 
 
@@ -31,7 +31,7 @@ class DataPrepParams(StepParams):
     )
     frame_step: int = Field(10, ge=1, le=1000, description="keep one frame in frame_step (paper: 10)")
     size: int = Field(224, ge=16, le=1024, description="side of the stored square frames (paper: 224)")
-    mean_filter: int = Field(3, ge=1, le=15, description="mean (box) filter side, odd; 1 = off (paper: size not given)")
+    mean_filter: int = Field(3, ge=1, le=15, description="mean (box) filter side, odd; 1: off (paper: size not given)")
     resize_mode: Literal["stretch", "center_crop"] = Field(
         "stretch", description="stretch the whole frame to SxS (paper) or centre-crop a square first"
     )
@@ -77,8 +77,7 @@ class EmbedderParams(StepParams):
     )
     pretrained: str = Field(
         "auto",
-        description="'auto' = ImageNet weights from the local torch cache if present, 'none', or a .pth path (never "
-        "downloaded)",
+        description="'auto': ImageNet weights if in the local torch cache, 'none', or a .pth path (never downloaded)",
     )
     input_size: int = Field(
         64,
@@ -87,9 +86,7 @@ class EmbedderParams(StepParams):
         description="side the 224x224 store frames are resized to for training and encoding (paper: 224)",
     )
     epochs: int = Field(2, ge=1, le=1000, description="passes over the training frames")
-    batches_per_epoch: int = Field(
-        0, ge=0, description="P x K batches per epoch; 0 = one pass over the training frames"
-    )
+    batches_per_epoch: int = Field(0, ge=0, description="P x K batches per epoch; 0: one pass over the training frames")
     shots_per_batch: int = Field(8, ge=2, le=256, description="P: shots in a batch")
     frames_per_shot: int = Field(2, ge=2, le=64, description="K: frames of each shot in a batch")
     margin: float = Field(
@@ -101,21 +98,21 @@ class EmbedderParams(StepParams):
     augment: bool = Field(False, description="random resized crops and flips of training frames (colours untouched)")
     pairing: Literal["grey", "grey_anchor", "color"] = Field(
         "grey",
-        description="how grey queries meet colour gallery frames: grey = both sides encoded from L, grey_anchor = grey "
-        "anchor vs colour positive/negative, color = colour on both sides (not the task's setting)",
+        description="grey queries vs colour frames: grey (both from L), grey_anchor (grey anchor), color (not "
+        "the task)",
     )
     lr: float = Field(1e-3, gt=0.0, le=1.0, description="AdamW learning rate (GeM's p learns 10x faster)")
     weight_decay: float = Field(1e-4, ge=0.0, le=1.0, description="AdamW weight decay (not applied to p)")
     val_triplets: int = Field(256, ge=1, le=100_000, description="fixed validation triplets for the triplet accuracy")
     resume: bool = Field(
-        True, description="continue from checkpoints/last.pt when it was written with the same settings"
+        True, description="continue from checkpoints/last.pt when written with the same settings on the same data"
     )
 
 
 class SceneAnalysisParams(StepParams):
     """02_scene_analysis."""
 
-    k: float = Field(2.5, gt=0, description="threshold = mean(SSDev) + k * std(SSDev) (paper: 2.5)")
+    k: float = Field(2.5, gt=0, description="the cut threshold is mean(SSDev) + k * std(SSDev) (paper: 2.5)")
     width: int = Field(128, ge=11, description="working width in pixels of the luma plane SSIM runs on")
     min_scene_len: int = Field(8, ge=1, description="frames; cuts closer than this to a stronger cut are dropped")
     min_ssdev: float = Field(0.25, ge=0.0, lt=2.0, description="absolute floor on SSDev for a cut (beyond the paper)")
@@ -123,25 +120,23 @@ class SceneAnalysisParams(StepParams):
     peak_ratio: float = Field(
         1.5,
         ge=0.0,
-        description="a cut's SSDev must be this many times its neighbours' mean (0 = off; beyond the paper)",
+        description="a cut's SSDev must be this many times its neighbours' mean (0: off; beyond the paper)",
     )
     motion_ratio: float = Field(
         0.4,
         ge=0.0,
         le=1.0,
-        description="a cut must keep this share of its SSDev once the previous frame is warped onto it by optical flow "
-        "(0 = no motion compensation; beyond the paper)",
+        description="SSDev share a cut keeps once the previous frame is flow-warped onto it (0: off; beyond paper)",
     )
     scene_clips: str = Field(
         "scene_clips",
-        description="manifest of real clips (fast motion without a cut, multi-shot with hand-found cuts) "
-        "in data_manifests/ or a path; '' = none",
+        description="real clips (fast motion; multi-shot with cuts): manifest name or path; '': none",
     )
-    frame_step: int = Field(1, ge=1, description="score one frame in frame_step (1 = every frame)")
+    frame_step: int = Field(1, ge=1, description="score one frame in frame_step (1: every frame)")
     tolerance: int = Field(2, ge=0, description="frames a detected cut may be off and still match a true cut")
     k_grid: list[float] = Field([1.5, 2.0, 2.5, 3.0, 4.0, 5.0], description="k values of the sensitivity table")
     max_clips: int = Field(
-        24, ge=0, description="single-shot clips of notebook 00 used to measure false cuts (0 = none)"
+        24, ge=0, description="single-shot clips of notebook 00 used to measure false cuts (0: none)"
     )
     timing_repeats: int = Field(1, ge=1, description="decode/detect timings take the best of this many runs")
 
@@ -153,11 +148,11 @@ class ReferenceSelectionParams(StepParams):
         1,
         ge=1,
         le=1000,
-        description="pool = one stored frame in pool_step per video (the store already keeps 1 in frame_step)",
+        description="the pool takes one stored frame in pool_step per video (the store already keeps 1 in frame_step)",
     )
     top_r: int = Field(5, ge=1, le=5, description="references kept per query and pool (paper Table III: 1..5)")
     index_kind: Literal["auto", "flat", "hnsw", "ivfpq"] = Field(
-        "auto", description="faiss index; auto = exact up to exact_max vectors, IVF-PQ above"
+        "auto", description="faiss index; auto: exact up to exact_max vectors, IVF-PQ above"
     )
     exact_max: int = Field(50_000, ge=1, description="largest pool searched exactly when index_kind is auto")
     batch_size: int = Field(64, ge=1, le=4096, description="frames encoded per batch")
@@ -191,10 +186,10 @@ class ColorizerParams(StepParams):
         "mix", description="references that train the network: same-shot neighbours, other videos, or both"
     )
     val_pool: Literal["in_domain", "open"] = Field(
-        "open", description="references used for validation (open = what test scenes get)"
+        "open", description="references used for validation (open: what test scenes get)"
     )
     epochs: int = Field(4, ge=1, le=1000, description="training epochs (paper: 100)")
-    batches_per_epoch: int = Field(0, ge=0, description="0 = one pass over the training clips")
+    batches_per_epoch: int = Field(0, ge=0, description="0: one pass over the training clips")
     batch_size: int = Field(4, ge=1, le=512, description="clips per batch")
     lr: float = Field(2e-3, gt=0, le=1.0, description="AdamW learning rate (cosine decay to 0)")
     weight_decay: float = Field(1e-4, ge=0, description="AdamW weight decay")
@@ -212,7 +207,7 @@ class ColorizerParams(StepParams):
         description="share of training clips given the references of another video (unrelated references)",
     )
     val_clips: int = Field(32, ge=1, description="fixed validation clips spread over the val split")
-    width: float = Field(1.0, gt=0, le=1.0, description="multiplier of every channel width (1.0 = the full network)")
+    width: float = Field(1.0, gt=0, le=1.0, description="multiplier of every channel width (1.0: the full network)")
     nproc: int = Field(
         1,
         ge=1,
@@ -225,8 +220,7 @@ class ColorizerParams(StepParams):
         0.7,
         ge=0,
         le=1,
-        description="share of batches whose first reference is another, augmented frame of the clip's shot "
-        "(teaches copying)",
+        description="share of batches whose first reference is another augmented frame of the shot (teaches copying)",
     )
     corr_weight: float = Field(
         0.3, ge=0, description="weight of the loss on the attention-warped ab of the correspondence stage"
@@ -235,10 +229,13 @@ class ColorizerParams(StepParams):
         "dis_fast", description="optical flow of the correspondence stage (OpenCV)"
     )
     exemplar_val_shots: int = Field(
-        16, ge=1, description="val shots scored under the exemplar protocol (first frame = the only reference)"
+        16, ge=1, description="val shots scored under the exemplar protocol (first frame: the only reference)"
     )
     select_best: bool = Field(
-        True, description="end with the weights of the epoch (0 = untrained included) with the best exemplar val PSNR"
+        True, description="end with the weights of the epoch (0: untrained included) with the best exemplar val PSNR"
+    )
+    resume: bool = Field(
+        True, description="continue from colorizer.pt when written with the same settings on the same data"
     )
 
 
@@ -257,9 +254,9 @@ class EvaluationParams(StepParams):
         5, ge=1, le=5, description="R of Tables IV/V, the per-video results, figures and videos"
     )
     baselines_all_references: bool = Field(False, description="also run Welsh and Reinhard at every R of `references`")
-    max_videos: int = Field(2, ge=0, description="test videos evaluated (0 = all)")
-    max_frames: int = Field(10, ge=0, description="frames kept per video after frame_step (0 = all)")
-    frame_step: int = Field(4, ge=1, description="keep one frame in frame_step of each test video (1 = every frame)")
+    max_videos: int = Field(2, ge=0, description="test videos evaluated (0: all)")
+    max_frames: int = Field(10, ge=0, description="frames kept per video after frame_step (0: all)")
+    frame_step: int = Field(4, ge=1, description="keep one frame in frame_step of each test video (1: every frame)")
     test_shots_only: bool = Field(
         True, description="score only frames of test-split shots (a real video may mix splits)"
     )
@@ -277,11 +274,11 @@ class EvaluationParams(StepParams):
         0,
         ge=0,
         le=1920,
-        description="width of the exemplar protocol's frames, aspect ratio kept (0 = the frame store's size)",
+        description="width of the exemplar protocol's frames, aspect ratio kept (0: the frame store's size)",
     )
-    exemplar_max_shots: int = Field(4, ge=0, description="test shots of the exemplar protocol (0 = all)")
+    exemplar_max_shots: int = Field(4, ge=0, description="test shots of the exemplar protocol (0: all)")
     exemplar_max_frames: int = Field(
-        8, ge=0, description="kept frames per shot in the exemplar protocol, reference included (0 = all)"
+        8, ge=0, description="kept frames per shot in the exemplar protocol, reference included (0: all)"
     )
     exemplar_welsh: bool = Field(True, description="include Welsh in the exemplar protocol")
 
@@ -303,43 +300,35 @@ class EdgeExportParams(StepParams):
     )
     colorizer_exporter: Literal["dynamo", "torchscript"] = Field(
         "torchscript",
-        description="exporter for the colorizer; TorchScript exports its five dynamic axes in < 1 s, torch.export "
-        "needs "
-        ""
-        ""
-        ""
-        "~40 s",
+        description="colorizer exporter; TorchScript: 5 dynamic axes in < 1 s, torch.export: ~40 s",
     )
     n_refs: int = Field(5, ge=1, le=5, description="references per scene for timing and for the test-split PSNR")
     timing_size: int = Field(
         224, ge=32, le=512, multiple_of=16, description="frame side for the latency table (paper: 224)"
     )
     timing_clip_len: int = Field(
-        0, ge=0, le=32, description="frames per timed clip; 0 = the clip length the colorizer was trained with"
+        0, ge=0, le=32, description="frames per timed clip; 0: the clip length the colorizer was trained with"
     )
     threads: int = Field(
         1, ge=1, le=64, description="CPU threads of torch and ONNX Runtime while timing (same for both)"
     )
     warmup: int = Field(1, ge=0, le=20, description="untimed calls before timing each runtime")
     repeats: int = Field(4, ge=1, le=200, description="timed calls per runtime; the median is reported")
-    test_clips: int = Field(8, ge=0, description="test-split clips for PSNR (0 = all)")
+    test_clips: int = Field(8, ge=0, description="test-split clips for PSNR (0: all)")
     calib_clips: int = Field(
         8, ge=1, le=512, description="train-split clips that calibrate static int8 (never test frames)"
     )
     int8_ops: Literal["conv", "conv_and_data", "all"] = Field(
         "conv_and_data",
-        description="ops quantized: convolutions; + the data movement between them (pad, resize, concat, pooling) so "
-        "activations stay 8-bit; or every supported op (attention too)",
+        description="int8 ops: conv; conv_and_data: + pad/resize/concat/pool (stay 8-bit); all: + attention",
     )
     int8_format: Literal["qdq", "qoperator"] = Field(
         "qoperator",
-        description="static int8 graph format: QLinear operators, or QDQ pairs (fused by ONNX Runtime; the format "
-        "TensorRT reads)",
+        description="static int8 format: QLinear ops, or QDQ pairs (fused by ONNX Runtime; read by TensorRT)",
     )
     int8_dynamic: bool = Field(
         False,
-        description="also build and time dynamic int8 (weights only) beside static int8 (on in the sample and full "
-        "profiles)",
+        description="also build and time dynamic int8 (weights only) beside static; on in the sample/full profiles",
     )
     parity_atol: float = Field(
         1e-4,

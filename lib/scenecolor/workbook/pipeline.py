@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 from pydantic import ValidationError
 
 from scenecolor.core.artifacts import atomic_path, atomic_write_json, digest_of, read_json, sha256_tree
 from scenecolor.core.errors import MissingUpstreamError, ParameterError
 from scenecolor.core.paths import checkout_root, repo_root
+from scenecolor.core.video import read_frames
 from scenecolor.workbook import params as P
 
 
@@ -196,6 +198,105 @@ def validate_params(step_id: str, values: dict[str, Any]) -> P.StepParams:
         raise ParameterError(f"{step.notebook}: " + "; ".join(problems)) from None
 
 
+class SavedFile(type(Path())):  # type: ignore[misc]
+    """The path of a file a step saved; a notebook cell ending with it shows nothing (the figure is the output)."""
+
+    def _ipython_display_(self) -> None:
+        return None
+
+
+def write_poster(video: Path, poster: Path, at: float = 0.5) -> Path:
+    """Write the frame at ``at`` (0..1) of ``video``'s length as a PNG poster, atomically."""
+    frames = read_frames(video)
+    frame = frames[min(len(frames) - 1, max(0, round(at * (len(frames) - 1))))]
+    with atomic_path(poster) as tmp:
+        Image.fromarray(frame).save(tmp, format="PNG")
+    return poster
+
+
+@dataclass(frozen=True)
+class VideoPlayer:
+    """An mp4 shown as an HTML5 ``<video>`` with its poster, embedded so it plays in JupyterLab and in the HTML."""
+
+    path: Path
+    poster: Path
+    caption: str = ""
+    max_embed_bytes: int = 12_000_000
+
+    def html(self, src: str | None = None, poster: str | None = None) -> str:
+        """The player; ``src``/``poster`` default to the files embedded as data URIs."""
+        import base64
+        import html
+
+        if src is None:
+            if self.path.stat().st_size > self.max_embed_bytes:
+                return (
+                    f"<p>{html.escape(self.path.name)} is too large to embed "
+                    f"({self.path.stat().st_size / 1e6:.1f} MB); open <code>{html.escape(str(self.path))}</code></p>"
+                )
+            src = "data:video/mp4;base64," + base64.b64encode(self.path.read_bytes()).decode()
+        if poster is None:
+            poster = "data:image/png;base64," + base64.b64encode(self.poster.read_bytes()).decode()
+        caption = f"<figcaption>{html.escape(self.caption)}</figcaption>" if self.caption else ""
+        return (
+            f'<figure><video controls loop muted playsinline preload="metadata" poster="{poster}" '
+            f'style="width:100%;max-width:1100px;image-rendering:pixelated"><source src="{src}" type="video/mp4">'
+            f"your browser cannot play H.264 mp4: {html.escape(self.path.name)}</video>{caption}</figure>"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.html()
+
+
+class StepMeta(dict):
+    """``meta.json`` as :meth:`StepContext.finish` wrote it; a notebook's last cell shows one line, not the dict."""
+
+    def _ipython_display_(self) -> None:
+        print(
+            f"{self['step']} finished in {self['wall_time_s']:.1f} s: {len(self['outputs'])} files and meta.json "
+            f"in artifacts/{self['step']}/"
+        )
+
+
+RUNNER_ENV = "SCENECOLOR_RUNNER_RUN_DIR"  # set by the runner for the notebooks it executes
+
+
+def is_run_folder(run_dir: Path) -> bool:
+    """True for a folder ``scenecolor run`` made (it holds ``run.json``): the step cache may reuse its steps."""
+    return (Path(run_dir) / "run.json").is_file()
+
+
+def steps_missing_in(run_dir: Path, step: Step) -> list[Step]:
+    """``step``'s upstream steps, transitively and in order, that have not completed in ``run_dir``."""
+    needed: set[str] = set()
+    frontier = [step.id]
+    while frontier:
+        for up in get_step(frontier.pop()).upstream:
+            if up not in needed:
+                needed.add(up)
+                frontier.append(up)
+    return [s for s in STEPS if s.id in needed and not (Path(run_dir) / "artifacts" / s.id / "meta.json").is_file()]
+
+
+def hand_run_command(step: Step, run_dir: Path) -> str:
+    """The command (from the checkout root) that runs one notebook at its defaults into ``run_dir``, as by hand."""
+    executed = Path(run_dir) / "notebooks" / step.notebook
+    return f"papermill --cwd notebooks notebooks/{step.notebook} '{executed}' -p run_dir '{run_dir}'"
+
+
+def missing_upstream_message(step: Step, missing: Step, run_dir: Path) -> str:
+    """What :meth:`StepContext.upstream` says when ``missing`` has not completed in ``run_dir``: the exact fix."""
+    todo = steps_missing_in(run_dir, step) or [missing]
+    commands = "\n".join(f"    {hand_run_command(s, run_dir)}" for s in todo)
+    names = ", ".join(s.notebook for s in todo)
+    return (
+        f"{step.notebook} needs the results of {missing.notebook} in the run folder '{run_dir}', where it has not "
+        f"completed. Run {names} first into that same folder: open them in JupyterLab and run every cell (keep "
+        f"run_dir as it is), or from the checkout root:\n{commands}\n"
+        "(`scenecolor run` would write a new folder under reports/, which this notebook does not read.)"
+    )
+
+
 @dataclass
 class StepContext:
     """The run folder as one step sees it; see docs/ARCHITECTURE.md."""
@@ -205,7 +306,7 @@ class StepContext:
     run_dir: Path
     started: float = field(default_factory=time.time)
     results: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: {"metrics": [], "tables": [], "figures": []}
+        default_factory=lambda: {"metrics": [], "tables": [], "figures": [], "videos": []}
     )
     input_files: dict[str, str] = field(default_factory=dict)
 
@@ -223,11 +324,7 @@ class StepContext:
         step = get_step(step_id)
         folder = self.run_dir / "artifacts" / step.id
         if not (folder / "meta.json").is_file():
-            raise MissingUpstreamError(
-                f"{self.step.notebook} needs the results of {step.notebook} in '{self.run_dir}', which has not "
-                f"completed there; run notebooks/{step.notebook} first (same run_dir) or "
-                f"`scenecolor run --until {step.number}`"
-            )
+            raise MissingUpstreamError(missing_upstream_message(self.step, step, self.run_dir))
         return folder
 
     def record_inputs(self, checksums: dict[str, str]) -> None:
@@ -270,7 +367,26 @@ class StepContext:
         entry = {"name": name, "path": rel, "caption": caption}
         self.results["figures"] = [f for f in self.results["figures"] if f["name"] != name] + [entry]
         self._save_results()
-        return path
+        return SavedFile(path)
+
+    def record_video(self, path: Path, caption: str = "", poster_frame: float = 0.5) -> VideoPlayer:
+        """List an mp4 of ``ctx.out`` for the index page (an HTML5 player) and return the same player for the notebook.
+
+        A poster (the frame at ``poster_frame`` of the video's length) is written beside it as
+        ``<stem>.poster.png``; the page shows it until the video plays.
+        """
+        path = Path(path)
+        poster = write_poster(path, path.with_suffix(".poster.png"), poster_frame)
+        entry = {
+            "name": path.stem,
+            "path": path.relative_to(self.run_dir).as_posix(),
+            "poster": poster.relative_to(self.run_dir).as_posix(),
+            "caption": caption,
+        }
+        videos = self.results.setdefault("videos", [])
+        self.results["videos"] = [v for v in videos if v["name"] != path.stem] + [entry]
+        self._save_results()
+        return VideoPlayer(path, poster, caption)
 
     def finish(self) -> dict[str, Any]:
         """Write ``meta.json`` (params, seed, versions, commit, input and output checksums, wall time)."""
@@ -296,7 +412,7 @@ class StepContext:
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         atomic_write_json(self.out / "meta.json", meta)
-        return meta
+        return StepMeta(meta)
 
 
 def open_step(step_id: str, **values: Any) -> StepContext:
@@ -308,6 +424,14 @@ def open_step(step_id: str, **values: Any) -> StepContext:
     params = validate_params(step_id, values)
     run_dir = Path(params.run_dir) if params.run_dir else default_run_dir()
     step = get_step(step_id)
+    if is_run_folder(run_dir) and os.environ.get(RUNNER_ENV) != str(run_dir.resolve()):
+        raise ParameterError(
+            f"run_dir '{run_dir}' is a run folder made by `scenecolor run` (it holds run.json); a hand run must not "
+            "rewrite it, since the step cache reuses its steps. Leave run_dir empty (hand runs write to "
+            f"'{default_run_dir()}') or give a folder of your own; to start from this run's results, copy its "
+            f"artifacts first: mkdir -p reports/hand && cp -r '{run_dir}/artifacts' reports/hand/ (then "
+            "run_dir = '../reports/hand')"
+        )
     ctx = StepContext(step=step, params=params, run_dir=run_dir.resolve())
     ctx.out.mkdir(parents=True, exist_ok=True)
     (ctx.out / "meta.json").unlink(missing_ok=True)

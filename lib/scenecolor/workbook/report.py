@@ -2,7 +2,7 @@
 
 The index page is what a reviewer opens first. It shows how the run was made (commit, profile,
 parameters, seed, versions, machine, time per step) and the results every notebook recorded
-through :class:`~scenecolor.workbook.pipeline.StepContext` (metrics, tables, figures), each number marked
+through :class:`~scenecolor.workbook.pipeline.StepContext` (metrics, tables, figures, videos), each number marked
 *measured* (this run) or *quoted* (the paper), with links to the rendered notebooks.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from scenecolor.core.artifacts import atomic_write_text, read_json
-from scenecolor.workbook.pipeline import STEPS
+from scenecolor.workbook.pipeline import STEPS, VideoPlayer
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
@@ -31,7 +31,7 @@ th{background:#f0f2f6;font-weight:600} td.num{text-align:right;font-variant-nume
 .executed{background:#e2ecfb;color:#1f4f99} .reused{background:#ece6fb;color:#5a3b9c}
 .failed{background:#fbe3e3;color:#9b1c1c} .pending{background:#eee;color:#555}
 .caption{color:#5b6478;font-size:13px;margin:2px 0 8px}
-figure{margin:10px 0 18px} figure img{max-width:100%;border:1px solid #e1e4ea;border-radius:4px}
+figure{margin:10px 0 18px} figure img,figure video{max-width:100%;border:1px solid #e1e4ea;border-radius:4px}
 figcaption{color:#5b6478;font-size:13px} code{background:#f0f2f6;padding:1px 4px;border-radius:3px}
 details summary{cursor:pointer;color:#39415a}
 .error{white-space:pre-wrap;color:#9b1c1c;font-family:monospace;font-size:12px}
@@ -124,6 +124,11 @@ def _step_section(run_dir: Path, step_id: str, title: str, record: dict[str, Any
         parts.append("<nav>" + "".join(links) + "</nav>")
     if record and record.get("error"):
         parts.append(f"<div class='error'>{_esc(record['error'])}</div>")
+    if results.get("videos"):
+        parts.append(f"<h3>Colorized videos {_badge('measured')}</h3>")
+        for video in results["videos"]:
+            player = VideoPlayer(run_dir / video["path"], run_dir / video["poster"], video.get("caption", ""))
+            parts.append(player.html(src=_esc(video["path"]), poster=_esc(video["poster"])))
     if results["metrics"]:
         rows = "".join(
             f"<tr><td>{_esc(m['name'])}</td><td "

@@ -212,9 +212,41 @@ def _step_paths(run_dir: Path, step: Step) -> list[Path]:
     ]
 
 
-def _reuse(reports: Path, cached_run: str, step: Step, run_dir: Path) -> bool:
+def verify_step(folder: Path, outputs_digest: str | None = None) -> str:
+    """Why a finished step's folder cannot be reused ('' when it can).
+
+    The files must still have the sha256 that ``meta.json`` recorded when the step finished, and
+    (when given) ``meta.json``'s ``outputs_digest`` must be the one the cache recorded: a notebook
+    re-run by hand into the folder, or an edited or deleted file, is caught either way.
+    """
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        return "its meta.json is missing (the step did not finish there, or was re-opened by hand)"
+    meta = read_json(meta_path)
+    if outputs_digest is not None and meta.get("outputs_digest") != outputs_digest:
+        return "its meta.json was rewritten since the runner made it (a notebook re-run by hand into that folder)"
+    recorded = meta.get("outputs") or {}
+    actual = sha256_tree(folder, exclude=("meta.json",))
+    changed = sorted(k for k in set(recorded) | set(actual) if recorded.get(k) != actual.get(k))
+    if changed:
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        return f"{len(changed)} file(s) differ from the checksums in its meta.json ({shown})"
+    return ""
+
+
+def _cache_entry(entry: Any) -> tuple[str, str | None]:
+    """(run id, outputs digest) of a cache entry; entries of older versions hold the run id alone."""
+    if isinstance(entry, dict):
+        return str(entry.get("run", "")), entry.get("outputs_digest")
+    return str(entry), None
+
+
+def _reuse(reports: Path, cached_run: str, step: Step, run_dir: Path, outputs_digest: str | None, log: Any) -> bool:
     source = reports / cached_run
-    if not (source / "artifacts" / step.id / "meta.json").is_file():
+    problem = verify_step(source / "artifacts" / step.id, outputs_digest)
+    if problem:
+        if (source / "artifacts" / step.id).is_dir():
+            log(f"[{step.id}] not reusing run {cached_run}: {problem}")
         return False
     for src, dst in zip(_step_paths(source, step), _step_paths(run_dir, step)):
         if src.is_dir():
@@ -292,6 +324,8 @@ def execute_step(step: Step, params: Any, plan: RunPlan, run_dir: Path, kernel: 
 
     out_nb = run_dir / "notebooks" / step.notebook
     out_nb.parent.mkdir(parents=True, exist_ok=True)
+    previous = os.environ.get(pipeline.RUNNER_ENV)
+    os.environ[pipeline.RUNNER_ENV] = str(run_dir.resolve())  # the kernel inherits it: open_step may write here
     try:
         pm.execute_notebook(
             str(plan.notebooks / step.notebook),
@@ -306,6 +340,11 @@ def execute_step(step: Step, params: Any, plan: RunPlan, run_dir: Path, kernel: 
         if out_nb.is_file():
             report.render_notebook(out_nb, run_dir / "html")
         raise StepFailedError(_failure_message(step, exc, run_dir)) from None
+    finally:
+        if previous is None:
+            os.environ.pop(pipeline.RUNNER_ENV, None)
+        else:
+            os.environ[pipeline.RUNNER_ENV] = previous
     if not (run_dir / "artifacts" / step.id / "meta.json").is_file():
         raise StepFailedError(f"{step.notebook} finished without calling ctx.finish() (no meta.json)")
     report.render_notebook(out_nb, run_dir / "html")
@@ -367,7 +406,7 @@ def run_workbook(
     reports = (reports or plan.repo / "reports").resolve()
     reports.mkdir(parents=True, exist_ok=True)
     cache_path = reports / CACHE_FILE
-    cache: dict[str, dict[str, str]] = read_json(cache_path) if cache_path.is_file() else {}
+    cache: dict[str, dict[str, Any]] = read_json(cache_path) if cache_path.is_file() else {}
     run_dir = _new_run_dir(reports, plan.profile.name)
     result = RunResult(run_dir=run_dir)
     run_log = RunLog(plan, run_dir, kernel_name, result)
@@ -382,14 +421,17 @@ def run_workbook(
         record = StepRecord(step=step.id, key=key)
         result.records.append(record)
         t0 = time.time()
-        cached_run = cache.get(step.id, {}).get(key)
+        cached_run, cached_digest = _cache_entry(cache.get(step.id, {}).get(key, ""))
         must_run = step.id in plan.selected and (force or not cached_run)
-        if not must_run and cached_run and _reuse(reports, cached_run, step, run_dir):
+        if not must_run and cached_run and _reuse(reports, cached_run, step, run_dir, cached_digest, log):
             record.status, record.reused_from = "reused", cached_run
             log(f"[{step.id}] reused from run {cached_run} (nothing changed)")
         elif step.id not in plan.selected:
             record.status = "failed"
-            record.error = f"{step.id} is needed by the selected steps but has no cached result for these parameters"
+            record.error = (
+                f"{step.id} is needed by the selected steps but has no cached result for these parameters (or one "
+                "modified since)"
+            )
             run_log.save()
             raise StepFailedError(record.error + f"; run without --from/--only (or with --until {step.number}) first")
         else:
@@ -401,7 +443,8 @@ def run_workbook(
                 run_log.save()
                 raise
             record.status = "executed"
-            cache.setdefault(step.id, {})[key] = run_dir.name
+            digest = read_json(run_dir / "artifacts" / step.id / "meta.json")["outputs_digest"]
+            cache.setdefault(step.id, {})[key] = {"run": run_dir.name, "outputs_digest": digest}
             atomic_write_json(cache_path, cache)
         record.wall_time_s = round(time.time() - t0, 2)
         upstream_digests[step.id] = read_json(run_dir / "artifacts" / step.id / "meta.json")["outputs_digest"]
