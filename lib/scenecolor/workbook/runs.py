@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -164,6 +164,7 @@ def colorize_with_run(
     progress: bool = True,
     finder: ReferenceFinder | None = None,
     gallery: str | os.PathLike[str] | None = None,
+    on_frames: Callable[[int], None] | None = None,
 ) -> ColorizeSummary:
     """``scenecolor colorize``: ``video`` -> ``out`` with the colorizer, references and settings of a run.
 
@@ -194,6 +195,7 @@ def colorize_with_run(
         backend=backend,
         clip_len=clip_len,
         progress=progress,
+        on_frames=on_frames,
     )
 
 
