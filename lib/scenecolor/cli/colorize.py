@@ -4,9 +4,59 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
+from pathlib import Path
+
+
+# -- many files (issue 14): DIR_OR_GLOB --out-dir OUT [--jobs N] [--dask ADDRESS] ---------------
+def _is_many(args: argparse.Namespace) -> bool:
+    return args.out_dir is not None or Path(args.video).is_dir() or any(ch in args.video for ch in "*?[")
+
+
+def _colorize_many(args: argparse.Namespace) -> int:
+    from scenecolor.core.errors import ParameterError
+    from scenecolor.workbook.batch import colorize_many, find_videos, plan, summary_table
+    from scenecolor.workbook.runs import resolve_run_dir
+
+    if args.out_dir is None or args.out is not None:
+        raise ParameterError("a folder or glob of videos takes --out-dir OUT (one output per file), not --out")
+    run = resolve_run_dir(args.run)
+    tasks = plan(
+        args.video, args.out_dir, run, references=args.references, backend=args.backend, ext=args.ext, jobs=args.jobs
+    )
+    root = find_videos(args.video)[0]
+
+    def report(res) -> None:  # a failing file is said at once, the others go on
+        if res.status == "failed" and not args.json:
+            print(f"failed: {res.video}: {res.reason}", flush=True)
+
+    results = colorize_many(tasks, jobs=args.jobs, dask=args.dask, progress=not args.quiet, on_result=report)
+    if args.json:
+        print(json.dumps([r.to_json() for r in results]))
+    else:
+        print(summary_table(results, root))
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
+def _terminate_as_interrupt(signum, frame) -> None:  # a kill (SIGTERM) cleans up like Ctrl-C: no partial output
+    raise KeyboardInterrupt
 
 
 def _colorize(args: argparse.Namespace) -> int:
+    previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    try:
+        if _is_many(args):
+            return _colorize_many(args)
+        return _colorize_one(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _colorize_one(args: argparse.Namespace) -> int:
+    if args.out is None:
+        from scenecolor.core.errors import ParameterError
+
+        raise ParameterError("give --out OUT.mp4 (or .mov/.mkv) for one video, or --out-dir OUT for a folder or glob")
     from scenecolor.workbook.runs import colorize_with_run  # torch, faiss, ... load only when the command runs
 
     summary = colorize_with_run(
@@ -43,14 +93,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``scenecolor colorize``."""
     p = subparsers.add_parser(
         "colorize",
-        help="colorize a video with your references or a workbook run's reference pool",
+        help="colorize a video (or a folder of videos) with your references or a workbook run's reference pool",
         description="Detect the scenes of VIDEO, take your --reference images (or retrieve each scene's references "
-        "from the run's pool), colorize clip by clip and write an mp4 with the same frame count, size and "
-        "fps. A colour "
-        "input is converted to grey first. A missing, unreadable or grey reference exits with status 2 and names it.",
+        "from the run's pool), colorize clip by clip and write a video with the same frames, timestamps, size, "
+        "aspect, rotation and audio. A colour input is converted to grey first. A missing, unreadable or grey "
+        "reference exits with status 2 and names it. A folder or glob with --out-dir colorizes every file and "
+        "prints a summary table.",
     )
-    p.add_argument("video", help="input video (grey or colour)")
-    p.add_argument("--out", required=True, help="output mp4 (replaced only once the new one is complete)")
+    p.add_argument("video", help="input video (grey or colour), or a folder / quoted glob of videos (with --out-dir)")
+    p.add_argument("--out", default=None, help="output .mp4, .mov or .mkv (replaced only once the new one is complete)")
+    p.add_argument("--out-dir", default=None, help="folder for the outputs of a folder or glob; done files are skipped")
+    p.add_argument("--jobs", type=int, default=1, help="files colorized in parallel processes (default %(default)s)")
+    p.add_argument("--dask", default=None, metavar="ADDRESS", help="run the files on a Dask distributed scheduler")
+    p.add_argument("--ext", default=".mp4", choices=(".mp4", ".mov", ".mkv"), help="container of --out-dir outputs")
     p.add_argument("--run", default=None, help="workbook run folder (default: reports/latest)")
     p.add_argument(
         "--reference",
