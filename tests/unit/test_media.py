@@ -275,3 +275,14 @@ def test_container_tags_travel_with_the_video(tmp_path: Path) -> None:
             c.metadata.get("creation_time", "").startswith("2024-05-01T10:00:00")
             and c.metadata.get("title") == "holiday"
         )
+
+
+def test_frame_times_are_ffmpegs_best_effort() -> None:
+    """Monotonic pts are kept; pts that run backwards give way to dts; AVI uses its dts (display times)."""
+    clock = media._BestEffortClock()
+    assert [clock(p, d) for p, d in [(0, None), (40, 0), (80, 40), (200, 80)]] == [0, 40, 80, 200]
+    clock = media._BestEffortClock()
+    times = [clock(p, d) for p, d in [(1, 1), (2, 2), (4, 3), (3, 4), (5, 5), (7, 6), (6, 7)]]
+    assert times[3:] == [4, 5, 6, 7]  # once the pts went backwards, the dts are believed
+    avi = media._BestEffortClock(prefer_dts=True)
+    assert [avi(p, d) for p, d in [(1, 1), (4, 2), (3, 3), (164, None)]] == [1, 2, 3, 164]

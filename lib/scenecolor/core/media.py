@@ -183,13 +183,41 @@ def _to_rgb(frame: av.VideoFrame) -> np.ndarray:
     return frame.reformat(format="rgb24", src_color_range=rng, dst_color_range=JPEG_RANGE).to_ndarray()
 
 
+class _BestEffortClock:
+    """FFmpeg's ``guess_correct_pts``: a frame's pts, or its dts when the pts run backwards more often.
+
+    AVI files with packed B-frames hand out pts in decode order (1, 2, 4, 3, ...); their dts are the
+    display times. Whichever of the two has gone backwards less often so far is believed.
+    """
+
+    def __init__(self, prefer_dts: bool = False) -> None:
+        self.prefer_dts = prefer_dts  # AVI: no real pts, its dts are the display times
+        self.faulty_pts = self.faulty_dts = 0
+        self.last_pts: int | None = None
+        self.last_dts: int | None = None
+
+    def __call__(self, pts: int | None, dts: int | None) -> int | None:
+        if dts is not None:
+            self.faulty_dts += self.last_dts is not None and dts <= self.last_dts
+            self.last_dts = dts
+        if pts is not None:
+            self.faulty_pts += self.last_pts is not None and pts <= self.last_pts
+            self.last_pts = pts
+        if self.prefer_dts and dts is not None:
+            return dts
+        if pts is not None and (self.faulty_pts <= self.faulty_dts or dts is None):
+            return pts
+        return dts
+
+
 def iter_timed_frames(
     path: str | os.PathLike[str], *, wanted: set[int] | None = None
 ) -> Iterator[tuple[int, TimedFrame | None]]:
     """Yield ``(n, TimedFrame)`` for every decoded frame (or ``(n, None)`` for frames not in ``wanted``).
 
     Only the frames in ``wanted`` (all when None) are converted to RGB. Errors name the file, as
-    :func:`scenecolor.video.iter_frames` does.
+    :func:`scenecolor.core.video.iter_frames` does. Timestamps are FFmpeg's best effort (see
+    :class:`_BestEffortClock`).
     """
     p = Path(path)
     with _open_container(p) as container:
@@ -197,10 +225,12 @@ def iter_timed_frames(
         stream.thread_type = "AUTO"
         declared = int(stream.frames or 0)
         n = 0
+        clock = _BestEffortClock(prefer_dts=container.format.name == "avi")
         try:
             for frame in container.decode(stream):
+                pts = clock(frame.pts, frame.dts)
                 if wanted is None or n in wanted:
-                    yield n, TimedFrame(_to_rgb(frame), frame.pts)
+                    yield n, TimedFrame(_to_rgb(frame), pts)
                 else:
                     yield n, None
                 n += 1
