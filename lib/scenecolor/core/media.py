@@ -32,6 +32,7 @@ import contextlib
 import io
 import os
 import struct
+import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -432,7 +433,7 @@ class MediaWriter:
             if self.audio and self.source.audio:
                 self._add_audio()
         except BaseException:
-            self._stack.__exit__(*__import__("sys").exc_info())
+            self._stack.__exit__(*sys.exc_info())
             raise
         return self
 
@@ -571,7 +572,7 @@ class MediaWriter:
                 if self._tracks:
                     self._flush_audio()
         except BaseException:
-            self._stack.__exit__(*__import__("sys").exc_info())
+            self._stack.__exit__(*sys.exc_info())
             raise
         self._stack.__exit__(exc_type, exc, tb)
 
