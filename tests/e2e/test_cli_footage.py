@@ -22,7 +22,6 @@ from helpers_colorizer import build_colorize_run  # noqa: E402
 from helpers_media import make_clip  # noqa: E402
 from scenecolor.cli import main  # noqa: E402
 from scenecolor.core import media  # noqa: E402
-from scenecolor.core.artifacts import atomic_write_json  # noqa: E402
 from scenecolor.workbook import batch  # noqa: E402
 
 LIB = Path(media.__file__).resolve().parents[2]
@@ -30,11 +29,7 @@ LIB = Path(media.__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run = build_colorize_run(tmp_path_factory.mktemp("footage-run"))
-    meta = run / "artifacts" / "02_scene_analysis" / "meta.json"  # the cut detector at its defaults
-    if not meta.is_file():
-        atomic_write_json(meta, {"step": "02_scene_analysis", "params": {}})
-    return run
+    return build_colorize_run(tmp_path_factory.mktemp("footage-run"))
 
 
 def _times(path: Path) -> list[float]:
