@@ -89,3 +89,27 @@ def test_outputs_inside_the_input_folder_are_not_inputs(tmp_path: Path, monkeypa
     tasks = batch.plan(tmp_path / "in", tmp_path / "in" / "colorized", tmp_path, jobs=2)
     assert [t.video for t in tasks] == [str(a)] and tasks[0].out == str(tmp_path / "in" / "colorized" / "a.mp4")
     assert tasks[0].threads == max(1, (__import__("os").cpu_count() or 1) // 2)
+
+
+def test_done_files_are_skipped_before_any_worker_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    task = _task(tmp_path)
+    sha = sha256_file(task.video)
+    _touch(Path(task.out), b"colorized")
+    atomic_write_json(
+        batch.sidecar_path(task.out),
+        {
+            "version": 1,
+            "input_sha256": sha,
+            "run_key": "run-1",
+            "options": task.options,
+            "output_bytes": 9,
+            "frames": 7,
+        },
+    )
+
+    def no_workers(*args, **kwargs):
+        raise AssertionError("a worker was started for a file already done")
+
+    monkeypatch.setattr(batch, "run_local", no_workers)
+    (result,) = batch.colorize_many([task], jobs=2, progress=False)
+    assert result.status == "skipped" and result.frames == 7 and result.input_sha256 == sha

@@ -162,21 +162,29 @@ def set_threads(n: int) -> None:
         pass
 
 
+def _skip_result(task: FileTask) -> FileResult | None:
+    """The "skipped" result of a file already done, or None (also when it cannot be read: the task says why)."""
+    try:
+        sha = sha256_file(task.video)
+        if not already_done(task, sha):
+            return None
+        rec = read_json(sidecar_path(task.out))
+    except (OSError, ValueError):
+        return None
+    reason = "already done (same input, run and options)"
+    return FileResult(task.video, task.out, "skipped", reason, int(rec.get("frames", 0)), 0.0, sha)
+
+
 def run_task(task: FileTask, *, progress: bool = False) -> FileResult:
     """Colorize one file (or skip it); never raises for a bad file - the reason goes in the result."""
     t0 = time.perf_counter()
     result = FileResult(task.video, task.out, "failed")
     try:
+        skipped = _skip_result(task)
+        if skipped is not None:
+            return skipped
         result.input_sha256 = sha256_file(task.video)
         set_threads(task.threads)
-        if already_done(task, result.input_sha256):
-            rec = read_json(sidecar_path(task.out))
-            result.status, result.frames, result.reason = (
-                "skipped",
-                int(rec.get("frames", 0)),
-                "already done (same input, run and options)",
-            )
-            return result
         summary = colorize_with_run(
             task.video,
             task.out,
@@ -291,16 +299,30 @@ def colorize_many(
     progress: bool = True,
     on_result: Callable[[FileResult], None] | None = None,
 ) -> list[FileResult]:
-    """Run ``tasks`` locally or on Dask; results in the order of ``tasks``."""
+    """Run ``tasks`` locally or on Dask; results in the order of ``tasks``.
+
+    Files already done are skipped here, before any worker starts (the worker checks again).
+    """
+    done: dict[str, FileResult] = {}
+    pending = []
+    for task in tasks:
+        skipped = _skip_result(task)
+        if skipped is None:
+            pending.append(task)
+        else:
+            done[task.video] = skipped
+            if on_result is not None:
+                on_result(skipped)
+    if not pending:
+        return [done[t.video] for t in tasks]
     if dask is not None:
-        stream: Iterable[FileResult] = run_dask(tasks, dask)
+        stream: Iterable[FileResult] = run_dask(pending, dask)
     else:
-        stream = run_local(tasks, jobs, progress=progress and jobs <= 1)
+        stream = run_local(pending, jobs, progress=progress and jobs <= 1)
     from tqdm.auto import tqdm
 
-    done: dict[str, FileResult] = {}
     with tqdm(
-        total=len(tasks),
+        total=len(pending),
         desc="files",
         unit="file",
         disable=not progress or len(tasks) < 2,
