@@ -113,3 +113,16 @@ def test_done_files_are_skipped_before_any_worker_starts(tmp_path: Path, monkeyp
     monkeypatch.setattr(batch, "run_local", no_workers)
     (result,) = batch.colorize_many([task], jobs=2, progress=False)
     assert result.status == "skipped" and result.frames == 7 and result.input_sha256 == sha
+
+
+def test_own_references_and_gallery_are_options_of_every_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder run with --reference/--gallery passes them to each file; changing them is another run (not skipped)."""
+    monkeypatch.setattr(batch, "run_key", lambda run, backend="torch": "k")
+    _touch(tmp_path / "in" / "a.mp4")
+    ref = _touch(tmp_path / "ref.jpg")
+    (task,) = batch.plan(tmp_path / "in", tmp_path / "out", tmp_path, reference_files=[str(ref)], gallery=str(tmp_path))
+    assert task.options["reference_files"] == [str(ref.resolve())] and task.options["gallery"] == str(
+        tmp_path.resolve()
+    )
+    (plain,) = batch.plan(tmp_path / "in", tmp_path / "out", tmp_path)
+    assert "reference_files" not in plain.options and plain.options != task.options

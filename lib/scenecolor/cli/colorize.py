@@ -22,7 +22,15 @@ def _colorize_many(args: argparse.Namespace) -> int:
         raise ParameterError("a folder or glob of videos takes --out-dir OUT (one output per file), not --out")
     run = resolve_run_dir(args.run)
     tasks = plan(
-        args.video, args.out_dir, run, references=args.references, backend=args.backend, ext=args.ext, jobs=args.jobs
+        args.video,
+        args.out_dir,
+        run,
+        references=args.references,
+        backend=args.backend,
+        ext=args.ext,
+        jobs=args.jobs,
+        reference_files=args.reference or None,
+        gallery=args.gallery,
     )
     root = find_videos(args.video)[0]
 

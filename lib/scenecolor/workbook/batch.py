@@ -193,6 +193,8 @@ def run_task(task: FileTask, *, progress: bool = False) -> FileResult:
             references=task.options.get("references", 5),
             backend=task.options.get("backend", "torch"),
             clip_len=task.options.get("clip_len"),
+            reference_files=task.options.get("reference_files"),
+            gallery=task.options.get("gallery"),
         )
         result.status, result.frames, result.media = "done", summary.n_frames, summary.media
         result.seconds = round(time.perf_counter() - t0, 3)
@@ -275,6 +277,8 @@ def plan(
     clip_len: int | None = None,
     ext: str = ".mp4",
     jobs: int = 1,
+    reference_files: list[str] | None = None,
+    gallery: str | None = None,
 ) -> list[FileTask]:
     """The tasks for every input of ``spec``, outputs under ``out_dir``."""
     if jobs < 1:
@@ -287,6 +291,10 @@ def plan(
     outs = output_paths(root, files, out, ext)
     key = run_key(run_dir, backend)
     options = {"references": references, "backend": backend, "clip_len": clip_len, "ext": ext}
+    if reference_files:  # your own references (paths, resolved) serve every scene of every file
+        options["reference_files"] = [str(Path(r).resolve()) if "#" not in str(r) else str(r) for r in reference_files]
+    if gallery is not None:
+        options["gallery"] = str(Path(gallery).resolve())
     threads = max(1, (os.cpu_count() or 1) // jobs)
     return [FileTask(str(f), str(o), str(Path(run_dir).resolve()), key, options, threads) for f, o in zip(files, outs)]
 
