@@ -7,9 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import cv2
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

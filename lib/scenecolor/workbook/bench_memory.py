@@ -245,12 +245,10 @@ def bench_colorize_memory(
 
 
 def _plot(result: MemoryBench, path: Path) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure  # a Figure renders without pyplot or a backend choice
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig = Figure(figsize=(6, 3.2))
+    ax = fig.subplots()
     f = [s[1] for s in result.curve]
     m = [s[2] for s in result.curve]
     ax.plot(f, m, lw=1.2)
@@ -266,5 +264,4 @@ def _plot(result: MemoryBench, path: Path) -> None:
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
+        fig.savefig(tmp, dpi=110, format="png")
