@@ -43,7 +43,7 @@ import av
 import numpy as np
 
 from scenecolor.core.errors import CorruptVideoError, EmptyVideoError, ParameterError, VideoError
-from scenecolor.core.video import _open_container
+from scenecolor.core.video import _open_container, check_decoded_count, decode_failed
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 AUDIO_FALLBACK = "aac"
@@ -236,17 +236,8 @@ def iter_timed_frames(
                     yield n, None
                 n += 1
         except av.error.FFmpegError as exc:
-            raise CorruptVideoError(
-                f"corrupt video '{p}': decoding failed after {n} frames ({exc.__class__.__name__}); "
-                "the file is probably truncated - re-copy or re-encode it"
-            ) from exc
-        if n == 0:
-            raise EmptyVideoError(f"video '{p}' holds no decodable frame (re-encode it or pick another file)")
-        if declared and n < declared and container.format.name != "avi":  # AVI counts empty (dropped-frame) chunks
-            raise CorruptVideoError(
-                f"truncated video '{p}': the header declares {declared} frames but only {n} decode; "
-                "re-copy or re-encode the file"
-            )
+            raise decode_failed(p, n, exc) from exc
+        check_decoded_count(p, n, declared, container.format.name)
 
 
 def upright(frame: np.ndarray, rotation: int) -> np.ndarray:

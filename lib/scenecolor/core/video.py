@@ -35,6 +35,25 @@ class VideoInfo:
     codec: str
 
 
+def decode_failed(path: Path, n: int, exc: Exception) -> CorruptVideoError:
+    """The error for a decoder that fails after ``n`` frames (a truncated or damaged file)."""
+    return CorruptVideoError(
+        f"corrupt video '{path}': decoding failed after {n} frames ({exc.__class__.__name__}); "
+        "the file is probably truncated - re-copy or re-encode it"
+    )
+
+
+def check_decoded_count(path: Path, n: int, declared: int, container_format: str) -> None:
+    """EmptyVideoError when nothing decoded; CorruptVideoError when fewer frames decode than the header declares."""
+    if n == 0:
+        raise EmptyVideoError(f"video '{path}' holds no decodable frame (re-encode it or pick another file)")
+    if declared and n < declared and container_format != "avi":  # AVI counts empty (dropped-frame) chunks
+        raise CorruptVideoError(
+            f"truncated video '{path}': the header declares {declared} frames but only {n} decode; "
+            "re-copy or re-encode the file"
+        )
+
+
 def _check_exists(path: Path) -> None:
     if not path.exists():
         raise VideoNotFoundError(f"video '{path}' does not exist (check the path)")
@@ -122,17 +141,8 @@ def iter_frames(
                     yield arr
                 n += 1
         except av.error.FFmpegError as exc:
-            raise CorruptVideoError(
-                f"corrupt video '{p}': decoding failed after {n} frames ({exc.__class__.__name__}); "
-                "the file is probably truncated - re-copy or re-encode it"
-            ) from exc
-        if n == 0:
-            raise EmptyVideoError(f"video '{p}' holds no decodable frame (re-encode it or pick another file)")
-        if declared and n < declared and container.format.name != "avi":  # AVI counts empty (dropped-frame) chunks
-            raise CorruptVideoError(
-                f"truncated video '{p}': the header declares {declared} frames but only {n} decode; "
-                "re-copy or re-encode the file"
-            )
+            raise decode_failed(p, n, exc) from exc
+        check_decoded_count(p, n, declared, container.format.name)
 
 
 def read_frames(path: str | os.PathLike[str], **kwargs: object) -> np.ndarray:
