@@ -142,3 +142,16 @@ def test_bench_colorize_prints_time_flops_and_the_papers_figure(capsys) -> None:
     assert main(["bench", "colorize", "--resolution", "32", "--repeats", "1", "--clip-len", "2", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["resolution"] == 32 and result["gflop_per_frame"] > 0 and result["params"] <= 3.2e6
+
+
+def test_bench_colorize_times_a_runs_trained_network(run: Path, capsys) -> None:
+    """--run times the run's own colorizer (its parameter count), not a fresh full-width network."""
+    from scenecolor.colorize.model import load_colorizer, parameter_count
+    from scenecolor.workbook.runs import colorizer_checkpoint
+
+    trained, _ = load_colorizer(colorizer_checkpoint(run))
+    args = ["bench", "colorize", "--resolution", "32", "--repeats", "1", "--clip-len", "2", "--json"]
+    assert main([*args, "--run", str(run)]) == 0
+    assert json.loads(capsys.readouterr().out)["params"] == parameter_count(trained)
+    assert main([*args, "--run", str(run / "nothing-here")]) == 2
+    assert "does not exist" in capsys.readouterr().err

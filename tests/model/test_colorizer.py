@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -144,11 +146,43 @@ def test_wrong_shapes_raise_a_clear_error(model: C.SceneColorizer, gray_shape, r
         ({"resolution": 40}, "multiple of 16"),
         ({"path_channels": (8, 8)}, "six encoder layers"),
         ({"max_refs": 6}, "max_refs"),
+        ({"corr_key_pool": 4}, "corr_key_pool"),
     ],
 )
 def test_bad_config_is_rejected(kwargs: dict, message: str) -> None:
     with pytest.raises(ParameterError, match=message):
         C.ColorizerConfig(**kwargs)
+
+
+def test_corrections_are_gated_by_the_candidates_confidence(model: C.SceneColorizer) -> None:
+    """Where one candidate is fully confident the output is that candidate, whatever the (non-zero) correction
+    heads say; without the gate the corrections change it."""
+    gray, refs = _inputs(1, 2, 2)
+    guide = torch.zeros(1, 9, 2, 32, 32)
+    guide[:, 0:2] = torch.linspace(-0.5, 0.5, 32)  # the direct flow candidate's ab/110
+    guide[:, 2] = 1.0  # ... fully confident; the propagation candidates have confidence 0
+    gated = copy.deepcopy(model)
+    gated.decoder.fusion.beta.data.fill_(60.0)  # the confident candidate takes all the weight
+    ungated = copy.deepcopy(gated)
+    ungated.decoder.gate = False
+    with torch.no_grad():
+        ab_gated = gated(gray, refs, guide)
+        ab_ungated = ungated(gray, refs, guide)
+    want = guide[:, 0:2] * SMALL.ab_scale
+    assert torch.allclose(ab_gated, want, atol=0.05)
+    assert (ab_ungated - want).abs().max() > 1.0
+
+
+def test_calibration_scalars_learn_faster() -> None:
+    from scenecolor.colorize.train import CALIBRATION_PARAMS, TrainConfig, parameter_groups
+
+    net = C.SceneColorizer(SMALL)
+    cfg = TrainConfig(lr=1e-3, calib_lr_scale=30.0)
+    groups = parameter_groups(net, cfg)
+    named = {id(p): n for n, p in net.named_parameters()}
+    assert sorted(named[id(p)] for p in groups[1]["params"]) == sorted(CALIBRATION_PARAMS)
+    assert groups[1]["lr"] == pytest.approx(0.03) and groups[0]["lr"] == pytest.approx(1e-3)
+    assert sum(len(g["params"]) for g in groups) == len(list(net.parameters()))
 
 
 def test_config_round_trips_through_a_checkpoint_dict() -> None:

@@ -150,13 +150,22 @@ def _bench(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from scenecolor.colorize.bench import TARGET_MS_PER_FRAME, bench_colorize
+    from scenecolor.colorize.model import load_colorizer
 
+    model, flow_method = None, "dis_fast"
+    if args.run is not None:  # the network a user's `scenecolor colorize --run` runs, its flow method included
+        from scenecolor.workbook.runs import colorizer_checkpoint, resolve_run_dir
+
+        model, ckpt = load_colorizer(colorizer_checkpoint(resolve_run_dir(args.run)))
+        flow_method = str((ckpt.get("config") or {}).get("train", {}).get("flow_method", flow_method))
     result = bench_colorize(
         resolution=args.resolution,
         n_refs=args.references,
         clip_len=args.clip_len,
         repeats=args.repeats,
         threads=args.threads,
+        model=model,
+        flow_method=flow_method,
     )
     if args.json:
         print(json.dumps(result.to_dict()))
@@ -190,5 +199,11 @@ def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
         "--repeats", type=int, default=5, help="timed repeats; the best is the headline (default %(default)s)"
     )
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice, all cores)")
+    p.add_argument(
+        "--run",
+        default=None,
+        help="time this workbook run's trained colorizer (e.g. reports/latest); default: a freshly initialised "
+        "full-width network",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_bench)

@@ -247,18 +247,22 @@ class MatchEncoder(nn.Module):
 
 
 class CorrespondenceAttention(nn.Module):
-    """Global attention from every frame position to every reference position (1/8 size), values = the references' ab.
+    """Global attention from every frame position (1/8 size) to every reference position, values = the references' ab.
 
     ``reference_side`` (once per scene) returns keys [B, R*N, d] (unit vectors) and values
-    [B, R*N, 2] (ab/110 averaged over each 8x8 cell); ``forward`` returns, per frame, the
-    attention-warped ab/110 and the confidence (a learned sigmoid of the attention-weighted cosine similarity),
-    both upsampled to the frame size. The temperature is learned (initialised at 20).
+    [B, R*N, 2] (ab/110 averaged over each cell); with ``key_pool`` 2 the reference side is pooled
+    to 1/16 size (each key the renormalised mean of a 2x2 block of 1/8 features, each value the
+    ab of a 16x16 cell): 4x fewer positions to attend over, which is what the CPU time is made of.
+    ``forward`` returns, per frame, the attention-warped ab/110 and the confidence (a learned sigmoid
+    of the attention-weighted cosine similarity), both upsampled to the frame size. The temperature
+    is learned (initialised at 20).
     """
 
     stride = 8
 
-    def __init__(self, dim: int = 64) -> None:
+    def __init__(self, dim: int = 64, key_pool: int = 1) -> None:
         super().__init__()
+        self.key_pool = key_pool
         self.encoder = MatchEncoder(dim)
         self.log_temperature = nn.Parameter(torch.tensor(math.log(20.0)))
         # confidence = sigmoid(gain * similarity + bias), learned; it starts low (0.12 at similarity 1), so an
@@ -268,8 +272,13 @@ class CorrespondenceAttention(nn.Module):
 
     def reference_side(self, ref_lab_norm: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``ref_lab_norm``: [B*R, 3, H, W] as (L/50 - 1, ab/110)."""
-        keys = self.encoder(ref_lab_norm[:, :1]).flatten(2).transpose(1, 2)  # [B*R, N, d]
-        values = F.avg_pool2d(ref_lab_norm[:, 1:], self.stride).flatten(2).transpose(1, 2)  # [B*R, N, 2]
+        keys = self.encoder(ref_lab_norm[:, :1])
+        if self.key_pool > 1:
+            keys = F.normalize(F.avg_pool2d(keys, self.key_pool), dim=1)
+        keys = keys.flatten(2).transpose(1, 2)  # [B*R, N, d]
+        values = (
+            F.avg_pool2d(ref_lab_norm[:, 1:], self.stride * self.key_pool).flatten(2).transpose(1, 2)
+        )  # [B*R, N, 2]
         return keys.reshape(batch, -1, keys.shape[-1]), values.reshape(batch, -1, 2)
 
     def forward(
@@ -279,11 +288,19 @@ class CorrespondenceAttention(nn.Module):
         bt, _, H, W = frames_norm.shape
         q = self.encoder(frames_norm)
         h, w = q.shape[-2:]
-        q = q.flatten(2).transpose(1, 2).reshape(batch, -1, q.shape[1])  # [B, T*N, d]
-        sim = torch.bmm(q, keys.transpose(1, 2))  # cosine similarity, [B, T*N, R*N]
-        attn = torch.softmax(sim * self.log_temperature.exp(), dim=-1)
-        ab = torch.bmm(attn, values)  # [B, T*N, 2]
-        conf = torch.sigmoid(self.conf_gain * (attn * sim).sum(-1, keepdim=True) + self.conf_bias)  # [B, T*N, 1]
+        q = q.flatten(2).transpose(1, 2).reshape(batch, -1, q.shape[1])  # [B, T*N, d], unit vectors
+        # softmax(temperature * cosine) over the R*N reference positions, as one fused attention call (the
+        # [T*N, R*N] matrix is never kept). The values carry the keys beside the ab, so the same pass gives the
+        # attention-weighted similarity: sum_j a_ij (q_i . k_j) = q_i . (sum_j a_ij k_j).
+        mixed = F.scaled_dot_product_attention(
+            (q * self.log_temperature.exp()).unsqueeze(1),
+            keys.unsqueeze(1),
+            torch.cat([values, keys], dim=-1).unsqueeze(1),
+            scale=1.0,
+        ).squeeze(1)  # [B, T*N, 2 + d]
+        ab = mixed[..., :2]
+        similarity = (mixed[..., 2:] * q).sum(-1, keepdim=True)
+        conf = torch.sigmoid(self.conf_gain * similarity + self.conf_bias)  # [B, T*N, 1]
         out = torch.cat([ab, conf], dim=-1).reshape(bt, h * w, 3).transpose(1, 2).reshape(bt, 3, h, w)
         out = F.interpolate(out, size=(H, W), mode="bilinear", align_corners=False)
         return out[:, :2], out[:, 2:]
@@ -291,9 +308,10 @@ class CorrespondenceAttention(nn.Module):
 
 class CandidateFusion(nn.Module):
     """Learns where to trust which candidate: per-pixel softmax weights over the K candidates from
-    the decoder's features (a zero-initialised 1x1 conv) plus ``beta`` x each candidate's
-    confidence, so an untrained network takes the most confident candidate; the blend is then
-    corrected by a residual head (zero-initialised)."""
+    the decoder's features (a zero-initialised 1x1 conv) plus, per candidate k, (``beta`` + gain_k) x
+    its confidence + bias_k, so an untrained network takes the most confident candidate and training
+    recalibrates how far each kind of candidate (direct flow, propagation, attention) is to be trusted;
+    the blend is then corrected by a residual head (zero-initialised)."""
 
     def __init__(self, cin: int, k: int = len(CANDIDATES)) -> None:
         super().__init__()
@@ -303,13 +321,15 @@ class CandidateFusion(nn.Module):
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
         self.beta = nn.Parameter(torch.tensor(8.0))
+        self.gain = nn.Parameter(torch.zeros(k))  # per candidate: confidence calibration, learned
+        self.bias = nn.Parameter(torch.zeros(k))
         self.k = k
 
     def forward(
         self, feats: torch.Tensor, cand_ab: torch.Tensor, cand_conf: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """feats [N, C, h, w] (any size), cand_ab [N, 2K, H, W], cand_conf [N, K, H, W] -> (ab/110 [N, 2, H, W],
-        weights [N, K, H, W])."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """feats [N, C, h, w] (any size), cand_ab [N, 2K, H, W], cand_conf [N, K, H, W] -> (blend ab/110
+        [N, 2, H, W], correction ab/110 [N, 2, H, W], weights [N, K, H, W])."""
         size = cand_ab.shape[-2:]
         up = F.interpolate(
             torch.cat([self.logits(feats), self.residual(feats)], dim=1),
@@ -317,10 +337,11 @@ class CandidateFusion(nn.Module):
             mode="bilinear",
             align_corners=False,
         )
-        weights = torch.softmax(up[:, : self.k] + self.beta * cand_conf, dim=1)
+        gain, bias = (self.beta + self.gain).view(1, -1, 1, 1), self.bias.view(1, -1, 1, 1)
+        weights = torch.softmax(up[:, : self.k] + gain * cand_conf + bias, dim=1)
         n, _, H, W = cand_ab.shape
         blend = (cand_ab.reshape(n, self.k, 2, H, W) * weights.unsqueeze(2)).sum(1)
-        return blend + up[:, self.k :], weights
+        return blend, up[:, self.k :], weights
 
 
 def split_guide(guide: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -38,7 +38,9 @@ from scenecolor.colorize.correspondence import _Conv as _CorrConv
 from scenecolor.core.errors import CheckpointError, DataError, ParameterError
 from scenecolor.core.training import load_checkpoint
 
-ARCH = "scenecolor-colorizer-v2"  # v2: correspondence stage (flow candidates + attention warp) and candidate fusion
+# v2: correspondence stage (flow candidates + attention warp) and candidate fusion; v3: reference keys at 1/16,
+# corrections gated by the candidates' confidence, a learned gain and bias per candidate
+ARCH = "scenecolor-colorizer-v3"
 PAPER_PARAMS = paper.PARAMS  # quoted
 PAPER_SIZE_MB = paper.SIZE_MB  # quoted
 
@@ -57,6 +59,12 @@ class ColorizerConfig:
     max_refs: int = 5
     ab_scale: float = 110.0  # ab = ab_scale * clamp(blend + correction, -1, 1)
     corr_dim: int = 32  # width of the correspondence stage's matching features (1/8 size)
+    # the references' side of the correspondence attention is pooled by this much more (2: 1/16 size), so every
+    # 1/8 frame position attends over 4x fewer reference positions: the softmax over R*N dominates the CPU time
+    corr_key_pool: int = 2
+    # scale the learned corrections (the fusion's residual and the refinement) by 1 - the fused candidates'
+    # confidence: where a candidate is sure (flow that matches the frame), the output is the blend of candidates
+    gate_correction: bool = True
 
     def __post_init__(self) -> None:
         if self.resolution < 16 or self.resolution % 16:
@@ -65,6 +73,8 @@ class ColorizerConfig:
             raise ParameterError(f"the feature path has six encoder layers, got path_channels={self.path_channels}")
         if not 1 <= self.max_refs <= 5:
             raise ParameterError(f"max_refs must be in 1..5, got {self.max_refs}")
+        if self.corr_key_pool not in (1, 2):
+            raise ParameterError(f"corr_key_pool must be 1 (1/8 size) or 2 (1/16 size), got {self.corr_key_pool}")
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -317,6 +327,7 @@ class ABDecoder(nn.Module):
         nn.init.zeros_(self.refine.weight)  # start from the fused candidates
         nn.init.zeros_(self.refine.bias)
         self.ab_scale = cfg.ab_scale
+        self.gate = cfg.gate_correction
 
     def forward(
         self,
@@ -334,8 +345,15 @@ class ABDecoder(nn.Module):
         x = self.up8(torch.cat([up2(torch.cat([x, warped_ab], dim=1)), s3], dim=1))
         x = self.up4(torch.cat([up2(x), s2], dim=1))
         x = self.up2(torch.cat([up2(x), s1], dim=1))
-        ab, weights = self.fusion(x, cand_ab, cand_conf)  # full size: where to trust which candidate, + a correction
-        return self.ab_scale * torch.clamp(ab + self.refine(torch.cat([ab, pre], dim=1)), -1.0, 1.0), weights
+        blend, residual, weights = self.fusion(x, cand_ab, cand_conf)  # full size: where to trust which candidate
+        ab = blend + residual
+        correction = self.refine(torch.cat([ab, pre], dim=1))
+        if self.gate:  # corrections act where the candidates are unsure: 1 - the blend's confidence
+            open_ = 1.0 - (weights * cand_conf).sum(1, keepdim=True)
+            ab = blend + open_ * (residual + correction)
+        else:
+            ab = ab + correction
+        return self.ab_scale * torch.clamp(ab, -1.0, 1.0), weights
 
 
 # -- the network -------------------------------------------------------------------------------
@@ -345,7 +363,7 @@ class SceneColorizer(nn.Module):
     def __init__(self, cfg: ColorizerConfig | None = None) -> None:
         super().__init__()
         self.cfg = cfg or ColorizerConfig()
-        self.correspondence = CorrespondenceAttention(self.cfg.corr_dim)
+        self.correspondence = CorrespondenceAttention(self.cfg.corr_dim, key_pool=self.cfg.corr_key_pool)
         self.preprocess = ClipPreprocessor(self.cfg, cin=1 + GUIDE_CHANNELS + 3)
         self.reference_path = FeaturePath(3, self.cfg)
         self.frame_path = FeaturePath(self.cfg.pre_out, self.cfg)

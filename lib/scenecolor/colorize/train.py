@@ -71,6 +71,7 @@ class TrainConfig:
     flow_method: str = "dis_fast"  # optical flow of the correspondence stage (scenecolor.correspondence.FLOW_METHODS)
     exemplar_val_shots: int = 16  # val shots scored under the exemplar protocol (first frame = the only reference)
     select_best: bool = True  # end with the weights of the epoch (0 included) with the best exemplar val PSNR
+    calib_lr_scale: float = 30.0  # learning-rate multiplier of the few calibration scalars (CALIBRATION_PARAMS)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -95,6 +96,7 @@ class TrainConfig:
             "corr_weight": self.corr_weight >= 0,
             "flow_method": self.flow_method in FLOW_METHODS,
             "exemplar_val_shots": self.exemplar_val_shots >= 1,
+            "calib_lr_scale": self.calib_lr_scale > 0,
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
@@ -127,6 +129,29 @@ class TrainConfig:
     def resume_key(self) -> dict[str, Any]:
         """The fields a resumed run must share with its checkpoint (all but the epoch count)."""
         return {k: v for k, v in asdict(self).items() if k != "epochs"}
+
+
+# scalars that set how far each candidate is trusted (fusion gains and biases, the attention's temperature and
+# confidence): they start from hand-set values and are few, so they take a larger learning rate than the weights
+CALIBRATION_PARAMS = (
+    "decoder.fusion.beta",
+    "decoder.fusion.gain",
+    "decoder.fusion.bias",
+    "correspondence.log_temperature",
+    "correspondence.conf_gain",
+    "correspondence.conf_bias",
+)
+
+
+def parameter_groups(model: torch.nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """AdamW groups: the network's weights at ``lr``, the calibration scalars at ``lr * calib_lr_scale``
+    (each group keeps its ``lr_scale``, which the schedule multiplies in)."""
+    calib = [p for n, p in model.named_parameters() if n in CALIBRATION_PARAMS]
+    rest = [p for n, p in model.named_parameters() if n not in CALIBRATION_PARAMS]
+    return [
+        {"params": rest, "lr": cfg.lr, "lr_scale": 1.0},
+        {"params": calib, "lr": cfg.lr * cfg.calib_lr_scale, "lr_scale": cfg.calib_lr_scale, "weight_decay": 0.0},
+    ]
 
 
 def train_config_from(params: Any) -> TrainConfig:
@@ -287,7 +312,7 @@ def train_colorizer(
     ckpt_path = Path(out_dir) / CHECKPOINT
     torch.manual_seed(cfg.seed)
     model = SceneColorizer(cfg.model_config()).to(info.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(parameter_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     data_key = clips_digest(train_set, val_set)
     start, history = (
         training.try_resume(
@@ -366,7 +391,7 @@ def train_colorizer(
             for group in optimizer.param_groups:  # warm-up, cosine decay: a pure function of the step (resumes)
                 step = (epoch - 1) * per_rank + b
                 warm = min(1.0, (step + 1) / max(1, total_steps // 5))  # the untrained fusion is already good: ease in
-                group["lr"] = cfg.lr * warm * 0.5 * (1 + math.cos(math.pi * step / total_steps))
+                group["lr"] = group["lr_scale"] * cfg.lr * warm * 0.5 * (1 + math.cos(math.pi * step / total_steps))
             optimizer.step()
             sums = [sums[0] + loss.item(), sums[1] + 1]
             bar.set_postfix(loss=f"{loss.item():.3f}")

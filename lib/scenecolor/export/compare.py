@@ -389,7 +389,8 @@ def tensorrt_runtime(
     clip_session = ort_session(clip_onnx)
     width = {i.name: int(i.shape[-1]) if isinstance(i.shape[-1], int) else 0 for i in clip_session.get_inputs()[1:]}
     rn_lo, rn_opt, rn_hi = (lo // 16) ** 2, max_refs * (hi // 16) ** 2, max_refs * (hi // 16) ** 2
-    rm_lo, rm_hi = (lo // 8) ** 2, max_refs * (hi // 8) ** 2  # the correspondence stage's grid (1/8)
+    # the correspondence stage's reference grid: 1/16 (corr_key_pool 2) or 1/8 (pool 1, older checkpoints)
+    rm_lo, rm_hi = (lo // 16) ** 2, max_refs * (hi // 8) ** 2
     stem = Path(clip_onnx).name.replace(".onnx", "")
     refs_engine = build_engine(
         refs_onnx,

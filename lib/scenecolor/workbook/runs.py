@@ -68,6 +68,11 @@ def step_params(run: Path, step_id: str) -> dict[str, Any]:
     return dict(read_json(step_file(run, step_id, "meta.json")).get("params") or {})
 
 
+def colorizer_checkpoint(run_dir: str | os.PathLike[str]) -> Path:
+    """The run's trained ``colorizer.pt`` (notebook 04); MissingUpstreamError naming the notebook when absent."""
+    return step_file(Path(run_dir), "04_colorizer_training", COLORIZER_FILE)
+
+
 def open_backend(run_dir: str | os.PathLike[str], backend: str = "torch") -> ColorizerBackend:
     """The run's trained colorizer as a backend: ``torch`` (colorizer.pt) or ``onnx`` (notebook 06's export)."""
     run = Path(run_dir)
