@@ -259,3 +259,26 @@ def test_montage_keyframes_map_to_clip_frames():
     assert RR._store_frame_of(video, 70, shots, lookup) == ("", -1)
     real = {"real": True, "shots": [{"shot_id": "real_s2", "start": 76, "end": 137, "source_start": 76}]}
     assert RR._store_frame_of(real, 106, shots, {("real_s2", 106): 12}) == ("real_s2", 12)
+
+
+def test_scene_query_vector_ranks_by_mean_cosine_over_the_scenes_frames() -> None:
+    """A scene's query is the mean of its frames' unit vectors: its inner product with a reference is the mean
+    cosine, so the ranking is the one `scenecolor colorize` computes from the same frames."""
+    from scenecolor.retrieval.references import mean_query_vectors, scene_query_rows
+
+    rng = np.random.default_rng(0)
+    unit = lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True)  # noqa: E731
+    table = unit(rng.normal(size=(40, 8))).astype(np.float32)
+
+    def encode(frames: np.ndarray) -> np.ndarray:  # frame value v -> row v of the table
+        return table[frames[:, 0, 0, 0].astype(int)]
+
+    groups = [[np.full((4, 4, 3), v, np.uint8) for v in (1, 5, 9)], [np.full((4, 4, 3), 30, np.uint8)]]
+    q = mean_query_vectors(groups, encode)
+    refs = unit(rng.normal(size=(6, 8)))
+    assert np.allclose(q[0] @ refs.T, (table[[1, 5, 9]] @ refs.T).mean(axis=0), atol=1e-6)
+    assert np.allclose(q[1], table[30])
+    with pytest.raises(DataError, match="at least one query frame"):
+        mean_query_vectors([[]], encode)
+    scenes = {"v": {"scenes": [{"start": 0, "end": 30}, {"start": 30, "end": 31}]}}
+    assert scene_query_rows(scenes, 3) == [("v", 0, [5, 15, 25]), ("v", 1, [30])]

@@ -287,6 +287,21 @@ def reference_summary(refs: pd.DataFrame, store: FrameStore) -> pd.DataFrame:
     return out.reset_index()
 
 
+def scene_query_rows(scenes: dict[str, Any], n: int) -> list[tuple[str, int, list[int]]]:
+    """(video_id, scene, its ``n`` query frames) for every scene, in :func:`scene_queries`' order."""
+    return [
+        (vid, i, scene_query_frames(sc, n)) for vid, entry in scenes.items() for i, sc in enumerate(entry["scenes"])
+    ]
+
+
+def mean_query_vectors(groups: list[list[np.ndarray]], encode: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """One query vector per scene: the mean of its grey frames' unit vectors (not renormalised), so that its inner
+    product with a reference is the mean cosine over the scene's frames - how ``scenecolor colorize`` ranks."""
+    if not groups or any(len(g) == 0 for g in groups):
+        raise DataError("every scene needs at least one query frame")
+    return np.stack([np.asarray(encode(np.stack(g)), dtype=np.float32).mean(axis=0) for g in groups])
+
+
 def encode_queries(frames: np.ndarray, encode: Callable[[np.ndarray], np.ndarray], batch_size: int = 64) -> np.ndarray:
     """Encode query frames (n, S, S, 3) uint8 in batches."""
     if len(frames) == 0:
