@@ -152,31 +152,24 @@ def flow_warp(
     return ab, conf
 
 
-def _propagate(
-    L_u8: list[np.ndarray],
-    direct_ab: np.ndarray,
-    direct_conf: np.ndarray,
-    engine: FlowEngine,
-    cfg: GuideConfig,
-    order: range,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Carry ab along ``order`` (frame indices) with flow, re-anchoring on the direct warp where it is more
-    confident."""
-    ab = np.empty_like(direct_ab)
-    conf = np.empty_like(direct_conf)
+def _propagate_into(
+    guide: np.ndarray, L_u8: list[np.ndarray], engine: FlowEngine, cfg: GuideConfig, order: range, channel: int
+) -> None:
+    """Carry ab along ``order`` (frame indices) with flow into ``guide[..., channel:channel + 3]`` (ab/110, conf),
+    re-anchoring on the direct warp (``guide[..., 0:3]``) where it is more confident."""
     prev = None
+    c = channel
     for t in order:
         if prev is None:
-            ab[t], conf[t] = direct_ab[t], direct_conf[t]
+            guide[t, ..., c : c + 3] = guide[t, ..., 0:3]
         else:
             f = engine.flow(L_u8[t], L_u8[prev])
-            warped, inside = warp(np.dstack([ab[prev], conf[prev], L_u8[prev].astype(np.float32)]), f)
-            c = cfg.decay * warped[..., 2] * inside * _photometric(L_u8[t], warped[..., 3], cfg.sigma)
-            take = direct_conf[t] >= c
-            ab[t] = np.where(take[..., None], direct_ab[t], warped[..., :2])
-            conf[t] = np.where(take, direct_conf[t], c)
+            warped, inside = warp(np.dstack([guide[prev, ..., c : c + 3], L_u8[prev].astype(np.float32)]), f)
+            conf = cfg.decay * warped[..., 2] * inside * _photometric(L_u8[t], warped[..., 3], cfg.sigma)
+            take = guide[t, ..., 2] >= conf
+            guide[t, ..., c : c + 2] = np.where(take[..., None], guide[t, ..., 0:2], warped[..., :2])
+            guide[t, ..., c + 2] = np.where(take, guide[t, ..., 2], conf)
         prev = t
-    return ab, conf
 
 
 def scene_guides(L: np.ndarray, anchor_lab: np.ndarray, cfg: GuideConfig | None = None) -> np.ndarray:
@@ -186,21 +179,30 @@ def scene_guides(L: np.ndarray, anchor_lab: np.ndarray, cfg: GuideConfig | None 
     Args:
         L: (T,H,W) lightness 0..100 of the scene's frames, in order.
         anchor_lab: (H,W,3) the reference that flow follows (the first reference), same size.
+
+    Every candidate is written straight into the one output array (no per-candidate copies): at 640x360 a
+    16-frame chunk needs its 133 MB and a frame's temporaries, which keeps long 1080p videos within memory.
     """
     cfg = cfg or GuideConfig()
     L = np.asarray(L, dtype=np.float32)
     if L.ndim != 3 or L.shape[0] < 1:
         raise DataError(f"scene guides need lightness (T,H,W) with T >= 1, got {L.shape}")
+    anchor = np.asarray(anchor_lab, dtype=np.float32)
+    if anchor.shape[:2] != L.shape[1:]:
+        raise DataError(f"flow warp: reference {anchor.shape[:2]} and frames {L.shape[1:]} must have the same size")
     engine = FlowEngine(cfg.method)
-    d_ab, d_conf = flow_warp(L, np.asarray(anchor_lab, dtype=np.float32), engine, cfg.sigma)
-    L_u8 = [normalized_u8(x) for x in L]
     n = L.shape[0]
-    f_ab, f_conf = _propagate(L_u8, d_ab, d_conf, engine, cfg, range(n))
-    b_ab, b_conf = _propagate(L_u8, d_ab, d_conf, engine, cfg, range(n - 1, -1, -1))
-    s = AB_SCALE
-    return np.concatenate(
-        [d_ab / s, d_conf[..., None], f_ab / s, f_conf[..., None], b_ab / s, b_conf[..., None]], axis=-1
-    ).astype(np.float32)
+    guide = np.empty((*L.shape, GUIDE_CHANNELS), dtype=np.float32)
+    L_u8 = [normalized_u8(x) for x in L]
+    ref_u8 = normalized_u8(anchor[..., 0])
+    source = np.dstack([anchor[..., 1:] / AB_SCALE, ref_u8.astype(np.float32)])
+    for t in range(n):  # direct: the anchor's ab warped onto each frame (flow_warp, in ab/110 units)
+        warped, inside = warp(source, engine.flow(L_u8[t], ref_u8))
+        guide[t, ..., 0:2] = warped[..., :2]
+        guide[t, ..., 2] = inside * _photometric(L_u8[t], warped[..., 2], cfg.sigma)
+    _propagate_into(guide, L_u8, engine, cfg, range(n), 3)
+    _propagate_into(guide, L_u8, engine, cfg, range(n - 1, -1, -1), 6)
+    return guide
 
 
 def blend_guides(
