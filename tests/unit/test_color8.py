@@ -48,3 +48,14 @@ def test_bad_inputs():
         rgb8_to_lab(np.zeros((2, 2, 3), np.float32))
     with pytest.raises(DataError, match="3 channels"):
         lab_to_rgb8(np.zeros((2, 2, 2), np.float32))
+
+
+def test_lightness_alone_is_the_first_channel_of_the_full_conversion() -> None:
+    from scenecolor.core.color8 import rgb8_lightness
+
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, size=(7, 33, 3), dtype=np.uint8)
+    rgb[0, :3] = [[0, 0, 0], [255, 255, 255], [1, 1, 1]]  # black, white, the darkest grey (linear part of f)
+    assert np.allclose(rgb8_lightness(rgb), rgb8_to_lab(rgb)[..., 0], atol=1e-4)
+    with pytest.raises(DataError, match="uint8 RGB"):
+        rgb8_lightness(rgb.astype(np.float32))

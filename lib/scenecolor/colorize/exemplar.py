@@ -101,6 +101,16 @@ def _resize(x: np.ndarray, h: int, w: int) -> np.ndarray:
     return cv2.resize(np.asarray(x, dtype=np.float32), (w, h), interpolation=interp)
 
 
+def encode_scene_references(
+    backend: Any, refs_lab: np.ndarray, height: int, width: int, *, square: bool = False
+) -> tuple[np.ndarray, ...]:
+    """The references' features for frames of ``height`` x ``width``, as :func:`colorize_scene` computes them: encode
+    once per scene and pass them as its ``features`` when a scene is colorized in several chunks."""
+    res = int(backend.resolution)
+    h, w = (res, res) if square else working_size(height, width, res)
+    return backend.encode_references(np.stack([_resize(r, h, w) for r in np.asarray(refs_lab, dtype=np.float32)]))
+
+
 @dataclass
 class SceneResult:
     """What :func:`colorize_scene` computed (``details``: candidates, confidences, fusion weights at the working

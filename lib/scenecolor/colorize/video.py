@@ -35,10 +35,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from scenecolor.colorize.backend import ColorizerBackend
-from scenecolor.colorize.exemplar import colorize_scene
+from scenecolor.colorize.exemplar import colorize_scene, encode_scene_references
 from scenecolor.colorize.refs import ReferenceFinder, scene_query_frames
 from scenecolor.core.color import merge_l_ab, rgb_to_lab
-from scenecolor.core.color8 import lab_to_rgb8, rgb8_to_lab
+from scenecolor.core.color8 import lab_to_rgb8, rgb8_lightness
 from scenecolor.core.errors import DataError, ParameterError
 from scenecolor.core.media import MediaWriter, container_for, from_upright, iter_timed_frames, probe_media, upright
 from scenecolor.core.video import probe
@@ -76,8 +76,7 @@ def merge_full_resolution(frame: np.ndarray, ab_small: np.ndarray) -> np.ndarray
         ab = cv2.resize(ab_small, (w, h), interpolation=cv2.INTER_LINEAR)
         out = np.empty_like(frame)
         for y in range(0, h, 256):  # bands of rows: float32 temporaries of a band, not of a 1080p frame
-            lab = rgb8_to_lab(frame[y : y + 256])
-            lab[..., 1:] = ab[y : y + 256]
+            lab = np.concatenate([rgb8_lightness(frame[y : y + 256])[..., None], ab[y : y + 256]], axis=-1)
             out[y : y + 256] = lab_to_rgb8(lab)
         return out
     lightness = rgb_to_lab(frame)[..., 0]
@@ -203,6 +202,7 @@ def colorize_video_file(
                 refs_lab = finder.reference_lab(np.asarray(ids), model.resolution)  # type: ignore[union-attr]
                 chosen = found[scene_i].references
             summary.scenes.append({**scene, "ref_frame_ids": ids, "references": chosen})
+            feats = encode_scene_references(model, refs_lab, *size)  # once per scene, reused by every chunk
             last = scene_i == len(scenes) - 1  # the last scene takes every frame left, however many decode
             left = scene["end"] - scene["start"]
             while last or left > 0:
@@ -210,7 +210,7 @@ def colorize_video_file(
                 if not batch:
                     break
                 gray = np.stack([to_working_gray(f, prep, size) for f in batch]).astype(np.float32)
-                ab = colorize_scene(model, gray, refs_lab, clip_len=clip_len).ab
+                ab = colorize_scene(model, gray, refs_lab, clip_len=clip_len, features=feats).ab
                 for k in range(len(batch)):
                     timed = next(out_frames, None)
                     if timed is None:

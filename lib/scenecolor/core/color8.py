@@ -48,6 +48,17 @@ def rgb8_to_lab(rgb: np.ndarray) -> np.ndarray:
     return np.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1).astype(np.float32)
 
 
+def rgb8_lightness(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB (..., 3) -> float32 CIE L (...): :func:`rgb8_to_lab`'s first channel alone (one matrix column
+    and one cube root instead of three), for joining a video frame's own lightness to new colours."""
+    if rgb.dtype != np.uint8 or rgb.ndim < 1 or rgb.shape[-1] != 3:
+        raise DataError(f"rgb8_lightness needs uint8 RGB with 3 channels last, got {rgb.dtype} {rgb.shape}")
+    lut = _LINEAR_OF_CODE * _RGB_TO_XYZN[:, 1][:, None]  # (3, 256): each channel's code -> its share of Y/Yn
+    y = lut[0][rgb[..., 0]] + lut[1][rgb[..., 1]] + lut[2][rgb[..., 2]]
+    fy = np.where(y > _EPS, np.cbrt(y), _KAPPA * y + np.float32(16.0 / 116.0))
+    return (116.0 * fy - 16.0).astype(np.float32)
+
+
 def lab_to_rgb8(lab: np.ndarray) -> np.ndarray:
     """float Lab (..., 3) -> uint8 RGB (..., 3), out-of-gamut colours clipped as scikit-image does."""
     if lab.ndim < 1 or lab.shape[-1] != 3:
