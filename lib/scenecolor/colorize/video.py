@@ -187,8 +187,8 @@ def colorize_video_file(
     )
     # Two decoders walk the video in step: one feeds the network a chunk of small grey frames, the
     # other the full-resolution frames the colours are joined to. Memory holds one chunk at the fusion
-    # size, however long the video or the scene: colorize_scene's flow candidates cost ~23 MB per frame
-    # at 640x360, so 16 frames peak near 1.6 GB RSS with torch loaded, 128 frames near 4.3 GB.
+    # size, however long the video or the scene: colorize_scene's flow candidates (9 float32 channels at
+    # 640x360, written in place by scene_guides) cost ~10 MB per frame, so a chunk of 16 adds ~155 MB.
     work_frames = (np.ascontiguousarray(upright(t.rgb, rot)) for _, t in iter_timed_frames(src))  # type: ignore[union-attr]
     out_frames = (t for _, t in iter_timed_frames(src))  # full resolution, coded orientation, with timestamps
     with bar, MediaWriter(dst, source) as writer:
