@@ -140,11 +140,13 @@ def model_encoder(
 
     ``grey``: the network sees only each frame's lightness (L replicated on three channels).
     """
-    model = model.eval().to(device)
+    # channels-last weights (moved in place, same values): oneDNN's convolutions run faster on them
+    fast = model.eval().to(device).to(memory_format=torch.channels_last)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def encode(frames: np.ndarray) -> np.ndarray:
-        return model(to_input(frames, input_size, grey).to(device)).cpu().numpy()
+        x = to_input(frames, input_size, grey).to(device).contiguous(memory_format=torch.channels_last)
+        return fast(x).cpu().numpy()
 
     return encode
 
