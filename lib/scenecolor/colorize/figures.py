@@ -15,10 +15,14 @@ from scenecolor.core.color import lab_to_rgb
 
 
 def plot_curves(history: list[dict[str, Any]]) -> plt.Figure:
-    """Train and validation loss per epoch, and validation PSNR beside the grey output's and the
-    references' mean ab painted everywhere (Reinhard's global transfer)."""
+    """Train and validation loss per epoch; validation PSNR (``val_pool`` references) beside the grey output's and
+    the references' mean ab painted everywhere (Reinhard's global transfer); and, when the history has it, the
+    exemplar-protocol validation PSNR (first frame = the only reference) that ``select_best`` ranks epochs by,
+    beside the flow candidate alone, the most confident candidate and paste, with the selected epoch marked."""
     epochs = [h["epoch"] for h in history]
-    fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(10, 3.4))
+    exemplar = all("val_psnr_exemplar" in h for h in history)
+    fig, axes = plt.subplots(1, 3 if exemplar else 2, figsize=(15 if exemplar else 10, 3.4))
+    ax_loss, ax_psnr = axes[0], axes[1]
     train = [(h["epoch"], h["train_loss"]) for h in history if h.get("train_loss") is not None]
     if train:
         ax_loss.plot(*zip(*train), "o-", label="train (augmented, R drawn 1..5)")
@@ -31,9 +35,26 @@ def plot_curves(history: list[dict[str, Any]]) -> plt.Figure:
         ax_psnr.plot(
             epochs, [h["val_psnr_mean_ab"] for h in history], ":", color="C2", label="references' mean ab (Reinhard)"
         )
-    ax_psnr.set(xlabel="epoch", ylabel="PSNR (dB, RGB)", title="validation PSNR")
+    ax_psnr.set(xlabel="epoch", ylabel="PSNR (dB, RGB)", title="validation PSNR (retrieved references)")
     ax_psnr.legend()
-    for ax in (ax_loss, ax_psnr):
+    if exemplar:
+        ax_ex = axes[2]
+        ax_ex.plot(epochs, [h["val_psnr_exemplar"] for h in history], "s-", color="C1", label="ours")
+        lines = (
+            ("val_psnr_exemplar_best_candidate", "most confident candidate (no learning)", "-.", "C0"),
+            ("val_psnr_exemplar_flow", "flow candidate alone", "--", "C2"),
+            ("val_psnr_exemplar_paste", "reference pasted", ":", "grey"),
+        )
+        for key, label, style, color in lines:
+            if all(key in h for h in history):
+                ax_ex.plot(epochs, [h[key] for h in history], style, color=color, label=label)
+        selected = history[-1].get("selected_epoch")
+        if selected is not None:
+            score = next(h["val_psnr_exemplar"] for h in history if h["epoch"] == selected)
+            ax_ex.plot([selected], [score], "*", ms=14, color="C3", label=f"selected (epoch {selected})")
+        ax_ex.set(xlabel="epoch", ylabel="PSNR (dB, RGB)", title="exemplar protocol on val shots")
+        ax_ex.legend(fontsize=8)
+    for ax in axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     return fig
