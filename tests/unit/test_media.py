@@ -214,7 +214,10 @@ def test_stale_temporaries_of_killed_writers_are_removed(tmp_path: Path) -> None
 
 
 _KILL_SCRIPT = """
-import sys, time
+import signal, sys, time
+# a shell starts background jobs with SIGINT ignored, and Python then installs no KeyboardInterrupt handler:
+# restore it, as in a terminal where Ctrl-C is pressed
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from scenecolor.core import media
 src, out = sys.argv[1], sys.argv[2]
 info = media.probe_media(src)
@@ -250,7 +253,7 @@ def test_a_killed_writer_leaves_no_partial_file(tmp_path: Path, sig: str) -> Non
     try:
         assert proc.stdout.readline().strip() == "writing"
         proc.send_signal(getattr(signal, sig))
-        proc.wait(timeout=90)  # < 1 s on a quiet machine; over 20 s once while two other jobs loaded both cores
+        proc.wait(timeout=20)
     finally:
         proc.kill()
     assert proc.returncode != 0
