@@ -138,18 +138,28 @@ def flow_warp(
         ref_lab: (H,W,3) Lab reference of the same size.
     Returns (ab (T,H,W,2) in Lab units, confidence (T,H,W) in [0, 1]).
     """
-    if ref_lab.shape[:2] != L.shape[1:]:
-        raise DataError(f"flow warp: reference {ref_lab.shape[:2]} and frames {L.shape[1:]} must have the same size")
-    ref_u8 = normalized_u8(ref_lab[..., 0])
+    ref_u8, source = _warp_source(ref_lab, L, ab_scale=1.0)
     ab = np.empty((*L.shape, 2), dtype=np.float32)
     conf = np.empty(L.shape, dtype=np.float32)
     for t in range(L.shape[0]):
-        tgt = normalized_u8(L[t])
-        f = engine.flow(tgt, ref_u8)
-        warped, inside = warp(np.dstack([ref_lab[..., 1:], ref_u8.astype(np.float32)]), f)
-        ab[t] = warped[..., :2]
-        conf[t] = inside * _photometric(tgt, warped[..., 2], sigma)
+        ab[t], conf[t] = _direct_warp(normalized_u8(L[t]), ref_u8, source, engine, sigma)
     return ab, conf
+
+
+def _warp_source(ref_lab: np.ndarray, L: np.ndarray, ab_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's normalised lightness (uint8) and what is warped from it: (ab / ab_scale, that lightness)."""
+    if ref_lab.shape[:2] != L.shape[1:]:
+        raise DataError(f"flow warp: reference {ref_lab.shape[:2]} and frames {L.shape[1:]} must have the same size")
+    ref_u8 = normalized_u8(ref_lab[..., 0])
+    return ref_u8, np.dstack([ref_lab[..., 1:] / ab_scale, ref_u8.astype(np.float32)])
+
+
+def _direct_warp(
+    tgt_u8: np.ndarray, ref_u8: np.ndarray, source: np.ndarray, engine: FlowEngine, sigma: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """One frame of the direct candidate: ``source``'s ab warped onto the frame, and its confidence."""
+    warped, inside = warp(source, engine.flow(tgt_u8, ref_u8))
+    return warped[..., :2], inside * _photometric(tgt_u8, warped[..., 2], sigma)
 
 
 def _propagate_into(
@@ -187,19 +197,13 @@ def scene_guides(L: np.ndarray, anchor_lab: np.ndarray, cfg: GuideConfig | None 
     L = np.asarray(L, dtype=np.float32)
     if L.ndim != 3 or L.shape[0] < 1:
         raise DataError(f"scene guides need lightness (T,H,W) with T >= 1, got {L.shape}")
-    anchor = np.asarray(anchor_lab, dtype=np.float32)
-    if anchor.shape[:2] != L.shape[1:]:
-        raise DataError(f"flow warp: reference {anchor.shape[:2]} and frames {L.shape[1:]} must have the same size")
     engine = FlowEngine(cfg.method)
     n = L.shape[0]
     guide = np.empty((*L.shape, GUIDE_CHANNELS), dtype=np.float32)
     L_u8 = [normalized_u8(x) for x in L]
-    ref_u8 = normalized_u8(anchor[..., 0])
-    source = np.dstack([anchor[..., 1:] / AB_SCALE, ref_u8.astype(np.float32)])
-    for t in range(n):  # direct: the anchor's ab warped onto each frame (flow_warp, in ab/110 units)
-        warped, inside = warp(source, engine.flow(L_u8[t], ref_u8))
-        guide[t, ..., 0:2] = warped[..., :2]
-        guide[t, ..., 2] = inside * _photometric(L_u8[t], warped[..., 2], cfg.sigma)
+    ref_u8, source = _warp_source(np.asarray(anchor_lab, dtype=np.float32), L, ab_scale=AB_SCALE)
+    for t in range(n):  # direct: the anchor's ab warped onto each frame (as flow_warp, in ab/110 units)
+        guide[t, ..., 0:2], guide[t, ..., 2] = _direct_warp(L_u8[t], ref_u8, source, engine, cfg.sigma)
     _propagate_into(guide, L_u8, engine, cfg, range(n), 3)
     _propagate_into(guide, L_u8, engine, cfg, range(n - 1, -1, -1), 6)
     return guide
