@@ -101,13 +101,18 @@ def _resize(x: np.ndarray, h: int, w: int) -> np.ndarray:
     return cv2.resize(np.asarray(x, dtype=np.float32), (w, h), interpolation=interp)
 
 
+def _network_size(backend: Any, height: int, width: int, square: bool) -> tuple[int, int]:
+    """(h, w) the network runs at for frames of ``height`` x ``width``: S x S with ``square``, else working_size."""
+    res = int(backend.resolution)
+    return (res, res) if square else working_size(height, width, res)
+
+
 def encode_scene_references(
     backend: Any, refs_lab: np.ndarray, height: int, width: int, *, square: bool = False
 ) -> tuple[np.ndarray, ...]:
     """The references' features for frames of ``height`` x ``width``, as :func:`colorize_scene` computes them: encode
     once per scene and pass them as its ``features`` when a scene is colorized in several chunks."""
-    res = int(backend.resolution)
-    h, w = (res, res) if square else working_size(height, width, res)
+    h, w = _network_size(backend, height, width, square)
     return backend.encode_references(np.stack([_resize(r, h, w) for r in np.asarray(refs_lab, dtype=np.float32)]))
 
 
@@ -148,9 +153,8 @@ def colorize_scene(
     L = np.asarray(L, dtype=np.float32)
     if L.ndim != 3 or L.shape[0] < 1:
         raise DataError(f"scene lightness must be (T, H, W) with T >= 1, got {L.shape}")
-    res = int(backend.resolution)
     H, W = L.shape[1:]
-    h, w = (res, res) if square else working_size(H, W, res)
+    h, w = _network_size(backend, H, W, square)
     small = np.stack([_resize(x, h, w) for x in L])
     refs = np.stack([_resize(r, h, w) for r in np.asarray(refs_lab, dtype=np.float32)])
     feats = features if features is not None else backend.encode_references(refs)
