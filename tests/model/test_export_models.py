@@ -120,9 +120,10 @@ def test_int8_colorizer_loads_runs_and_stays_close(exported, fmt: str, ops: str)
     assert np.corrcoef(got.ravel(), want.ravel())[0, 1] > 0.8  # a random tiny net: int8 keeps the signal
 
 
-def test_embedder_export_and_parity(tmp_path: Path) -> None:
+@pytest.mark.parametrize("pooling", ["gem", "regional"])
+def test_embedder_export_and_parity(tmp_path: Path, pooling: str) -> None:
     torch.manual_seed(0)
-    model = Embedder(EmbedderConfig(backbone="resnet18")).eval()
+    model = Embedder(EmbedderConfig(backbone="resnet18", pooling=pooling)).eval()
     training.save_checkpoint(
         tmp_path / "embedder.pt",
         arch=EMBEDDER_ARCH,
@@ -135,7 +136,7 @@ def test_embedder_export_and_parity(tmp_path: Path) -> None:
     frames = np.random.default_rng(0).integers(0, 256, (3, 48, 48, 3), dtype=np.uint8)
     result, reports = export_models.export_embedder(tmp_path / "embedder.pt", tmp_path, frames)
     assert result.path.name == "embedder.onnx"
-    assert [r.shape for r in reports] == [(3, 512), (1, 512)]
+    assert [r.shape for r in reports] == [(3, model.dim), (1, model.dim)]
     assert all(r.max_abs_err < 1e-4 for r in reports)
     assert export_models.read_metadata(result.path)["input_size"] == "32"
 

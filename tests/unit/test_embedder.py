@@ -179,3 +179,57 @@ def test_separation_accuracy_uses_each_anchors_hardest_triplet():
     assert E.separation_accuracy(mixed, labels) == pytest.approx(0.5)
     with pytest.raises(DataError, match="separation accuracy needs"):
         E.separation_accuracy(torch.zeros(2, 1), ["a", "b"])
+
+
+# -- regional pooling -----------------------------------------------------------------------------
+def test_regional_embedder_keeps_layer3_and_its_dimension():
+    torch.manual_seed(0)
+    cfg = E.EmbedderConfig(backbone="resnet18", pooling="regional", grid=3)
+    model = E.Embedder(cfg).eval()
+    out = model(torch.rand(2, 3, 64, 64))
+    assert cfg.dim == 256 * 10 and out.shape == (2, cfg.dim)
+    assert torch.allclose(out.norm(dim=1), torch.ones(2), atol=1e-5)
+    assert not any(k.startswith("7.") for k in model.features.state_dict())  # layer4 dropped
+    with pytest.raises(ParameterError, match="pooling 'max'"):
+        E.EmbedderConfig(pooling="max")
+    with pytest.raises(ParameterError, match="grid must be 1..8"):
+        E.EmbedderConfig(pooling="regional", grid=0)
+
+
+@pytest.mark.parametrize("side", [6, 7, 2])
+def test_regional_gem_cells_are_adaptive_pooling_cells(side):
+    x = torch.rand(2, 4, side, side + 1) + 0.01
+    p, grid = 3.0, 3
+    out = E.regional_gem(x, p, grid=grid)
+    cells = torch.nn.functional.adaptive_avg_pool2d(x.pow(p), grid).pow(1 / p).flatten(2)  # (B, C, 9)
+    glob = torch.nn.functional.normalize(x.pow(p).mean(dim=(2, 3)).pow(1 / p), dim=1)
+    want = torch.cat([glob] + [torch.nn.functional.normalize(cells[..., k], dim=1) / grid for k in range(9)], 1)
+    assert torch.allclose(out, torch.nn.functional.normalize(want, dim=1), atol=1e-6)
+
+
+def test_regional_pooling_sees_layout_where_global_gem_does_not():
+    """The same content in another place: one global GeM gives the same vector, the regional one does not."""
+    x = torch.rand(1, 8, 6, 6) + 0.01
+    moved = x.flip(-1)  # every activation moved to the mirrored column
+    glob = torch.nn.functional.normalize(E.gem(x).flatten(1), dim=1)
+    glob_moved = torch.nn.functional.normalize(E.gem(moved).flatten(1), dim=1)
+    assert torch.allclose(glob, glob_moved, atol=1e-6)
+    cos = float((E.regional_gem(x) * E.regional_gem(moved)).sum())
+    assert cos < 0.999
+    assert float((E.regional_gem(x) * E.regional_gem(x.clone())).sum()) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_checkpoint_config_without_pooling_loads_as_the_papers_gem():
+    old = {"backbone": "resnet18", "p_init": 3.0, "eps": 1e-6}  # what checkpoints held before pooling existed
+    cfg = E.EmbedderConfig(**old)
+    assert (cfg.pooling, cfg.dim) == ("gem", 512)
+
+
+def test_imagenet_weights_into_a_regional_embedder_skip_layer4(tmp_path):
+    torch.manual_seed(1)
+    tv = torchvision.models.resnet18(weights=None)
+    path = tmp_path / "resnet18-local.pth"
+    torch.save(tv.state_dict(), path)
+    model, note = E.build_embedder(E.EmbedderConfig(backbone="resnet18", pooling="regional"), str(path))
+    assert str(path) in note
+    assert torch.equal(model.features[6][1].bn2.running_var, tv.layer3[1].bn2.running_var)

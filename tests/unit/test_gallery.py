@@ -233,3 +233,18 @@ def test_missing_source_and_empty_gallery_are_refused(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert G.media_files([tmp_path / "empty"]) == []
+
+
+def test_gallery_bench_times_the_build_against_the_floor_of_the_same_network(tmp_path: Path) -> None:
+    from scenecolor.retrieval.bench import bench_gallery
+
+    row = bench_gallery(6, input_size=32, batch_size=4, scenes=2, queries_per_scene=2, work_dir=tmp_path)
+    assert len(list((tmp_path / "images").glob("*.jpg"))) == 6
+    assert row["images"] == 6 and row["files skipped"] == 0 and row["index"] == "flat"
+    assert "regional pooling" in row["backbone"]
+    assert row["build frames/s"] > 0 and row["FLOP floor frames/s"] > 0
+    assert row["build / floor"] == pytest.approx(row["build frames/s"] / row["FLOP floor frames/s"])
+    assert row["build / half floor"] == pytest.approx(2 * row["build / floor"])
+    assert row["search ms per scene"] > 0 and row["queries per scene"] == 2
+    with pytest.raises(ParameterError, match="images >= 1"):
+        bench_gallery(0, work_dir=tmp_path)

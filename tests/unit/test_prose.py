@@ -24,16 +24,26 @@ def test_embedder_reading_says_ceiling_only_when_the_run_starts_there() -> None:
 
 def test_retrieval_reading_compares_the_measured_rows() -> None:
     rows = pd.DataFrame(
-        {"P@1": [0.9, 0.5, 0.95], "mAP": [0.8, 0.4, 0.92]},
-        index=["trained embedder", "untrained network", "colour histogram"],
+        {"P@1": [0.98, 0.97, 0.95, 0.98], "mAP": [0.88, 0.86, 0.79, 0.87]},
+        index=["trained embedder", "untrained network", "grey histogram", "HOG on L"],
     )
-    text = prose.retrieval_reading(rows)
-    assert "at or near the ceiling" in text
-    assert "(what the triplet training adds) the trained embedder wins on both" in text
-    assert "against the colour histogram it wins on neither" in text
-    rows.loc["colour histogram"] = [0.3, 0.85]
-    text = prose.retrieval_reading(rows)
-    assert "well below the ceiling" in text and "histogram it wins only on P@1" in text
+    per_shot = pd.DataFrame(
+        {
+            "shot": ["coffee_c0", "ihc_c1"],
+            "siblings": ["coffee_c1", "ihc_c0"],
+            "trained embedder": [0.7, 0.55],
+            "HOG on L": [0.8, 0.58],
+        }
+    )
+    text = prose.retrieval_reading(rows, per_shot)
+    assert "against the untrained network it wins on both" in text
+    assert "against the HOG on L it wins on mAP, ties on P@1" in text
+    assert "+0.010 from the best baseline (HOG on L)" in text and "**not met**" in text
+    assert "`ihc_c1` (AP 0.55, HOG on L 0.58)" in text and "`ihc_c0`" in text
+    rows.loc["trained embedder", "mAP"] = 0.95
+    assert "**met**" in prose.retrieval_reading(rows, per_shot)
+    rows.loc["trained embedder", "P@1"] = 0.9
+    assert "**not met**" in prose.retrieval_reading(rows, per_shot)
 
 
 def test_frame_rate_sentences_read_the_run_frame_step(tmp_path) -> None:

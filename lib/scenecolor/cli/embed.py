@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 
-from scenecolor.embed.config import BACKBONES, add_train_arguments, train_argv
+from scenecolor.embed.config import BACKBONES, POOLINGS, add_train_arguments, train_argv
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -18,8 +18,8 @@ def _bench(args: argparse.Namespace) -> int:
     from scenecolor.embed.bench import bench_extraction
     from scenecolor.retrieval.bench import bench_search
 
-    ext = bench_extraction(args.backbone, args.size, args.batch, args.batches)
-    print(f"feature extraction ({ext.backbone} + GeM, {ext.size}x{ext.size}, batch {ext.batch}, fp32):")
+    ext = bench_extraction(args.backbone, args.size, args.batch, args.batches, pooling=args.pooling)
+    print(f"feature extraction ({ext.backbone} + {args.pooling} GeM, {ext.size}x{ext.size}, batch {ext.batch}, fp32):")
     print(f"  measured        {ext.frames_per_s:8.2f} frames/s")
     print(f"  model           {ext.gflop_per_frame:8.2f} GFLOP/frame ({ext.gflop_per_frame / 2:.2f} G multiply-adds)")
     print(f"  matmul rate     {ext.matmul_gflops:8.1f} GFLOP/s (fp32, measured now)")
@@ -51,6 +51,7 @@ def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
         "--backbone", default="resnet50", choices=sorted(BACKBONES), help="default %(default)s (the paper's)"
     )
     p.add_argument("--size", type=int, default=224, help="frame side in pixels (default %(default)s)")
+    p.add_argument("--pooling", choices=POOLINGS, default="gem", help="embedder pooling (default %(default)s)")
     p.add_argument("--batch", type=int, default=8, help="frames per forward pass (default %(default)s)")
     p.add_argument("--batches", type=int, default=3, help="timed batches, best kept (default %(default)s)")
     p.add_argument(

@@ -7,6 +7,8 @@ import json
 import sys
 import warnings
 
+from scenecolor.embed.config import POOLINGS
+
 
 def _build(args: argparse.Namespace) -> int:
     from scenecolor.retrieval.gallery import GalleryWarning
@@ -78,6 +80,7 @@ def _bench(args: argparse.Namespace) -> int:
         args.images,
         backbone=args.backbone,
         input_size=args.size,
+        pooling=args.pooling,
         batch_size=args.batch_size,
         workers=args.workers,
         scenes=args.scenes,
@@ -106,6 +109,9 @@ def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--images", type=int, default=10_000, help="synthetic 640x360 JPEGs (default %(default)s)")
     p.add_argument("--backbone", default="resnet18", help="embedder backbone (default %(default)s, the sample profile)")
     p.add_argument("--size", type=int, default=96, help="embedder input side (default %(default)s)")
+    p.add_argument(
+        "--pooling", choices=POOLINGS, default="regional", help="embedder pooling (default %(default)s, the sample's)"
+    )
     p.add_argument("--batch-size", type=int, default=64, help="frames per forward pass (default %(default)s)")
     p.add_argument("--workers", type=int, default=2, help="decoding threads (default %(default)s)")
     p.add_argument("--scenes", type=int, default=50, help="scenes queried for the search time (default %(default)s)")

@@ -54,20 +54,30 @@ class ExtractionBench:
         }
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def bench_extraction(
-    backbone: str = "resnet50", size: int = 224, batch: int = 16, batches: int = 3, seed: int = 0
+    backbone: str = "resnet50",
+    size: int = 224,
+    batch: int = 16,
+    batches: int = 3,
+    seed: int = 0,
+    pooling: str = "gem",
 ) -> ExtractionBench:
-    """Frames/s of embedding random frames (best of ``batches`` timed batches after a warm-up)."""
+    """Frames/s of embedding random frames (best of ``batches`` timed batches after a warm-up).
+
+    The network runs as the gallery and query encoders run it (channels-last, inference mode).
+    """
     if batch < 1 or batches < 1 or size < 32:
         raise ParameterError(f"bench needs batch >= 1, batches >= 1, size >= 32; got {batch}, {batches}, {size}")
     torch.manual_seed(seed)
-    model = Embedder(EmbedderConfig(backbone=backbone)).eval()
-    x = torch.rand(batch, 3, size, size)
+    model = Embedder(EmbedderConfig(backbone=backbone, pooling=pooling)).eval()
+    gflop = flops_per_frame(model, size) / 1e9
+    model = model.to(memory_format=torch.channels_last)
+    x = torch.rand(batch, 3, size, size).contiguous(memory_format=torch.channels_last)
     model(x)  # warm-up
     best = float("inf")
     for _ in range(batches):
         t0 = time.perf_counter()
         model(x)
         best = min(best, time.perf_counter() - t0)
-    return ExtractionBench(backbone, size, batch, batch / best, flops_per_frame(model, size) / 1e9, matmul_gflops())
+    return ExtractionBench(backbone, size, batch, batch / best, gflop, matmul_gflops())

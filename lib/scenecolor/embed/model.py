@@ -54,6 +54,27 @@ def gem(x: torch.Tensor, p: torch.Tensor | float = 3.0, eps: float = 1e-6) -> to
     return F.avg_pool2d(x.clamp(min=eps).pow(p), (x.size(-2), x.size(-1))).pow(1.0 / p)
 
 
+def regional_gem(x: torch.Tensor, p: torch.Tensor | float = 3.0, eps: float = 1e-6, grid: int = 3) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C * (1 + grid^2)): GeM over the whole map, then GeM over each cell of a grid x grid
+    layout (row-major), each vector L2-normalised; the cells are weighted 1/grid so they weigh as much
+    together as the global part. The result is L2-normalised.
+
+    Cells follow adaptive pooling's bounds (floor of the start, ceiling of the end), so every cell is
+    non-empty on any map size. The bounds are Python ints of the map size: an ONNX export with a
+    fixed input side bakes them in.
+    """
+    powered = x.clamp(min=eps).pow(p)
+    h, w = int(x.shape[-2]), int(x.shape[-1])
+    parts = [F.normalize(powered.mean(dim=(-2, -1)).pow(1.0 / p), dim=1)]
+    for i in range(grid):
+        r0, r1 = (i * h) // grid, -(-((i + 1) * h) // grid)
+        for j in range(grid):
+            c0, c1 = (j * w) // grid, -(-((j + 1) * w) // grid)
+            cell = powered[..., r0:r1, c0:c1].mean(dim=(-2, -1)).pow(1.0 / p)
+            parts.append(F.normalize(cell, dim=1) / grid)
+    return F.normalize(torch.cat(parts, dim=1), dim=1)
+
+
 class GeM(nn.Module):
     """GeM pooling with a learnable exponent p."""
 
@@ -77,13 +98,15 @@ class Embedder(nn.Module):
 
     ImageNet normalisation happens inside (non-persistent buffers), so callers and the ONNX
     export feed plain [0, 1] RGB. Any input size works; the receptive field is the backbone's.
+    ``config.pooling``: ``gem`` pools the last stage globally (the paper); ``regional`` stops after
+    layer3 and keeps a coarse layout (:func:`regional_gem`).
     """
 
     def __init__(self, config: EmbedderConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or EmbedderConfig()
         net = getattr(torchvision.models, config.backbone)(weights=None)
-        self.features = nn.Sequential(*(m for name, m in net.named_children() if name not in ("avgpool", "fc")))
+        self.features = nn.Sequential(*(m for name, m in net.named_children() if name in backbone_stages(config)))
         self.pool = GeM(config.p_init, config.eps)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
@@ -96,7 +119,15 @@ class Embedder(nn.Module):
         if x.ndim != 4 or x.shape[1] != 3:
             raise DataError(f"embedder input must be RGB (B, 3, H, W), got {tuple(x.shape)}")
         x = (x - self.mean) / self.std
+        if self.config.pooling == "regional":
+            return regional_gem(self.features(x), self.pool.p, self.pool.eps, self.config.grid)
         return F.normalize(self.pool(self.features(x)).flatten(1), dim=1)
+
+
+def backbone_stages(config: EmbedderConfig) -> list[str]:
+    """Names of the torchvision ResNet children the embedder keeps (no classifier; no layer4 when regional)."""
+    stages = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"]  # torchvision's order
+    return stages[:-1] if config.pooling == "regional" else stages
 
 
 def _hub_candidates(backbone: str) -> list[Path]:
@@ -130,13 +161,12 @@ def load_imagenet_weights(model: Embedder, path: Path) -> None:
         raise CheckpointError(
             f"ImageNet weights '{path}' cannot be read ({type(exc).__name__}); delete the file or pass another"
         ) from None
-    names = [
-        name
-        for name, _ in getattr(torchvision.models, model.config.backbone)(weights=None).named_children()
-        if name not in ("avgpool", "fc")
-    ]
+    names = backbone_stages(model.config)
+    all_stages = backbone_stages(EmbedderConfig(backbone=model.config.backbone))
     mapped = {}
     for key, value in state.items():
+        if key.split(".", 1)[0] in all_stages and key.split(".", 1)[0] not in names:
+            continue  # a stage this embedder does not keep (layer4 of a regional one)
         head = key.split(".", 1)[0]
         if head in names:
             mapped[f"{names.index(head)}.{key.split('.', 1)[1]}"] = value

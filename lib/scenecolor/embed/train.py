@@ -57,7 +57,7 @@ def initial_embedder(cfg: TrainConfig) -> tuple[Embedder, str]:
     Also the "untrained" baseline of notebook 03: the same architecture and initialisation, no training.
     """
     torch.manual_seed(cfg.seed)
-    return build_embedder(EmbedderConfig(backbone=cfg.backbone), cfg.pretrained)
+    return build_embedder(cfg.model_config(), cfg.pretrained)
 
 
 def train_config(params: Any) -> TrainConfig:

@@ -115,6 +115,7 @@ def bench_gallery(
     batch_size: int = 64,
     workers: int = 2,
     pairing: str = "grey",
+    pooling: str = "regional",
     scenes: int = 50,
     queries_per_scene: int = 3,
     work_dir: str | os.PathLike[str] | None = None,
@@ -130,8 +131,8 @@ def bench_gallery(
     if n_images < 1 or scenes < 1:
         raise ParameterError(f"gallery bench needs images >= 1 and scenes >= 1, got {n_images}, {scenes}")
     torch.manual_seed(seed)
-    model = Embedder(EmbedderConfig(backbone=backbone)).eval()
-    floor = bench_extraction(backbone, input_size, batch=batch_size, batches=2, seed=seed)
+    model = Embedder(EmbedderConfig(backbone=backbone, pooling=pooling)).eval()
+    floor = bench_extraction(backbone, input_size, batch=batch_size, batches=2, seed=seed, pooling=pooling)
     with tempfile.TemporaryDirectory(prefix="scenecolor-gallery-bench-") as tmp:
         base = Path(work_dir) if work_dir else Path(tmp)
         t0 = time.perf_counter()
@@ -149,6 +150,11 @@ def bench_gallery(
             batch_size=batch_size,
             workers=workers,
         )
+        # the floor again after the build: the machine's peak is the best of both measurements (a busy moment
+        # during one of them can only lower it, which would flatter the ratio)
+        again = bench_extraction(backbone, input_size, batch=batch_size, batches=2, seed=seed, pooling=pooling)
+        network_fps = max(floor.frames_per_s, again.frames_per_s)
+        floor = max(floor, again, key=lambda b: b.matmul_gflops)
         gallery = Gallery.open(out)
         query = query_encoder(model, input_size)
         frames = gallery.load_frames(range(min(len(gallery), scenes * queries_per_scene)), Preprocess())
@@ -165,11 +171,11 @@ def bench_gallery(
     return {
         "images": n_images,
         "image size": "640x360",
-        "backbone": f"{backbone} @ {input_size}px",
+        "backbone": f"{backbone} @ {input_size}px, {pooling} pooling",
         "images made (s)": round(make_s, 1),
         "build (s)": round(report.seconds, 2),
         "build frames/s": report.frames_per_s,
-        "network alone frames/s (same run)": floor.frames_per_s,
+        "network alone frames/s (same run)": network_fps,
         "FLOP floor frames/s": floor.floor_frames_per_s,
         "GFLOP per frame": floor.gflop_per_frame,
         "matmul GFLOP/s": floor.matmul_gflops,

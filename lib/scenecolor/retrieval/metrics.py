@@ -106,3 +106,42 @@ def compare_descriptors(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def average_precision(rel: np.ndarray, n_rel: np.ndarray) -> np.ndarray:
+    """Average precision of each query (nq,) from its ranked relevance; NaN for a query without relevant items."""
+    precision_at = np.cumsum(rel, axis=1) / np.arange(1, rel.shape[1] + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_rel > 0, (precision_at * rel).sum(axis=1) / np.maximum(n_rel, 1), np.nan)
+
+
+def per_shot_ap(
+    descriptors: Mapping[str, np.ndarray | tuple[np.ndarray, np.ndarray]],
+    meta: pd.DataFrame,
+    query_mask: np.ndarray,
+    gallery_mask: np.ndarray,
+) -> pd.DataFrame:
+    """Mean average precision per query shot (rows) and descriptor (columns), relevant = same shot.
+
+    Where a mAP is lost: the ``siblings`` column names the gallery's other shots of the query's
+    source (``video_id``), e.g. a second pan over the same photograph - the shots a descriptor must
+    tell apart by layout alone.
+    """
+    qm, gm = np.asarray(query_mask, bool), np.asarray(gallery_mask, bool)
+    shots, ids = meta["shot_id"].to_numpy(), meta["frame_id"].to_numpy()
+    table = pd.DataFrame({"shot": shots[qm], "video": meta["video_id"].to_numpy()[qm]})
+    for name, feats in descriptors.items():
+        qf, gf = feats if isinstance(feats, tuple) else (feats, feats)
+        rel, n_rel = ranked_relevance(qf[qm], shots[qm], gf[gm], shots[gm], ids[qm], ids[gm])
+        table[name] = average_precision(rel, n_rel)
+    out = table.groupby("shot", sort=True).agg({"video": "first", **{name: "mean" for name in descriptors}})
+    gallery = meta[gm]
+    out.insert(
+        1,
+        "siblings",
+        [
+            ", ".join(sorted(set(gallery.loc[gallery["video_id"] == video, "shot_id"]) - {shot})) or "-"
+            for shot, video in zip(out.index, out["video"])
+        ],
+    )
+    return out.drop(columns="video").reset_index()

@@ -101,6 +101,11 @@ class EmbedderParams(StepParams):
         description="grey queries vs colour frames: grey (both from L), grey_anchor (grey anchor), color (not "
         "the task)",
     )
+    pooling: Literal["gem", "regional"] = Field(
+        "regional",
+        description="gem: last stage, global (paper); regional: layer3, global + grid x grid cells (keeps layout)",
+    )
+    grid: int = Field(3, ge=1, le=8, description="cells per side of the regional pooling")
     lr: float = Field(1e-3, gt=0.0, le=1.0, description="AdamW learning rate (GeM's p learns 10x faster)")
     weight_decay: float = Field(1e-4, ge=0.0, le=1.0, description="AdamW weight decay (not applied to p)")
     val_triplets: int = Field(256, ge=1, le=100_000, description="fixed validation triplets for the triplet accuracy")
