@@ -107,10 +107,11 @@ def retrieval_reading(
 
     def versus(name: str) -> str:
         o = baselines.loc[name]
-        wins = [c for c in ("P@1", "mAP") if t[c] > o[c]]
-        ties = [c for c in ("P@1", "mAP") if t[c] == o[c]]
-        verdict = "wins on both" if len(wins) == 2 else f"wins on {wins[0]}" if wins else "wins on neither"
-        verdict += f", ties on {ties[0]}" if ties and len(wins) < 2 else ""
+        outcome = {c: "wins" if t[c] > o[c] else "ties" if t[c] == o[c] else "loses" for c in ("P@1", "mAP")}
+        words = [
+            f"{verb} on {' and '.join(c for c in outcome if outcome[c] == verb)}" for verb in ("wins", "ties", "loses")
+        ]
+        verdict = " and ".join(w for w in words if not w.endswith(" on "))
         scores = f"P@1 {t['P@1']:.3f} vs {o['P@1']:.3f}, mAP {t['mAP']:.3f} vs {o['mAP']:.3f}"
         return f"against the {name} it {verdict} ({scores})"
 
