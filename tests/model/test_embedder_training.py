@@ -67,6 +67,16 @@ def test_grey_pairings_train_and_validate_with_grey_anchors(store, tmp_path, pai
     assert 0.0 <= h[-1]["val_acc"] <= 1.0 and 0.0 <= h[-1]["val_separation"] <= 1.0
 
 
+def test_same_seed_same_weights_with_regional_pooling(store, tmp_path):
+    """Long (2,560-float) embeddings in 16-row batches train to the same weights (see the triplet gradient test)."""
+    cfg = TrainConfig(**{**CFG.__dict__, "pooling": "regional", "shots_per_batch": 8, "epochs": 1})
+    digests = {
+        training.state_digest(train_embedder(store, cfg, tmp_path / str(i), progress=False, log=_quiet).model)
+        for i in range(3)
+    }
+    assert len(digests) == 1
+
+
 def test_same_seed_same_weights_and_resume_matches(store, tmp_path):
     full = train_embedder(store, CFG, tmp_path / "full", progress=False, log=_quiet)
     again = train_embedder(store, CFG, tmp_path / "again", progress=False, log=_quiet)

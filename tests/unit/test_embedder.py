@@ -233,3 +233,24 @@ def test_imagenet_weights_into_a_regional_embedder_skip_layer4(tmp_path):
     model, note = E.build_embedder(E.EmbedderConfig(backbone="resnet18", pooling="regional"), str(path))
     assert str(path) in note
     assert torch.equal(model.features[6][1].bn2.running_var, tv.layer3[1].bn2.running_var)
+
+
+def test_triplet_loss_gradient_is_bitwise_the_same_every_time():
+    """Rows used by several triplets: their gradient must add up in one order (same seed, same weights)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        gen = torch.Generator().manual_seed(0)
+        emb = torch.nn.functional.normalize(torch.randn(64, 2560, generator=gen), dim=1)
+        trip = torch.randint(0, 64, (256, 3), generator=gen)  # every row appears in many triplets
+        grads = []
+        for _ in range(6):
+            x = emb.clone().requires_grad_(True)
+            loss, _ = E.triplet_loss(x, trip, margin=2.0)
+            loss.backward()
+            grads.append(x.grad)
+        assert all(torch.equal(grads[0], g) for g in grads[1:])
+        want = emb[trip[:, 0]] - emb[trip[:, 1]]  # the selected rows are the rows themselves
+        assert torch.allclose(E._rows(emb, trip[:, 0]) - E._rows(emb, trip[:, 1]), want)
+    finally:
+        torch.set_num_threads(threads)

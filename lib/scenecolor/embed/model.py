@@ -381,6 +381,16 @@ def mine_triplets(
     return torch.tensor(rows, dtype=torch.long).reshape(-1, 3)
 
 
+def _rows(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``x[index]`` as a one-hot matrix product, whose gradient is a matrix product too.
+
+    Plain indexing back-propagates with a scatter-add that runs on several threads once the rows are
+    long (a regional embedding has 2,560 floats) and adds a row used by several triplets in a
+    varying order, so the same seed would not give the same weights.
+    """
+    return F.one_hot(index.long(), len(x)).to(x.dtype) @ x
+
+
 def triplet_loss(
     emb: torch.Tensor, triplets: torch.Tensor, margin: float, anchors: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -392,8 +402,8 @@ def triplet_loss(
         raise DataError(
             "no triplet could be formed in this batch (each shot needs two distinct frames); raise frames_per_shot"
         )
-    a = (emb if anchors is None else anchors)[triplets[:, 0]]
-    p, n = emb[triplets[:, 1]], emb[triplets[:, 2]]
+    a = _rows(emb if anchors is None else anchors, triplets[:, 0])
+    p, n = _rows(emb, triplets[:, 1]), _rows(emb, triplets[:, 2])
     d_ap = (a - p).norm(dim=1)
     d_an = (a - n).norm(dim=1)
     return F.relu(d_ap - d_an + margin).mean(), (d_ap < d_an).float().mean()
