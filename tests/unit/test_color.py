@@ -98,3 +98,17 @@ def test_wrong_channel_counts_raise() -> None:
         color.torch_rgb_to_lab(torch.zeros(1, 4, 2, 2))
     with pytest.raises(DataError, match="axis -1"):
         color.torch_lab_to_rgb(torch.zeros(2, 2, 1), dim=-1)
+
+
+def test_torch_lightness_is_the_first_lab_channel():
+    import torch
+
+    x = torch.rand(2, 3, 7, 5)
+    x[0, :, 0, 0] = 0.0  # black: the linear toe of both curves
+    got = color.torch_rgb_to_lightness(x, dim=1)
+    assert got.shape == (2, 1, 7, 5)
+    assert torch.allclose(got, color.torch_rgb_to_lab(x, dim=1)[:, :1], atol=1e-5)
+    last = color.torch_rgb_to_lightness(x.movedim(1, -1), dim=-1)
+    assert torch.allclose(last[..., 0], got[:, 0], atol=1e-5)
+    with pytest.raises(DataError, match="3 channels"):
+        color.torch_rgb_to_lightness(torch.rand(2, 4, 3, 3))

@@ -119,6 +119,19 @@ def torch_rgb_to_lab(rgb: torch.Tensor, dim: int = 1) -> torch.Tensor:
     return torch.stack([lightness, a, b], dim=dim)
 
 
+def torch_rgb_to_lightness(rgb: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """RGB in [0,1] -> CIE L alone, keeping ``dim`` with size 1: :func:`torch_rgb_to_lab`'s first channel
+    without computing X, Z, a and b (a grey query needs only L)."""
+    import torch
+
+    _check_channels(rgb, dim, "rgb")
+    x = rgb.clamp(0.0, 1.0)
+    linear = torch.where(x > 0.04045, ((x.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4, x / 12.92)
+    y = _apply_matrix(linear, _RGB_TO_XYZ[1:2] / _WHITE_D65[1], dim)  # Y / Yn, one matrix row
+    f = torch.where(y > _EPS, y.clamp_min(_EPS) ** (1.0 / 3.0), _KAPPA * y + 16.0 / 116.0)
+    return 116.0 * f - 16.0
+
+
 def torch_lab_to_rgb(lab: torch.Tensor, dim: int = 1) -> torch.Tensor:
     """Lab -> RGB in [0,1] with the channels on axis ``dim``; out-of-gamut values are clamped."""
     import torch

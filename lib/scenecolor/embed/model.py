@@ -25,7 +25,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from scenecolor.core.color import L_MAX, torch_rgb_to_lab
+from scenecolor.core.color import L_MAX, torch_rgb_to_lightness
 from scenecolor.core.errors import CheckpointError, DataError, ParameterError
 from scenecolor.core.training import load_checkpoint
 from scenecolor.embed.config import EmbedderConfig
@@ -220,7 +220,7 @@ def grey_input(x: torch.Tensor) -> torch.Tensor:
     This is how a grey query enters the (RGB) network: whatever colour the frame had is gone,
     only L - what a greyscale video holds - remains.
     """
-    lightness = torch_rgb_to_lab(x, dim=1)[:, :1] / L_MAX
+    lightness = torch_rgb_to_lightness(x, dim=1) / L_MAX
     return lightness.clamp(0.0, 1.0).expand(-1, 3, -1, -1).contiguous()
 
 
@@ -240,9 +240,10 @@ def to_input(frames: np.ndarray | torch.Tensor, size: int, grey: bool = False) -
         raise DataError(f"frames must be (n, H, W, 3) RGB, got shape {tuple(frames.shape)}")
     x = torch.as_tensor(np.asarray(frames) if not isinstance(frames, torch.Tensor) else frames)
     x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-    x = x.permute(0, 3, 1, 2).contiguous()
+    x = x.permute(0, 3, 1, 2)  # channels-last strides: the antialiased resize reads them faster, same values
     if x.shape[-1] != size or x.shape[-2] != size:
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    x = x.contiguous()
     return grey_input(x) if grey else x
 
 
