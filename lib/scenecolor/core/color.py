@@ -96,6 +96,21 @@ def _check_channels(x: torch.Tensor, dim: int, name: str) -> None:
         raise DataError(f"{name} must have 3 channels on axis {dim}, got shape {tuple(x.shape)}")
 
 
+def _torch_linear(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB in [0,1] (clamped) -> linear RGB; the power is taken on values clamped above the toe."""
+    import torch
+
+    x = rgb.clamp(0.0, 1.0)
+    return torch.where(x > 0.04045, ((x.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4, x / 12.92)
+
+
+def _torch_lab_f(t: torch.Tensor) -> torch.Tensor:
+    """CIE Lab's f(t): the cube root above eps, its linear toe below (root taken on values clamped away from 0)."""
+    import torch
+
+    return torch.where(t > _EPS, t.clamp_min(_EPS) ** (1.0 / 3.0), _KAPPA * t + 16.0 / 116.0)
+
+
 def torch_rgb_to_lab(rgb: torch.Tensor, dim: int = 1) -> torch.Tensor:
     """RGB in [0,1] -> Lab with the channels on axis ``dim`` (1 = channels first [B,3,H,W]).
 
@@ -105,13 +120,10 @@ def torch_rgb_to_lab(rgb: torch.Tensor, dim: int = 1) -> torch.Tensor:
     import torch
 
     _check_channels(rgb, dim, "rgb")
-    x = rgb.clamp(0.0, 1.0)
-    linear = torch.where(x > 0.04045, ((x.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4, x / 12.92)
-    xyz = _apply_matrix(linear, _RGB_TO_XYZ, dim)
+    xyz = _apply_matrix(_torch_linear(rgb), _RGB_TO_XYZ, dim)
     shape = [1] * xyz.ndim
     shape[dim] = 3
-    xyz = xyz / _matrix(_WHITE_D65, xyz).reshape(shape)
-    f = torch.where(xyz > _EPS, xyz.clamp_min(_EPS) ** (1.0 / 3.0), _KAPPA * xyz + 16.0 / 116.0)
+    f = _torch_lab_f(xyz / _matrix(_WHITE_D65, xyz).reshape(shape))
     fx, fy, fz = torch.unbind(f, dim=dim)
     lightness = 116.0 * fy - 16.0
     a = 500.0 * (fx - fy)
@@ -122,14 +134,9 @@ def torch_rgb_to_lab(rgb: torch.Tensor, dim: int = 1) -> torch.Tensor:
 def torch_rgb_to_lightness(rgb: torch.Tensor, dim: int = 1) -> torch.Tensor:
     """RGB in [0,1] -> CIE L alone, keeping ``dim`` with size 1: :func:`torch_rgb_to_lab`'s first channel
     without computing X, Z, a and b (a grey query needs only L)."""
-    import torch
-
     _check_channels(rgb, dim, "rgb")
-    x = rgb.clamp(0.0, 1.0)
-    linear = torch.where(x > 0.04045, ((x.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4, x / 12.92)
-    y = _apply_matrix(linear, _RGB_TO_XYZ[1:2] / _WHITE_D65[1], dim)  # Y / Yn, one matrix row
-    f = torch.where(y > _EPS, y.clamp_min(_EPS) ** (1.0 / 3.0), _KAPPA * y + 16.0 / 116.0)
-    return 116.0 * f - 16.0
+    y = _apply_matrix(_torch_linear(rgb), _RGB_TO_XYZ[1:2] / _WHITE_D65[1], dim)  # Y / Yn, one matrix row
+    return 116.0 * _torch_lab_f(y) - 16.0
 
 
 def torch_lab_to_rgb(lab: torch.Tensor, dim: int = 1) -> torch.Tensor:

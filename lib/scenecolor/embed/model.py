@@ -106,7 +106,8 @@ class Embedder(nn.Module):
         super().__init__()
         self.config = config = config or EmbedderConfig()
         net = getattr(torchvision.models, config.backbone)(weights=None)
-        self.features = nn.Sequential(*(m for name, m in net.named_children() if name in backbone_stages(config)))
+        kept = backbone_stages(config)
+        self.features = nn.Sequential(*(m for name, m in net.named_children() if name in kept))
         self.pool = GeM(config.p_init, config.eps)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
@@ -161,12 +162,9 @@ def load_imagenet_weights(model: Embedder, path: Path) -> None:
         raise CheckpointError(
             f"ImageNet weights '{path}' cannot be read ({type(exc).__name__}); delete the file or pass another"
         ) from None
-    names = backbone_stages(model.config)
-    all_stages = backbone_stages(EmbedderConfig(backbone=model.config.backbone))
+    names = backbone_stages(model.config)  # a stage it does not keep (layer4 of a regional one) is not mapped
     mapped = {}
     for key, value in state.items():
-        if key.split(".", 1)[0] in all_stages and key.split(".", 1)[0] not in names:
-            continue  # a stage this embedder does not keep (layer4 of a regional one)
         head = key.split(".", 1)[0]
         if head in names:
             mapped[f"{names.index(head)}.{key.split('.', 1)[1]}"] = value

@@ -66,8 +66,7 @@ def retrieval_scores(rel: np.ndarray, n_rel: np.ndarray, ks: Sequence[int] = (1,
         hits = rel[:, :k].sum(axis=1)
         out[f"P@{k}"] = float(np.mean(hits / k))
         out[f"R@{k}"] = float(np.mean(hits / n_rel))
-    precision_at = np.cumsum(rel, axis=1) / np.arange(1, rel.shape[1] + 1)
-    out["mAP"] = float(np.mean((precision_at * rel).sum(axis=1) / n_rel))
+    out["mAP"] = float(np.mean(average_precision(rel, n_rel)))
     return out
 
 

@@ -94,7 +94,6 @@ def retrieval_reading(
     shot_rows: Any,
     per_shot: Any,
     trained: str = "trained embedder",
-    untrained: str = "untrained network",
     target: float = 0.03,
 ) -> str:
     """Notebook 03: the trained embedder against every baseline (same shot, grey queries), the target's verdict,
@@ -119,8 +118,9 @@ def retrieval_reading(
     margin = t["mAP"] - baselines.loc[best, "mAP"]
     p1_ok = t["P@1"] >= baselines["P@1"].max()
     met = margin >= target and p1_ok
-    worst = per_shot.set_index("shot")[trained].idxmin()
-    row = per_shot.set_index("shot").loc[worst]
+    shots = per_shot.set_index("shot")
+    worst = shots[trained].idxmin()
+    row = shots.loc[worst]
     text = (
         "**This run.** The trained embedder: "
         + "; ".join(versus(name) for name in baselines.index)
