@@ -112,3 +112,19 @@ def test_torch_lightness_is_the_first_lab_channel():
     assert torch.allclose(last[..., 0], got[:, 0], atol=1e-5)
     with pytest.raises(DataError, match="3 channels"):
         color.torch_rgb_to_lightness(torch.rand(2, 4, 3, 3))
+
+
+def test_lightness_of_uint8_reads_the_same_curve_from_a_table():
+    import torch
+
+    rgb8 = torch.randint(0, 256, (2, 3, 9, 7), dtype=torch.uint8)
+    rgb8[0, :, 0, 0] = 0  # black (linear toe) and white
+    rgb8[0, :, 0, 1] = 255
+    got = color.torch_srgb8_to_lightness(rgb8, dim=1)
+    assert got.shape == (2, 1, 9, 7)
+    assert torch.allclose(got, color.torch_rgb_to_lightness(rgb8.float() / 255.0, dim=1), atol=1e-4)
+    assert got[0, 0, 0, 0].abs() < 1e-4 and (got[0, 0, 0, 1] - 100.0).abs() < 1e-3
+    with pytest.raises(DataError, match="uint8"):
+        color.torch_srgb8_to_lightness(rgb8.float())
+    with pytest.raises(DataError, match="3 channels"):
+        color.torch_srgb8_to_lightness(torch.zeros(1, 4, 2, 2, dtype=torch.uint8))

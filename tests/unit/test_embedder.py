@@ -71,6 +71,20 @@ def test_to_input_resizes_and_scales():
         E.to_input(np.zeros((2, 40, 40)), 16)
 
 
+def test_to_input_resizes_uint8_within_one_grey_level_of_the_float_resize():
+    frames = np.random.default_rng(0).integers(0, 256, (3, 50, 70, 3), dtype=np.uint8)
+    fast = E.to_input(frames, 24)
+    exact = E.to_input(frames.astype(np.float32) / 255.0, 24)
+    assert fast.shape == exact.shape == (3, 3, 24, 24)
+    assert (fast - exact).abs().max() <= 1.0 / 255.0 + 1e-6
+    assert torch.equal(fast * 255.0, (fast * 255.0).round())  # whole grey levels
+    # the grey input of uint8 frames (table lookup) is the lightness of their RGB input
+    assert torch.allclose(E.to_input(frames, 24, grey=True), E.grey_input(fast), atol=1e-6)
+    assert torch.allclose(
+        E.to_input(frames[:, :24, :24], 24, grey=True), E.grey_input(E.to_input(frames[:, :24, :24], 24)), atol=1e-6
+    )
+
+
 def test_imagenet_weights_from_local_file(tmp_path):
     torch.manual_seed(1)
     tv = torchvision.models.resnet18(weights=None)

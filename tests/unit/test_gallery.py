@@ -14,7 +14,7 @@ import torch
 from scenecolor.colorize.refs import ReferenceFinder, scene_query_frames
 from scenecolor.core.errors import DataError, ParameterError
 from scenecolor.core.video import write_video
-from scenecolor.data.frames import Preprocess
+from scenecolor.data.frames import Preprocess, preprocess_frame
 from scenecolor.embed.model import Embedder, EmbedderConfig, grey_input, to_input
 from scenecolor.retrieval import descriptors as D
 from scenecolor.retrieval import gallery as G
@@ -72,8 +72,10 @@ def test_grey_input_is_the_lightness_on_three_equal_channels() -> None:
     assert torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 1], x[:, 2])
     grey_copy = np.repeat(D.lightness(frames)[..., None] / 100.0, 3, axis=-1)  # a frame with no colour at all
     assert torch.allclose(
-        grey_input(to_input(frames, 48)), to_input(grey_copy.astype(np.float32), 48), atol=2e-3
-    )  # L of a grey frame is itself: colour plays no part
+        grey_input(to_input(frames.astype(np.float32) / 255.0, 48)),
+        to_input(grey_copy.astype(np.float32), 48),
+        atol=2e-3,
+    )  # L of a grey frame is itself: colour plays no part (both resized in float)
 
 
 class _Recorder(torch.nn.Module):
@@ -248,3 +250,16 @@ def test_gallery_bench_times_the_build_against_the_floor_of_the_same_network(tmp
     assert row["search ms per scene"] > 0 and row["queries per scene"] == 2
     with pytest.raises(ParameterError, match="images >= 1"):
         bench_gallery(0, work_dir=tmp_path)
+
+
+def test_images_are_pre_processed_as_the_store_does(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    img = cv2.GaussianBlur(rng.integers(0, 256, (90, 160, 3), dtype=np.uint8), (5, 5), 0)
+    path = tmp_path / "a.png"
+    cv2.imwrite(str(path), img)
+    for prep in (Preprocess(size=32), Preprocess(size=32, resize_mode="center_crop"), Preprocess(size=200)):
+        got = G.read_image_preprocessed(path, prep)
+        assert np.array_equal(got, preprocess_frame(img[..., ::-1], prep)) and got.flags.c_contiguous
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match="bad.png"):
+        G.read_image_preprocessed(tmp_path / "bad.png", Preprocess())

@@ -53,3 +53,26 @@ def test_frame_rate_sentences_read_the_run_frame_step(tmp_path) -> None:
     assert "one source frame in 10" in prose.pool_sentence(tmp_path, pool_step=2)
     assert "spans 15 source frames" in prose.clip_span_sentence(tmp_path, clip_len=3)
     assert "ten" not in prose.pool_sentence(tmp_path, pool_step=1)
+
+
+def test_split_reading_gives_each_split_its_margin_and_verdict() -> None:
+    def rows(queries: str, shots: int, trained: tuple[float, float], hog: tuple[float, float]) -> list[dict]:
+        return [
+            {
+                "queries": queries,
+                "shots": shots,
+                "descriptor": "trained embedder",
+                "P@1": trained[0],
+                "mAP": trained[1],
+            },
+            {"queries": queries, "shots": shots, "descriptor": "HOG on L", "P@1": hog[0], "mAP": hog[1]},
+        ]
+
+    table = pd.DataFrame(rows("test", 6, (0.98, 0.87), (0.98, 0.874)) + rows("val", 6, (0.91, 0.78), (0.95, 0.69)))
+    text = prose.split_reading(table)
+    assert "test (6 shots): mAP -0.004 against the HOG on L, P@1 0.980 no lower than" in text
+    assert "val (6 shots): mAP +0.090 against the HOG on L, P@1 0.910 below the best baseline's 0.950" in text
+    assert text.count("target not met") == 2 and "the splits agree." in text
+    table = pd.DataFrame(rows("test", 6, (0.98, 0.95), (0.98, 0.874)) + rows("val", 6, (0.91, 0.78), (0.95, 0.69)))
+    text = prose.split_reading(table)
+    assert "target met" in text and "the splits disagree" in text

@@ -151,6 +151,27 @@ def test_compare_descriptors_rows_and_errors(store):
         M.ranked_relevance(perfect[:1], ["a"], perfect[:1], ["a"])
 
 
+def test_compare_on_splits_scores_each_held_out_split_and_their_union(store):
+    meta = store.index
+    perfect = np.eye(meta["shot_id"].nunique())[pd.factorize(meta["shot_id"])[0]].astype(np.float32)
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal((len(meta), 8)).astype(np.float32)
+    table = M.compare_on_splits({"oracle": perfect, "noise": noise}, meta, ["test", "val"])
+    assert list(dict.fromkeys(table["queries"])) == ["test", "val", "test + val"]
+    assert np.allclose(table.loc[table["descriptor"] == "oracle", "mAP"], 1.0)
+    rows = table.set_index(["queries", "descriptor"])
+    n_test, n_val = ((meta["split"] == s).sum() for s in ("test", "val"))
+    assert rows.loc[("test + val", "noise"), "frames"] == n_test + n_val
+    # the union's mAP is the frame-weighted mean of the two splits' (each query's AP counts once)
+    both = (n_test * rows.loc[("test", "noise"), "mAP"] + n_val * rows.loc[("val", "noise"), "mAP"]) / (n_test + n_val)
+    assert rows.loc[("test + val", "noise"), "mAP"] == pytest.approx(both)
+    assert rows.loc[("test", "noise"), "shots"] == meta.loc[meta["split"] == "test", "shot_id"].nunique()
+    with pytest.raises(DataError, match="no stored frame in split"):
+        M.compare_on_splits({"oracle": perfect}, meta, ["test", "holdout"])
+    with pytest.raises(DataError, match="'split' column"):
+        M.compare_on_splits({"oracle": perfect}, meta.drop(columns="split"), ["test"])
+
+
 # -- reference selection --------------------------------------------------------------------------------
 def test_select_references_never_returns_the_query_frame(store):
     feats = R.build_feature_store(store, np.arange(len(store)), R.color_histogram, progress=False)

@@ -144,3 +144,41 @@ def per_shot_ap(
         ],
     )
     return out.drop(columns="video").reset_index()
+
+
+def compare_on_splits(
+    descriptors: Mapping[str, np.ndarray | tuple[np.ndarray, np.ndarray]],
+    meta: pd.DataFrame,
+    splits: Sequence[str],
+) -> pd.DataFrame:
+    """P@1 and mAP (relevant = same shot) of each descriptor with the frames of each held-out split as queries
+    against the whole store, then with all of ``splits`` together: one row per (queries, descriptor).
+
+    Two held-out splits of a few shots each give two estimates of the same comparison; where they disagree,
+    the difference between descriptors is within what the choice of shots moves.
+    """
+    if "split" not in meta.columns:
+        raise DataError(f"the metadata has no 'split' column ({list(meta.columns)})")
+    split = meta["split"].to_numpy()
+    groups = {name: split == name for name in splits}
+    if len(splits) > 1:
+        groups[" + ".join(splits)] = np.isin(split, list(splits))
+    empty = [name for name, mask in groups.items() if not mask.any()]
+    if empty:
+        raise DataError(f"no stored frame in split(s) {empty}; splits present: {sorted(set(split))}")
+    everything = np.ones(len(meta), bool)
+    rows = []
+    for name, mask in groups.items():
+        table = compare_descriptors(descriptors, meta, mask, everything, relevance=("shot_id",))
+        for _, row in table.iterrows():
+            rows.append(
+                {
+                    "queries": name,
+                    "shots": int(meta.loc[mask, "shot_id"].nunique()),
+                    "frames": int(mask.sum()),
+                    "descriptor": row["descriptor"],
+                    "P@1": row["P@1"],
+                    "mAP": row["mAP"],
+                }
+            )
+    return pd.DataFrame(rows)

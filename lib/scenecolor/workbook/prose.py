@@ -135,3 +135,32 @@ def retrieval_reading(
             "layout can tell apart"
         )
     return text + "."
+
+
+def split_reading(by_split: Any, trained: str = "trained embedder", target: float = 0.03) -> str:
+    """Notebook 03: per held-out split (rows of :func:`compare_on_splits`), the trained embedder's mAP margin over
+    the best baseline and whether its P@1 is lower than any baseline's, and whether the splits agree."""
+    parts, signs = [], []
+    for queries, rows in by_split.groupby("queries", sort=False):
+        r = rows.set_index("descriptor")
+        base = r.drop(index=trained)
+        best = base["mAP"].idxmax()
+        margin = r.loc[trained, "mAP"] - base.loc[best, "mAP"]
+        p1_ok = r.loc[trained, "P@1"] >= base["P@1"].max()
+        signs.append(margin >= target and p1_ok)
+        parts.append(
+            f"{queries} ({int(r['shots'].iloc[0])} shots): mAP {margin:+.3f} against the {best}, P@1 "
+            f"{r.loc[trained, 'P@1']:.3f} {'no lower than' if p1_ok else 'below'} the best baseline's "
+            f"{base['P@1'].max():.3f} - target {'met' if signs[-1] else 'not met'}"
+        )
+    agree = "the splits agree" if len(set(signs)) == 1 else "the splits disagree"
+    return (
+        "**Trained embedder against the best baseline, per held-out split.** "
+        + "; ".join(parts)
+        + f". On the target, {agree}"
+        + (
+            "."
+            if len(set(signs)) == 1
+            else ": with this few shots, the comparison is within what the choice of shots moves."
+        )
+    )
