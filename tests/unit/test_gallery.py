@@ -263,3 +263,23 @@ def test_images_are_pre_processed_as_the_store_does(tmp_path: Path) -> None:
     (tmp_path / "bad.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match="bad.png"):
         G.read_image_preprocessed(tmp_path / "bad.png", Preprocess())
+
+
+def test_large_jpegs_decode_scaled_down_within_a_few_grey_levels(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    img = cv2.resize(rng.integers(0, 256, (60, 90, 3), dtype=np.uint8), (1200, 800), interpolation=cv2.INTER_CUBIC)
+    big = tmp_path / "big.jpg"
+    cv2.imwrite(str(big), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    data = big.read_bytes()
+    assert G.jpeg_reduction(data, 150) == 4  # 800 / 4 = 200 >= 150 > 800 / 8
+    assert G.jpeg_reduction(data, 800) == 1 and G.jpeg_reduction(data, 400) == 2 and G.jpeg_reduction(data, 100) == 8
+    assert G.jpeg_reduction(np.frombuffer(data, np.uint8), 150) == 4
+    cv2.imwrite(str(tmp_path / "big.png"), img)
+    assert G.jpeg_reduction((tmp_path / "big.png").read_bytes(), 10) == 1  # only JPEGs scale while decoding
+    assert G.jpeg_reduction(b"\xff\xd8 truncated", 10) == 1
+    prep = Preprocess(size=64)
+    fast = G.read_image_preprocessed(big, prep)  # decoded at 1/4 (short side 200 >= 2 x 64)
+    exact = preprocess_frame(G.read_image(big), prep)
+    diff = np.abs(fast.astype(int) - exact.astype(int))
+    assert fast.shape == exact.shape == (64, 64, 3)
+    assert diff.max() <= 3 and diff.mean() < 0.5
