@@ -166,6 +166,10 @@ def test_compare_on_splits_scores_each_held_out_split_and_their_union(store):
     both = (n_test * rows.loc[("test", "noise"), "mAP"] + n_val * rows.loc[("val", "noise"), "mAP"]) / (n_test + n_val)
     assert rows.loc[("test + val", "noise"), "mAP"] == pytest.approx(both)
     assert rows.loc[("test", "noise"), "shots"] == meta.loc[meta["split"] == "test", "shot_id"].nunique()
+    wide = M.splits_side_by_side(table)
+    assert list(wide.index) == ["oracle", "noise"]
+    assert list(wide.columns) == [(m, q) for m in ("P@1", "mAP") for q in ("test", "val", "test + val")]
+    assert wide.loc["noise", ("mAP", "val")] == rows.loc[("val", "noise"), "mAP"]
     with pytest.raises(DataError, match="no stored frame in split"):
         M.compare_on_splits({"oracle": perfect}, meta, ["test", "holdout"])
     with pytest.raises(DataError, match="'split' column"):

@@ -182,3 +182,10 @@ def compare_on_splits(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def splits_side_by_side(by_split: pd.DataFrame) -> pd.DataFrame:
+    """:func:`compare_on_splits`'s rows as one row per descriptor and a (metric, queries) column each, in the
+    order they were computed."""
+    wide = by_split.pivot(index="descriptor", columns="queries", values=["P@1", "mAP"])
+    return wide.reindex(columns=by_split["queries"].unique(), level=1).reindex(by_split["descriptor"].unique())
