@@ -176,6 +176,18 @@ def test_compare_on_splits_scores_each_held_out_split_and_their_union(store):
         M.compare_on_splits({"oracle": perfect}, meta.drop(columns="split"), ["test"])
 
 
+def test_margin_over_baselines_names_the_best_and_checks_both_metrics():
+    rows = pd.DataFrame(
+        {"P@1": [0.95, 0.95, 0.97], "mAP": [0.90, 0.85, 0.80]},
+        index=["trained embedder", "untrained network", "HOG on L"],
+    )
+    m = M.margin_over_baselines(rows)
+    assert m.best == "untrained network" and m.margin == pytest.approx(0.05)
+    assert (m.p1, m.best_p1) == (0.95, 0.97) and not m.p1_ok and not m.met(0.03)
+    rows.loc["HOG on L", "P@1"] = 0.95  # a tie on P@1 is no lower
+    assert M.margin_over_baselines(rows).met(0.03) and not M.margin_over_baselines(rows).met(0.06)
+
+
 # -- reference selection --------------------------------------------------------------------------------
 def test_select_references_never_returns_the_query_frame(store):
     feats = R.build_feature_store(store, np.arange(len(store)), R.color_histogram, progress=False)

@@ -135,8 +135,12 @@ def torch_rgb_to_lightness(rgb: torch.Tensor, dim: int = 1) -> torch.Tensor:
     """RGB in [0,1] -> CIE L alone, keeping ``dim`` with size 1: :func:`torch_rgb_to_lab`'s first channel
     without computing X, Z, a and b (a grey query needs only L)."""
     _check_channels(rgb, dim, "rgb")
-    y = _apply_matrix(_torch_linear(rgb), _RGB_TO_XYZ[1:2] / _WHITE_D65[1], dim)  # Y / Yn, one matrix row
-    return 116.0 * _torch_lab_f(y) - 16.0
+    return _torch_lightness_of_linear(_torch_linear(rgb), dim)
+
+
+def _torch_lightness_of_linear(linear: torch.Tensor, dim: int) -> torch.Tensor:
+    """Linear RGB -> CIE L through Y / Yn alone (one row of the XYZ matrix)."""
+    return 116.0 * _torch_lab_f(_apply_matrix(linear, _RGB_TO_XYZ[1:2] / _WHITE_D65[1], dim)) - 16.0
 
 
 def torch_srgb8_to_lightness(rgb8: torch.Tensor, dim: int = 1) -> torch.Tensor:
@@ -148,8 +152,7 @@ def torch_srgb8_to_lightness(rgb8: torch.Tensor, dim: int = 1) -> torch.Tensor:
     if rgb8.dtype != torch.uint8:
         raise DataError(f"rgb8 must be uint8, got {rgb8.dtype}")
     table = _torch_linear(torch.arange(256, dtype=torch.float32) / 255.0)
-    y = _apply_matrix(torch.take(table, rgb8.long()), _RGB_TO_XYZ[1:2] / _WHITE_D65[1], dim)
-    return 116.0 * _torch_lab_f(y) - 16.0
+    return _torch_lightness_of_linear(torch.take(table, rgb8.long()), dim)
 
 
 def torch_lab_to_rgb(lab: torch.Tensor, dim: int = 1) -> torch.Tensor:

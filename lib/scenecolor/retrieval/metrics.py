@@ -9,6 +9,7 @@ network, a colour histogram) so the comparison is like for like.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -167,21 +168,43 @@ def compare_on_splits(
     if empty:
         raise DataError(f"no stored frame in split(s) {empty}; splits present: {sorted(set(split))}")
     everything = np.ones(len(meta), bool)
-    rows = []
-    for name, mask in groups.items():
-        table = compare_descriptors(descriptors, meta, mask, everything, relevance=("shot_id",))
-        for _, row in table.iterrows():
-            rows.append(
-                {
-                    "queries": name,
-                    "shots": int(meta.loc[mask, "shot_id"].nunique()),
-                    "frames": int(mask.sum()),
-                    "descriptor": row["descriptor"],
-                    "P@1": row["P@1"],
-                    "mAP": row["mAP"],
-                }
-            )
-    return pd.DataFrame(rows)
+    tables = [
+        compare_descriptors(descriptors, meta, mask, everything, relevance=("shot_id",)).assign(
+            queries=name, shots=int(meta.loc[mask, "shot_id"].nunique()), frames=int(mask.sum())
+        )
+        for name, mask in groups.items()
+    ]
+    return pd.concat(tables, ignore_index=True)[["queries", "shots", "frames", "descriptor", "P@1", "mAP"]]
+
+
+@dataclass(frozen=True)
+class Margin:
+    """The trained descriptor against its baselines on one set of queries (issue 13's target)."""
+
+    best: str  # the baseline with the highest mAP
+    margin: float  # trained mAP minus the best baseline's
+    p1: float  # trained P@1
+    best_p1: float  # the highest baseline P@1
+
+    @property
+    def p1_ok(self) -> bool:
+        return self.p1 >= self.best_p1
+
+    def met(self, target: float) -> bool:
+        """mAP at least ``target`` above the best baseline, and P@1 no lower than any baseline's."""
+        return self.margin >= target and self.p1_ok
+
+
+def margin_over_baselines(rows: pd.DataFrame, trained: str = "trained embedder") -> Margin:
+    """``rows``: P@1 and mAP indexed by descriptor; every descriptor but ``trained`` is a baseline."""
+    base = rows.drop(index=trained)
+    best = str(base["mAP"].idxmax())
+    return Margin(
+        best=best,
+        margin=float(rows.loc[trained, "mAP"] - base.loc[best, "mAP"]),
+        p1=float(rows.loc[trained, "P@1"]),
+        best_p1=float(base["P@1"].max()),
+    )
 
 
 def splits_side_by_side(by_split: pd.DataFrame) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from typing import Any
 
 from scenecolor import paper
 from scenecolor.core.artifacts import read_json
+from scenecolor.retrieval.metrics import margin_over_baselines
 
 PAPER_FRAME_STEP = 10  # the paper keeps one frame in ten (section 3.1.1)
 CEILING = 0.9  # a score at or above this is "near the ceiling"
@@ -114,18 +115,15 @@ def retrieval_reading(
         scores = f"P@1 {t['P@1']:.3f} vs {o['P@1']:.3f}, mAP {t['mAP']:.3f} vs {o['mAP']:.3f}"
         return f"against the {name} it {verdict} ({scores})"
 
-    best = baselines["mAP"].idxmax()
-    margin = t["mAP"] - baselines.loc[best, "mAP"]
-    p1_ok = t["P@1"] >= baselines["P@1"].max()
-    met = margin >= target and p1_ok
+    m = margin_over_baselines(shot_rows, trained)
     shots = per_shot.set_index("shot")
     worst = shots[trained].idxmin()
     row = shots.loc[worst]
     text = (
         "**This run.** The trained embedder: "
         + "; ".join(versus(name) for name in baselines.index)
-        + f". Its mAP is {margin:+.3f} from the best baseline ({best}); the target (+{target:.2f}, P@1 no lower "
-        f"than any) is **{'met' if met else 'not met'}**. The trained embedder loses the most on `{worst}` "
+        + f". Its mAP is {m.margin:+.3f} from the best baseline ({m.best}); the target (+{target:.2f}, P@1 no lower "
+        f"than any) is **{'met' if m.met(target) else 'not met'}**. The trained embedder loses the most on `{worst}` "
         f"(AP {row[trained]:.2f}, HOG on L {row.get('HOG on L', float('nan')):.2f})"
     )
     siblings = row["siblings"]
@@ -140,27 +138,22 @@ def retrieval_reading(
 def split_reading(by_split: Any, trained: str = "trained embedder", target: float = 0.03) -> str:
     """Notebook 03: per held-out split (rows of :func:`compare_on_splits`), the trained embedder's mAP margin over
     the best baseline and whether its P@1 is lower than any baseline's, and whether the splits agree."""
-    parts, signs = [], []
+    parts, verdicts = [], set()
     for queries, rows in by_split.groupby("queries", sort=False):
-        r = rows.set_index("descriptor")
-        base = r.drop(index=trained)
-        best = base["mAP"].idxmax()
-        margin = r.loc[trained, "mAP"] - base.loc[best, "mAP"]
-        p1_ok = r.loc[trained, "P@1"] >= base["P@1"].max()
-        signs.append(margin >= target and p1_ok)
+        m = margin_over_baselines(rows.set_index("descriptor"), trained)
+        verdicts.add(m.met(target))
         parts.append(
-            f"{queries} ({int(r['shots'].iloc[0])} shots): mAP {margin:+.3f} against the {best}, P@1 "
-            f"{r.loc[trained, 'P@1']:.3f} {'no lower than' if p1_ok else 'below'} the best baseline's "
-            f"{base['P@1'].max():.3f} - target {'met' if signs[-1] else 'not met'}"
+            f"{queries} ({int(rows['shots'].iloc[0])} shots): mAP {m.margin:+.3f} against the {m.best}, P@1 "
+            f"{m.p1:.3f} {'no lower than' if m.p1_ok else 'below'} the best baseline's {m.best_p1:.3f} - target "
+            f"{'met' if m.met(target) else 'not met'}"
         )
-    agree = "the splits agree" if len(set(signs)) == 1 else "the splits disagree"
     return (
         "**Trained embedder against the best baseline, per held-out split.** "
         + "; ".join(parts)
-        + f". On the target, {agree}"
         + (
-            "."
-            if len(set(signs)) == 1
-            else ": with this few shots, the comparison is within what the choice of shots moves."
+            ". On the target, the splits agree."
+            if len(verdicts) == 1
+            else ". On the target, the splits disagree: with this few shots, the comparison is within what the "
+            "choice of shots moves."
         )
     )
