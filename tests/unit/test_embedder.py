@@ -268,3 +268,26 @@ def test_triplet_loss_gradient_is_bitwise_the_same_every_time():
         assert torch.allclose(E._rows(emb, trip[:, 0]) - E._rows(emb, trip[:, 1]), want)
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize(("backbone", "pooling"), [("resnet18", "regional"), ("resnet50", "gem")])
+def test_inference_copy_folds_every_batch_norm_and_keeps_the_embeddings(backbone, pooling):
+    torch.manual_seed(0)
+    model = E.Embedder(E.EmbedderConfig(backbone=backbone, pooling=pooling))
+    for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):  # statistics unlike the init's
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.data.uniform_(0.5, 1.5)
+        bn.bias.data.uniform_(-0.2, 0.2)
+    model.train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fast = E.inference_copy(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert not fast.training and model.training  # the model itself is untouched: still training, same weights
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    x = torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        want = model.eval()(x)
+        got = fast(x.contiguous(memory_format=torch.channels_last))
+    assert torch.allclose(got, want, atol=1e-6)
+    assert not torch.equal(E.inference_copy(model).features[0].weight, model.features[0].weight)  # BN scale folded in

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import warnings
 from pathlib import Path
 
@@ -41,9 +42,11 @@ class _Counting:
 
     def __init__(self) -> None:
         self.frames = 0
+        self._lock = threading.Lock()  # the build's workers call it from two threads
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
-        self.frames += len(frames)
+        with self._lock:
+            self.frames += len(frames)
         x = np.stack([cv2.resize(f, (4, 2), interpolation=cv2.INTER_AREA) for f in frames]).reshape(len(frames), -1)
         x = x.astype(np.float32) - 127.5
         return x / np.linalg.norm(x, axis=1, keepdims=True)
@@ -163,6 +166,37 @@ def test_gallery_build_on_images_and_a_video(media: Path, tmp_path: Path) -> Non
     assert gal.load_frames([len(t) - 1, 0], PREP).shape == (2, 32, 32, 3)
     settings = json.loads((tmp_path / "g" / G.GALLERY_FILE).read_text())
     assert settings["index_kind"] == "flat" and settings["vectors"] == len(t)
+
+
+def test_chunks_on_two_threads_give_the_rows_and_vectors_of_one_thread(media: Path, tmp_path: Path) -> None:
+    for i in range(3, 8):
+        _write_png(media / f"img{i}.png", _colour_image(i))
+    (media / "broken.png").write_bytes(b"not a png")  # a skipped file inside a chunk shifts nothing
+    threads = torch.get_num_threads()
+    with pytest.warns(G.GalleryWarning, match="broken.png"):
+        G.build_gallery([media], tmp_path / "one", encode=_Counting(), encoder=SPEC, prep=PREP, batch_size=2, workers=1)
+    with pytest.warns(G.GalleryWarning, match="broken.png"):
+        G.build_gallery([media], tmp_path / "two", encode=_Counting(), encoder=SPEC, prep=PREP, batch_size=2, workers=2)
+    assert torch.get_num_threads() == threads  # the workers' single-thread setting is undone
+    one, two = G.Gallery.open(tmp_path / "one"), G.Gallery.open(tmp_path / "two")
+    assert one.table.equals(two.table) and np.array_equal(one.features, two.features)
+    assert len(two) == 8 + len(two.table[two.table["frame"] >= 0])  # 8 images and the video's frames
+    rows = range(len(two))
+    assert np.allclose(two.features, _Counting()(two.load_frames(rows, PREP)), atol=1e-6)  # each row its own frame
+
+
+def test_two_single_thread_networks_encode_as_one_network_on_all_threads(tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    for i in range(6):
+        _write_png(folder / f"i{i}.png", _colour_image(200 + i))
+    torch.manual_seed(0)
+    encode = R.model_encoder(Embedder(EmbedderConfig("resnet18", pooling="regional")), 32, grey=True)
+    for workers in (1, 2):
+        G.build_gallery(
+            [folder], tmp_path / f"g{workers}", encode=encode, encoder=SPEC, prep=PREP, batch_size=4, workers=workers
+        )
+    a, b = G.Gallery.open(tmp_path / "g1"), G.Gallery.open(tmp_path / "g2")
+    assert a.table.equals(b.table) and np.allclose(a.features, b.features, atol=1e-5)
 
 
 def test_rebuild_encodes_only_new_or_changed_files(media: Path, tmp_path: Path) -> None:

@@ -69,7 +69,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--exact-max", type=int, default=50_000, help="largest gallery searched exactly (auto)")
     b.add_argument("--batch-size", type=int, default=64, help="frames encoded per batch (default %(default)s)")
     b.add_argument(
-        "--workers", type=int, default=2, help="threads decoding files, in turns with the encoder (default %(default)s)"
+        "--workers",
+        type=int,
+        default=2,
+        help="threads, each decoding a chunk of files and encoding it on one core (default %(default)s)",
     )
     b.add_argument("--json", action="store_true", help="print the build report as JSON")
     b.set_defaults(func=_build)

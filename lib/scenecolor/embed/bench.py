@@ -17,7 +17,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from scenecolor.core.errors import ParameterError
 from scenecolor.core.timing import matmul_gflops
-from scenecolor.embed.model import Embedder, EmbedderConfig
+from scenecolor.embed.model import Embedder, EmbedderConfig, inference_copy
 
 
 def flops_per_frame(model: torch.nn.Module, size: int) -> float:
@@ -65,14 +65,14 @@ def bench_extraction(
 ) -> ExtractionBench:
     """Frames/s of embedding random frames (best of ``batches`` timed batches after a warm-up).
 
-    The network runs as the gallery and query encoders run it (channels-last, inference mode).
+    The network runs as the gallery and query encoders run it (batch norms folded, channels-last, inference mode).
     """
     if batch < 1 or batches < 1 or size < 32:
         raise ParameterError(f"bench needs batch >= 1, batches >= 1, size >= 32; got {batch}, {batches}, {size}")
     torch.manual_seed(seed)
     model = Embedder(EmbedderConfig(backbone=backbone, pooling=pooling)).eval()
     gflop = flops_per_frame(model, size) / 1e9
-    model = model.to(memory_format=torch.channels_last)
+    model = inference_copy(model)
     x = torch.rand(batch, 3, size, size).contiguous(memory_format=torch.channels_last)
     model(x)  # warm-up
     best = float("inf")

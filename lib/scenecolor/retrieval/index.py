@@ -28,7 +28,7 @@ from scenecolor.core.artifacts import atomic_path, atomic_save_npy
 from scenecolor.core.errors import DataError, ParameterError
 from scenecolor.data.frames import FrameStore
 from scenecolor.embed.config import TrainConfig
-from scenecolor.embed.model import gallery_is_grey, to_input
+from scenecolor.embed.model import Embedder, gallery_is_grey, inference_copy, to_input
 
 META_COLUMNS = ("frame_id", "video_id", "shot_id", "split")
 IndexKind = Literal["auto", "flat", "ivfpq", "hnsw"]
@@ -140,8 +140,9 @@ def model_encoder(
 
     ``grey``: the network sees only each frame's lightness (L replicated on three channels).
     """
-    # channels-last weights (moved in place, same values): oneDNN's convolutions run faster on them
-    fast = model.eval().to(device).to(memory_format=torch.channels_last)
+    # batch norms folded into the convolutions, channels-last weights: a copy, so ``model`` is left as it is
+    fast = (inference_copy(model) if isinstance(model, Embedder) else model.eval()).to(device)
+    fast = fast.to(memory_format=torch.channels_last)
 
     @torch.inference_mode()
     def encode(frames: np.ndarray) -> np.ndarray:
