@@ -324,8 +324,16 @@ def _encode_chunk(
         files.append((path, [f for f, _ in items] if items else "no frame could be decoded"))
         frames.extend(img for _, img in items)
     t1 = time.perf_counter()
-    batches = [np.stack(frames[s : s + batch_size]) for s in range(0, len(frames), batch_size)]
-    vectors = np.concatenate([np.asarray(encode(b), dtype=np.float32) for b in batches]) if batches else None
+    vectors = (
+        np.concatenate(
+            [
+                np.asarray(encode(np.stack(frames[s : s + batch_size])), np.float32)
+                for s in range(0, len(frames), batch_size)
+            ]
+        )
+        if frames
+        else None
+    )
     return _Chunk(files, vectors, t1 - t0, time.perf_counter() - t1)
 
 
