@@ -45,3 +45,12 @@ def test_scenes_runs_without_torch(tmp_path) -> None:
     code, heavy = _heavy_modules("scenes", str(tmp_path / "v.mp4"), "--json")
     assert code == 0
     assert not heavy & {"torch", "torchvision", "pandas"}, heavy
+
+
+def test_the_embedder_does_not_import_torchvision() -> None:
+    """`colorize` and `gallery build` encode frames: torchvision would add seconds to their start (its ops load
+    torch._dynamo); the embedder's ResNet is rebuilt in scenecolor.embed.resnet instead."""
+    probe = "import sys, scenecolor.retrieval.gallery, scenecolor.colorize.refs; print('torchvision' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"

@@ -291,3 +291,22 @@ def test_inference_copy_folds_every_batch_norm_and_keeps_the_embeddings(backbone
         got = fast(x.contiguous(memory_format=torch.channels_last))
     assert torch.allclose(got, want, atol=1e-6)
     assert not torch.equal(E.inference_copy(model).features[0].weight, model.features[0].weight)  # BN scale folded in
+
+
+@pytest.mark.parametrize("backbone", sorted(BACKBONES))
+def test_rebuilt_resnet_is_torchvisions_bit_for_bit(backbone):
+    """Same state-dict keys and initial weights for a seed, same random draws, same outputs."""
+    from scenecolor.embed.resnet import ResNet
+
+    torch.manual_seed(3)
+    theirs = getattr(torchvision.models, backbone)(weights=None)
+    rng_theirs = torch.get_rng_state()
+    torch.manual_seed(3)
+    ours = ResNet(backbone)
+    assert torch.equal(torch.get_rng_state(), rng_theirs)
+    a, b = theirs.state_dict(), ours.state_dict()
+    assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
+    x = torch.rand(2, 3, 64, 64)
+    assert torch.equal(theirs.train()(x), ours.train()(x))
+    with torch.no_grad():
+        assert torch.equal(theirs.eval()(x), ours.eval()(x))

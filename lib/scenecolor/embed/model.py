@@ -4,8 +4,9 @@ Paper 3.1.2 (SPEC "Embedder"): ResNet50 features, generalized-mean (GeM) pooling
 learnable exponent p (initialised to 3.0) and L2 normalisation, so the dot product of two
 embeddings is their cosine similarity. GeM follows cnnimageretrieval-pytorch: a few-line
 function and a module that only holds the learnable p. The backbone is a parameter (resnet18 /
-resnet34 / resnet50); ImageNet weights are used only when a local file has them (nothing is
-downloaded), otherwise the network starts from scratch.
+resnet34 / resnet50: torchvision's architecture, rebuilt in :mod:`scenecolor.embed.resnet`);
+ImageNet weights are used only when a local file has them (nothing is downloaded), otherwise the
+network starts from scratch.
 
 This module also draws the training triplets from shot labels (anchor and positive from one
 shot, negative from another) and mines them within a batch; the training loop itself lives in
@@ -23,7 +24,6 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-import torchvision
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
@@ -31,6 +31,7 @@ from scenecolor.core.color import L_MAX, torch_rgb_to_lightness, torch_srgb8_to_
 from scenecolor.core.errors import CheckpointError, DataError, ParameterError
 from scenecolor.core.training import load_checkpoint
 from scenecolor.embed.config import EmbedderConfig
+from scenecolor.embed.resnet import ResNet
 
 ARCH = "scenecolor-embedder"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -107,7 +108,7 @@ class Embedder(nn.Module):
     def __init__(self, config: EmbedderConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or EmbedderConfig()
-        net = getattr(torchvision.models, config.backbone)(weights=None)
+        net = ResNet(config.backbone)  # torchvision's architecture, without importing torchvision
         kept = backbone_stages(config)
         self.features = nn.Sequential(*(m for name, m in net.named_children() if name in kept))
         self.pool = GeM(config.p_init, config.eps)
