@@ -396,6 +396,10 @@ def build_gallery(
     is refused rather than mixed. The index is rebuilt over all vectors after every build: exact up
     to ``exact_max`` vectors, approximate (``index_kind`` or IVF-PQ for ``auto``) above, with its
     recall@1 against exact search measured on ``recall_queries`` stored vectors slightly perturbed.
+
+    With ``workers`` > 1, each worker thread decodes and encodes chunks of ``batch_size`` files (:func:`_encoded`):
+    ``encode`` is called from several threads at once, and torch runs one intra-op thread per call during the
+    build (restored after).
     """
     if frames_per_shot < 1:
         raise ParameterError(f"frames per shot must be >= 1, got {frames_per_shot}")
