@@ -112,3 +112,32 @@ def test_train_argv_round_trips_through_the_parser():
     )
     again = parser.parse_args(train_argv(args))
     assert vars(again) == vars(args)
+
+
+def test_torch_threads_is_restored_even_after_an_error():
+    from scenecolor.core.timing import torch_threads
+
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError, match="inside"), torch_threads(1):
+        assert torch.get_num_threads() == 1
+        raise RuntimeError("inside")
+    assert torch.get_num_threads() == before
+
+
+def test_side_by_side_rate_runs_single_thread_copies_and_restores_threads():
+    before = torch.get_num_threads()
+    assert EB.side_by_side_rate("resnet18", 32, batch=2, workers=2, batches=1, pooling="regional") > 0
+    assert torch.get_num_threads() == before
+    with pytest.raises(ParameterError, match="workers"):
+        EB.side_by_side_rate("resnet18", 32, batch=2, workers=0)
+
+
+def test_gallery_bench_reports_the_build_against_the_floor_and_the_network_as_built(tmp_path):
+    row = B.bench_gallery(12, batch_size=4, workers=2, scenes=2, work_dir=tmp_path)
+    assert row["images"] == 12 and row["files skipped"] == 0 and row["index"] == "flat"
+    assert row["build frames/s"] > 0 and row["network alone as the build runs it frames/s"] > 0
+    assert row["build / floor"] == pytest.approx(row["build frames/s"] / row["FLOP floor frames/s"])
+    assert row["search ms per scene"] > 0
+    assert len(list((tmp_path / "images").glob("*.jpg"))) == 12  # kept for the next run
+    with pytest.raises(ParameterError, match="images"):
+        B.bench_gallery(0)

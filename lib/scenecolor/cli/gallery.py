@@ -95,7 +95,7 @@ def _bench(args: argparse.Namespace) -> int:
         print(json.dumps(row))
         return 0
     for key, value in row.items():
-        print(f"  {key:36s} {value:.4g}" if isinstance(value, float) else f"  {key:36s} {value}")
+        print(f"  {key:44s} {value:.4g}" if isinstance(value, float) else f"  {key:44s} {value}")
     verdict = "meets" if row["build / half floor"] >= 1 else "misses"
     print(
         f"\nbuild rate {row['build frames/s']:.1f} frames/s = {row['build / floor']:.2f} x the FLOP floor "
@@ -118,7 +118,9 @@ def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
         "--pooling", choices=POOLINGS, default="regional", help="embedder pooling (default %(default)s, the sample's)"
     )
     p.add_argument("--batch-size", type=int, default=64, help="frames per forward pass (default %(default)s)")
-    p.add_argument("--workers", type=int, default=2, help="decoding threads (default %(default)s)")
+    p.add_argument(
+        "--workers", type=int, default=2, help="threads, each decoding and encoding chunks (default %(default)s)"
+    )
     p.add_argument("--scenes", type=int, default=50, help="scenes queried for the search time (default %(default)s)")
     p.add_argument("--work-dir", default=None, help="keep the synthetic images here between runs")
     p.add_argument("--json", action="store_true", help="print the result as JSON")

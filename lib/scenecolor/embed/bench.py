@@ -9,6 +9,7 @@ dense-math peak.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from scenecolor.core.errors import ParameterError
-from scenecolor.core.timing import matmul_gflops
+from scenecolor.core.timing import matmul_gflops, torch_threads
 from scenecolor.embed.model import Embedder, EmbedderConfig, inference_copy
 
 
@@ -81,3 +82,28 @@ def bench_extraction(
         model(x)
         best = min(best, time.perf_counter() - t0)
     return ExtractionBench(backbone, size, batch, batch / best, gflop, matmul_gflops())
+
+
+def side_by_side_rate(
+    backbone: str, size: int, batch: int, workers: int, batches: int = 2, seed: int = 0, pooling: str = "gem"
+) -> float:
+    """Frames/s of ``workers`` single-threaded copies of the network running side by side on ready frames, as
+    ``scenecolor gallery build`` runs it (best of ``batches`` rounds, after a warm-up round)."""
+    if batch < 1 or batches < 1 or workers < 1:
+        raise ParameterError(f"bench needs batch, batches and workers >= 1; got {batch}, {batches}, {workers}")
+    torch.manual_seed(seed)
+    model = inference_copy(Embedder(EmbedderConfig(backbone=backbone, pooling=pooling)))
+    x = torch.rand(batch, 3, size, size).contiguous(memory_format=torch.channels_last)
+
+    def one(_: int) -> None:
+        with torch.inference_mode():  # per thread: inference mode does not cross into the workers
+            model(x)
+
+    best = float("inf")
+    with torch_threads(1), ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(one, range(workers)))  # warm-up
+        for _ in range(batches):
+            t0 = time.perf_counter()
+            list(pool.map(one, range(workers)))
+            best = min(best, time.perf_counter() - t0)
+    return workers * batch / best

@@ -26,7 +26,6 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,11 +33,11 @@ from typing import Any
 import cv2
 import numpy as np
 import pandas as pd
-import torch
 from PIL import Image
 
 from scenecolor.core.artifacts import atomic_path, atomic_save_npy, atomic_write_json, read_json, sha256_file
 from scenecolor.core.errors import DataError, ParameterError, ScenecolorError
+from scenecolor.core.timing import torch_threads
 from scenecolor.core.video import iter_frames
 from scenecolor.data.frames import Preprocess, preprocess_frame
 from scenecolor.retrieval.index import SearchIndex, build_index, exact_search, read_index, recall_at_1, write_index
@@ -337,17 +336,6 @@ def _encode_chunk(
     return _Chunk(files, vectors, t1 - t0, time.perf_counter() - t1)
 
 
-@contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    """torch's intra-op threads set to ``n`` for the block, then restored."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _encoded(
     files: Sequence[Path],
     prep: Preprocess,
@@ -369,7 +357,7 @@ def _encoded(
     if workers <= 1:
         yield from (_encode_chunk(c, prep, per_shot, cut_config, encode, batch_size) for c in chunks)
         return
-    with _torch_threads(1), ThreadPoolExecutor(max_workers=workers) as pool:
+    with torch_threads(1), ThreadPoolExecutor(max_workers=workers) as pool:
         yield from pool.map(lambda c: _encode_chunk(c, prep, per_shot, cut_config, encode, batch_size), chunks)
 
 
