@@ -141,3 +141,12 @@ def test_gallery_bench_reports_the_build_against_the_floor_and_the_network_as_bu
     assert len(list((tmp_path / "images").glob("*.jpg"))) == 12  # kept for the next run
     with pytest.raises(ParameterError, match="images"):
         B.bench_gallery(0)
+
+
+def test_best_seconds_keeps_the_shortest_call():
+    import time
+
+    from scenecolor.core.timing import best_seconds
+
+    pauses = iter([0.03, 0.0, 0.02])
+    assert best_seconds(lambda: time.sleep(next(pauses)), 3) < 0.015

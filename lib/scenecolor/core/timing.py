@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -13,12 +13,17 @@ def matmul_gflops(n: int = 1024, repeats: int = 5) -> float:
     """Best-of-``repeats`` fp32 matrix-multiply rate (GFLOP/s, 2 n^3 per product) with torch's threads."""
     a, b = torch.randn(n, n), torch.randn(n, n)
     torch.mm(a, b)  # warm-up
+    return 2 * n**3 / best_seconds(lambda: torch.mm(a, b), repeats) / 1e9
+
+
+def best_seconds(run: Callable[[], object], repeats: int) -> float:
+    """The shortest of ``repeats`` timed calls of ``run``: the one least disturbed by other work on the machine."""
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
-        torch.mm(a, b)
+        run()
         best = min(best, time.perf_counter() - t0)
-    return 2 * n**3 / best / 1e9
+    return best
 
 
 @contextmanager

@@ -8,7 +8,6 @@ dense-math peak.
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from scenecolor.core.errors import ParameterError
-from scenecolor.core.timing import matmul_gflops, torch_threads
+from scenecolor.core.timing import best_seconds, matmul_gflops, torch_threads
 from scenecolor.embed.model import Embedder, EmbedderConfig, inference_copy
 
 
@@ -76,11 +75,7 @@ def bench_extraction(
     model = inference_copy(model)
     x = torch.rand(batch, 3, size, size).contiguous(memory_format=torch.channels_last)
     model(x)  # warm-up
-    best = float("inf")
-    for _ in range(batches):
-        t0 = time.perf_counter()
-        model(x)
-        best = min(best, time.perf_counter() - t0)
+    best = best_seconds(lambda: model(x), batches)
     return ExtractionBench(backbone, size, batch, batch / best, gflop, matmul_gflops())
 
 
@@ -99,11 +94,7 @@ def side_by_side_rate(
         with torch.inference_mode():  # per thread: inference mode does not cross into the workers
             model(x)
 
-    best = float("inf")
     with torch_threads(1), ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(one, range(workers)))  # warm-up
-        for _ in range(batches):
-            t0 = time.perf_counter()
-            list(pool.map(one, range(workers)))
-            best = min(best, time.perf_counter() - t0)
+        best = best_seconds(lambda: list(pool.map(one, range(workers))), batches)
     return workers * batch / best
