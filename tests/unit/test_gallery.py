@@ -199,6 +199,24 @@ def test_two_single_thread_networks_encode_as_one_network_on_all_threads(tmp_pat
     assert a.table.equals(b.table) and np.allclose(a.features, b.features, atol=1e-5)
 
 
+def test_a_rotated_phone_clip_is_indexed_and_loaded_upright(tmp_path: Path) -> None:
+    """`colorize` turns its grey key frames upright; the gallery's frames of a rotated clip must be turned too."""
+    from helpers_media import make_clip
+    from scenecolor.core.video import iter_frames
+
+    (tmp_path / "media").mkdir()
+    clip = make_clip(tmp_path / "media" / "phone.mp4", size=(64, 48), rotation=90)
+    coded = next(iter_frames(clip))
+    frames = G.video_frames(clip, per_shot=1)
+    assert coded.shape[:2] == (48, 64) and frames[0][1].shape[:2] == (64, 48)
+    assert np.array_equal(frames[0][1], np.rot90(next(f for n, f in enumerate(iter_frames(clip)) if n == frames[0][0])))
+    G.build_gallery([tmp_path / "media"], tmp_path / "g", encode=_Counting(), encoder=SPEC, prep=PREP)
+    gal = G.Gallery.open(tmp_path / "g")
+    upright = np.stack([preprocess_frame(img, PREP) for _, img in G.video_frames(clip, per_shot=3)])
+    assert np.array_equal(gal.load_frames(range(len(gal)), PREP), upright)
+    assert np.allclose(gal.features, _Counting()(upright), atol=1e-6)
+
+
 def test_rebuild_encodes_only_new_or_changed_files(media: Path, tmp_path: Path) -> None:
     out = tmp_path / "g"
     G.build_gallery([media], out, encode=_Counting(), encoder=SPEC, prep=PREP)
