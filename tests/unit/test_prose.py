@@ -76,3 +76,33 @@ def test_split_reading_gives_each_split_its_margin_and_verdict() -> None:
     table = pd.DataFrame(rows("test", 6, (0.98, 0.95), (0.98, 0.874)) + rows("val", 6, (0.91, 0.78), (0.95, 0.69)))
     text = prose.split_reading(table)
     assert "target met" in text and "the splits disagree" in text
+
+
+def test_ambiguity_reading_counts_where_each_descriptor_misses() -> None:
+    def rows(queries: str, frames: int, ambiguous: int, misses: dict[str, tuple[int, int]]) -> list[dict]:
+        return [
+            {
+                "queries": queries,
+                "frames": frames,
+                "ambiguous": ambiguous,
+                "descriptor": name,
+                "P@1 misses": there + elsewhere,
+                "on ambiguous": there,
+                "elsewhere": elsewhere,
+            }
+            for name, (there, elsewhere) in misses.items()
+        ]
+
+    table = pd.DataFrame(
+        rows("test", 88, 2, {"trained embedder": (2, 0), "HOG on L": (2, 0), "grey histogram": (1, 3)})
+        + rows("test + val", 152, 13, {"trained embedder": (6, 0), "HOG on L": (5, 0), "grey histogram": (4, 12)})
+    )
+    text = prose.ambiguity_reading(table)
+    assert "Of the 152 held-out queries (test + val), **13**" in text
+    assert "trained embedder: 6 there, 0 elsewhere" in text and "grey histogram: 4 there, 12 elsewhere" in text
+    assert "For the trained embedder and the HOG on L, every miss is one of those queries" in text
+    table.loc[(table["queries"] == "test + val") & (table["descriptor"] == "HOG on L"), "elsewhere"] = 1
+    text = prose.ambiguity_reading(table)
+    assert "For the trained embedder, every miss" in text and "HOG on L, every" not in text
+    table["elsewhere"] = 1
+    assert "every miss" not in prose.ambiguity_reading(table)

@@ -188,6 +188,100 @@ def test_margin_over_baselines_names_the_best_and_checks_both_metrics():
     assert M.margin_over_baselines(rows).met(0.03) and not M.margin_over_baselines(rows).met(0.06)
 
 
+def _two_shot_meta(split: str = "test") -> pd.DataFrame:
+    return pd.DataFrame(
+        {"frame_id": np.arange(6), "shot_id": ["a", "a", "a", "b", "b", "b"], "split": [split] * 3 + ["train"] * 3}
+    )
+
+
+def test_choose_on_split_keeps_the_best_map_on_that_split_only(store):
+    meta = store.index
+    perfect = np.eye(meta["shot_id"].nunique())[pd.factorize(meta["shot_id"])[0]].astype(np.float32)
+    noise = np.random.default_rng(1).standard_normal(perfect.shape).astype(np.float32)
+    val_only = np.where((meta["split"] == "val").to_numpy()[:, None], perfect, noise)  # perfect on val's shots only
+    best, table = M.choose_on_split({"noise": noise, "perfect on val": val_only}, meta, "val")
+    assert best == "perfect on val" and list(table.columns) == ["P@1", "mAP"]
+    assert table.loc["perfect on val", "mAP"] > table.loc["noise", "mAP"]
+    with pytest.raises(DataError, match="no candidate"):
+        M.choose_on_split({}, meta, "val")
+    with pytest.raises(DataError, match="no stored frame in split"):
+        M.choose_on_split({"noise": noise}, meta, "holdout")
+
+
+def test_reference_params_refuse_a_hog_grid_without_a_valid_setting():
+    from scenecolor.workbook.params import ReferenceSelectionParams
+
+    assert ReferenceSelectionParams(hog_tune_sizes=[32], hog_tune_cells=[16]).hog_tune_cells == [16]
+    with pytest.raises(ValueError, match="no HOG setting to tune"):
+        ReferenceSelectionParams(hog_tune_sizes=[16], hog_tune_cells=[16])
+    with pytest.raises(ValueError, match="hog_tune_cells must be >= 2"):
+        ReferenceSelectionParams(hog_tune_sizes=[32], hog_tune_cells=[1, 8])
+
+
+def test_top1_other_shot_flags_queries_nearer_another_shot():
+    meta = _two_shot_meta()
+    # frame 2 of shot a is a copy of frame 3 of shot b; the other frames sit with their own shot
+    feats = np.array([[1, 0], [0.99, 0.14], [0, 1], [0, 1], [0.1, 0.99], [0.2, 0.98]], np.float32)
+    held = (meta["split"] == "test").to_numpy()
+    flags = M.top1_other_shot(feats, meta, held)
+    assert flags.tolist() == [False, False, True, False, False, False]  # rows that are not queries: False
+    # frame 3 (shot b) is nearest its copy in shot a; b's other frames are nearest b's
+    assert M.top1_other_shot(feats, meta, ~held).tolist() == [False, False, False, True, False, False]
+
+
+def test_p1_misses_splits_misses_between_ambiguous_queries_and_the_rest():
+    meta = pd.DataFrame(
+        {
+            "frame_id": np.arange(8),
+            "shot_id": ["a", "a", "b", "b", "c", "c", "d", "d"],
+            "split": ["test", "test", "val", "val", "train", "train", "train", "train"],
+        }
+    )
+    perfect = np.eye(4, dtype=np.float32)[[0, 0, 1, 1, 2, 2, 3, 3]]
+    wrong_a = perfect.copy()
+    wrong_a[0] = perfect[4]  # query 0 (shot a) now matches shot c best
+    wrong_b = perfect.copy()
+    wrong_b[2] = perfect[6]  # query 2 (shot b) now matches shot d best
+    ambiguous = np.array([True, False, False, False, False, False, False, False])
+    table = M.p1_misses(
+        {"ok": perfect, "miss a": wrong_a, "miss b": (wrong_b, perfect)}, meta, ["test", "val"], ambiguous
+    )
+    rows = table.set_index(["queries", "descriptor"])
+    assert list(dict.fromkeys(table["queries"])) == ["test", "val", "test + val"]
+    assert rows.loc[("test + val", "ok"), ["P@1 misses", "on ambiguous", "elsewhere"]].tolist() == [0, 0, 0]
+    assert rows.loc[("test", "miss a"), ["P@1 misses", "on ambiguous", "elsewhere"]].tolist() == [1, 1, 0]
+    assert rows.loc[("val", "miss b"), ["P@1 misses", "on ambiguous", "elsewhere"]].tolist() == [1, 0, 1]
+    assert rows.loc[("test + val", "miss b"), ["frames", "ambiguous"]].tolist() == [4, 1]
+    with pytest.raises(DataError, match="do not match the 8 metadata rows"):
+        M.p1_misses({"ok": perfect}, meta, ["test"], ambiguous[:5])
+    with pytest.raises(DataError, match="no stored frame in split"):
+        M.p1_misses({"ok": perfect}, meta, ["holdout"], ambiguous)
+
+
+def test_colour_thumbnail_sees_colour_and_plot_shows_ambiguous_queries(store):
+    from scenecolor.retrieval import descriptors as D
+    from scenecolor.retrieval import figures as F
+
+    img = np.zeros((2, 16, 16, 3), np.uint8)
+    img[0, :, :8] = (200, 40, 40)
+    img[1, :, :8] = (40, 40, 200)  # the same layout in another colour
+    t = D.colour_thumbnail(img, size=8)
+    assert t.shape == (2, 8 * 8 * 3) and np.allclose(np.linalg.norm(t, axis=1), 1, atol=1e-5)
+    assert t[0] @ t[1] < 0.9
+    with pytest.raises(DataError, match="uint8 RGB"):
+        D.colour_thumbnail(img[..., 0])
+    with pytest.raises(DataError, match="at least 2 px"):
+        D.colour_thumbnail(img, size=1)
+    thumbs = D.colour_thumbnail(store.uint8(store.index["frame_id"].to_numpy()), size=8)
+    flags = np.zeros(len(store), bool)
+    flags[[0, 5]] = True
+    fig = F.plot_ambiguous_queries(store, thumbs, flags)
+    assert len(fig.axes) == 6 and "nearest of another shot" in fig.axes[1].get_title()
+    assert store.index["shot_id"].iloc[0] in fig.axes[2].get_title()  # third column: its own shot
+    none = F.plot_ambiguous_queries(store, thumbs, np.zeros(len(store), bool))
+    assert "no held-out frame" in none.axes[0].texts[0].get_text()
+
+
 # -- reference selection --------------------------------------------------------------------------------
 def test_select_references_never_returns_the_query_frame(store):
     feats = R.build_feature_store(store, np.arange(len(store)), R.color_histogram, progress=False)

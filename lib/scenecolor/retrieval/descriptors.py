@@ -7,6 +7,9 @@ query and the gallery frame:
   frame (square-rooted and L2-normalised, so the dot product is the Bhattacharyya coefficient);
 - :func:`hog_descriptor`: a global HOG (Dalal & Triggs; scikit-image) of L at a small fixed size
   - layout and edges, the classical global shape descriptor.
+
+:func:`colour_thumbnail` is not a baseline: it sees the query's colours, which the task does not
+have. It serves to find queries whose own pixels are nearer another shot than their own.
 """
 
 from __future__ import annotations
@@ -50,3 +53,15 @@ def hog_descriptor(frames: np.ndarray, size: int = 64, cell: int = 8) -> np.ndar
             hog(small, orientations=9, pixels_per_cell=(cell, cell), cells_per_block=(2, 2), block_norm="L2-Hys")
         )
     return _unit_rows(np.stack(out))
+
+
+def colour_thumbnail(frames: np.ndarray, size: int = 32) -> np.ndarray:
+    """The RGB frame resized to ``size`` x ``size`` (area), minus its mean, L2-normalised: a tiny-image descriptor
+    whose cosine is the normalised pixel correlation of two frames, colour included."""
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise DataError(f"descriptor needs uint8 RGB frames (n, H, W, 3), got {frames.dtype} {frames.shape}")
+    if size < 2:
+        raise DataError(f"thumbnail side must be at least 2 px, got {size}")
+    small = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in frames]).astype(np.float32)
+    flat = small.reshape(len(frames), -1)
+    return _unit_rows(flat - flat.mean(axis=1, keepdims=True))

@@ -125,3 +125,39 @@ def plot_gallery_grid(
     fig.suptitle(title or "grey scene queries and their top gallery frames", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def plot_ambiguous_queries(
+    store: FrameStore, thumbs: np.ndarray, ambiguous: np.ndarray, *, n_rows: int = 4
+) -> plt.Figure:
+    """Rows of [query (colour) | its nearest frame of another shot | its nearest frame of its own shot], by the
+    cosine of ``thumbs`` (one vector per row of ``store.index``), for up to ``n_rows`` ``ambiguous`` queries spread
+    over them: what the shot labels ask a descriptor to tell apart. Without any, a figure that says so."""
+    rows = np.flatnonzero(np.asarray(ambiguous, bool))
+    if rows.size == 0:
+        fig, ax = plt.subplots(figsize=(6.0, 1.0))
+        ax.text(0.5, 0.5, "no held-out frame is nearer another shot than its own", ha="center", va="center")
+        ax.axis("off")
+        return fig
+    rows = rows[np.unique(np.linspace(0, len(rows) - 1, min(n_rows, len(rows))).round().astype(int))]
+    meta = store.index.reset_index(drop=True)
+    shots, ids = meta["shot_id"].to_numpy(), meta["frame_id"].to_numpy()
+    fig, axes = plt.subplots(len(rows), 3, figsize=(6.0, 2.0 * len(rows)), squeeze=False)
+    for r, q in enumerate(rows):
+        sim = thumbs @ thumbs[q]
+        sim[q] = -np.inf
+        own, other = shots == shots[q], shots != shots[q]
+        picks = [
+            (q, f"query: {shots[q]}\nframe {meta['source_frame'][q]}"),
+            (int(np.argmax(np.where(other, sim, -np.inf))), "nearest of another shot"),
+            (int(np.argmax(np.where(own, sim, -np.inf))), "nearest of its own shot"),
+        ]
+        for c, (row, label) in enumerate(picks):
+            ax = axes[r][c]
+            ax.imshow(store.uint8([int(ids[row])])[0], interpolation="nearest")
+            score = "" if c == 0 else f"\n{shots[row]} frame {meta['source_frame'][row]}, cos {sim[row]:.3f}"
+            ax.set_title(label + score, fontsize=7)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    return fig

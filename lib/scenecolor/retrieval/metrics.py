@@ -147,6 +147,20 @@ def per_shot_ap(
     return out.drop(columns="video").reset_index()
 
 
+def _split_groups(meta: pd.DataFrame, splits: Sequence[str]) -> dict[str, np.ndarray]:
+    """Query masks of each held-out split, then of all of them together (when more than one)."""
+    if "split" not in meta.columns:
+        raise DataError(f"the metadata has no 'split' column ({list(meta.columns)})")
+    split = meta["split"].to_numpy()
+    groups = {name: split == name for name in splits}
+    if len(splits) > 1:
+        groups[" + ".join(splits)] = np.isin(split, list(splits))
+    empty = [name for name, mask in groups.items() if not mask.any()]
+    if empty:
+        raise DataError(f"no stored frame in split(s) {empty}; splits present: {sorted(set(split))}")
+    return groups
+
+
 def compare_on_splits(
     descriptors: Mapping[str, np.ndarray | tuple[np.ndarray, np.ndarray]],
     meta: pd.DataFrame,
@@ -158,15 +172,7 @@ def compare_on_splits(
     Two held-out splits of a few shots each give two estimates of the same comparison; where they disagree,
     the difference between descriptors is within what the choice of shots moves.
     """
-    if "split" not in meta.columns:
-        raise DataError(f"the metadata has no 'split' column ({list(meta.columns)})")
-    split = meta["split"].to_numpy()
-    groups = {name: split == name for name in splits}
-    if len(splits) > 1:
-        groups[" + ".join(splits)] = np.isin(split, list(splits))
-    empty = [name for name, mask in groups.items() if not mask.any()]
-    if empty:
-        raise DataError(f"no stored frame in split(s) {empty}; splits present: {sorted(set(split))}")
+    groups = _split_groups(meta, splits)
     everything = np.ones(len(meta), bool)
     tables = [
         compare_descriptors(descriptors, meta, mask, everything, relevance=("shot_id",)).assign(
@@ -175,6 +181,67 @@ def compare_on_splits(
         for name, mask in groups.items()
     ]
     return pd.concat(tables, ignore_index=True)[["queries", "shots", "frames", "descriptor", "P@1", "mAP"]]
+
+
+def choose_on_split(
+    candidates: Mapping[str, np.ndarray | tuple[np.ndarray, np.ndarray]], meta: pd.DataFrame, split: str
+) -> tuple[str, pd.DataFrame]:
+    """The candidate settings of a descriptor with the best mAP when the grey queries of ``split`` search the whole
+    store (relevant = same shot), and every candidate's P@1 and mAP there: a baseline tuned on a held-out split the
+    way the embedder's settings are, so it is compared at its best, not at a default."""
+    if not candidates:
+        raise DataError("no candidate settings to choose from")
+    table = compare_on_splits(candidates, meta, [split]).set_index("descriptor")[["P@1", "mAP"]]
+    return str(table["mAP"].idxmax()), table
+
+
+def top1_other_shot(features: np.ndarray, meta: pd.DataFrame, query_mask: np.ndarray) -> np.ndarray:
+    """For each row of ``meta``: a query (``query_mask``) whose nearest other stored frame under ``features`` belongs
+    to another shot (False for rows that are not queries).
+
+    With features that see a frame's own colour pixels (:func:`~scenecolor.retrieval.descriptors.colour_thumbnail`)
+    this flags the queries that the shot labels alone make ambiguous: a frame nearer, pixel for pixel, to a frame of
+    another shot (two pans over one photograph crossing the same view) than to any frame of its own.
+    """
+    qm = np.asarray(query_mask, bool)
+    shots, ids = meta["shot_id"].to_numpy(), meta["frame_id"].to_numpy()
+    rel, _ = ranked_relevance(features[qm], shots[qm], features, shots, ids[qm], ids)
+    out = np.zeros(len(meta), bool)
+    out[qm] = ~rel[:, 0]
+    return out
+
+
+def p1_misses(
+    descriptors: Mapping[str, np.ndarray | tuple[np.ndarray, np.ndarray]],
+    meta: pd.DataFrame,
+    splits: Sequence[str],
+    ambiguous: np.ndarray,
+) -> pd.DataFrame:
+    """Each descriptor's precision@1 misses (grey queries of each held-out split against the whole store, relevant =
+    same shot), and how many of them fall on ``ambiguous`` queries (a bool per row of ``meta``, e.g. from
+    :func:`top1_other_shot` on colour pixels): a miss there is one that the labels, not the descriptor, decide."""
+    amb = np.asarray(ambiguous, bool)
+    if amb.shape != (len(meta),):
+        raise DataError(f"ambiguous flags {amb.shape} do not match the {len(meta)} metadata rows")
+    shots, ids = meta["shot_id"].to_numpy(), meta["frame_id"].to_numpy()
+    rows = []
+    for name, mask in _split_groups(meta, splits).items():
+        for desc, feats in descriptors.items():
+            qf, gf = feats if isinstance(feats, tuple) else (feats, feats)
+            rel, _ = ranked_relevance(qf[mask], shots[mask], gf, shots, ids[mask], ids)
+            miss = ~rel[:, 0]
+            rows.append(
+                {
+                    "queries": name,
+                    "frames": int(mask.sum()),
+                    "ambiguous": int(amb[mask].sum()),
+                    "descriptor": desc,
+                    "P@1 misses": int(miss.sum()),
+                    "on ambiguous": int((miss & amb[mask]).sum()),
+                    "elsewhere": int((miss & ~amb[mask]).sum()),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 @dataclass(frozen=True)

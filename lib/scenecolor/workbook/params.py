@@ -164,6 +164,10 @@ class ReferenceSelectionParams(StepParams):
     eval_split: Literal["val", "test"] = Field("test", description="held-out split of the retrieval metrics")
     grey_bins: int = Field(32, ge=4, le=256, description="bins of the grey-level (L) histogram baseline")
     hog_size: int = Field(64, ge=16, le=256, description="side L is resized to for the HOG baseline")
+    hog_tune_sizes: list[int] = Field(
+        [32, 48, 64, 96], min_length=1, description="sides tried for the tuned HOG baseline (chosen on the other split)"
+    )
+    hog_tune_cells: list[int] = Field([8, 16], min_length=1, description="HOG cell sizes (px) tried with them")
     queries_per_scene: int = Field(
         3, ge=1, le=16, description="grey frames per scene whose mean cosine ranks a gallery's references"
     )
@@ -171,6 +175,17 @@ class ReferenceSelectionParams(StepParams):
         3, ge=1, le=32, description="frames per shot of each video in the gallery built from the embedded media"
     )
     grid_queries: int = Field(6, ge=1, le=24, description="queries shown in the reference grid figure")
+
+    @model_validator(mode="after")
+    def _hog_grid(self) -> ReferenceSelectionParams:
+        if not any(s >= 2 * c for s in self.hog_tune_sizes for c in self.hog_tune_cells):
+            raise ValueError(
+                f"no HOG setting to tune: every side of hog_tune_sizes {self.hog_tune_sizes} must reach two cells of "
+                f"hog_tune_cells {self.hog_tune_cells} (side >= 2 x cell) for at least one pair"
+            )
+        if any(c < 2 for c in self.hog_tune_cells) or any(s > 256 for s in self.hog_tune_sizes):
+            raise ValueError("hog_tune_cells must be >= 2 px and hog_tune_sizes <= 256 px")
+        return self
 
 
 class ColorizerParams(StepParams):

@@ -157,3 +157,31 @@ def split_reading(by_split: Any, trained: str = "trained embedder", target: floa
             "choice of shots moves."
         )
     )
+
+
+def _and_list(names: list[str]) -> str:
+    """'a', 'a and the b', 'a, the b and the c'."""
+    return names[0] if len(names) == 1 else ", the ".join(names[:-1]) + " and the " + names[-1]
+
+
+def ambiguity_reading(misses: Any) -> str:
+    """Notebook 03: from :func:`~scenecolor.retrieval.metrics.p1_misses`'s rows (the last query group, all held-out
+    splits together), how many queries the shot labels make ambiguous and where each descriptor's P@1 misses fall."""
+    group = misses["queries"].iloc[-1]
+    rows = misses[misses["queries"] == group].set_index("descriptor")
+    n, ambiguous = int(rows["frames"].iloc[0]), int(rows["ambiguous"].iloc[0])
+    counts = "; ".join(
+        f"{name}: {int(r['on ambiguous'])} there, {int(r['elsewhere'])} elsewhere" for name, r in rows.iterrows()
+    )
+    only_there = [str(name) for name, r in rows.iterrows() if r["elsewhere"] == 0 and r["P@1 misses"] > 0]
+    text = (
+        f"**Which misses the labels decide.** Of the {n} held-out queries ({group}), **{ambiguous}** are nearer, in "
+        f"their own colour pixels, to a frame of another shot than to any frame of their own. Precision@1 misses - "
+        f"{counts}."
+    )
+    if only_there:
+        text += (
+            f" For the {_and_list(only_there)}, every miss is one of those queries: elsewhere their P@1 is 1, so "
+            "the P@1 comparison between them is decided by a few frames whose shot labels their own pixels contradict."
+        )
+    return text
