@@ -335,3 +335,16 @@ def test_large_jpegs_decode_scaled_down_within_a_few_grey_levels(tmp_path: Path)
     diff = np.abs(fast.astype(int) - exact.astype(int))
     assert fast.shape == exact.shape == (64, 64, 3)
     assert diff.max() <= 3 and diff.mean() < 0.5
+
+
+def test_hog_grid_gives_each_setting_the_vectors_of_hog_descriptor() -> None:
+    rng = np.random.default_rng(3)
+    frames = rng.integers(0, 256, (5, 40, 40, 3), dtype=np.uint8)
+    grid = D.hog_grid(frames, [(32, 8), (32, 16)], chunk=2)  # chunks of 2 over 5 frames
+    assert list(grid) == ["32 px, 8 px cells", "32 px, 16 px cells"]
+    assert np.array_equal(grid["32 px, 8 px cells"], D.hog_descriptor(frames, size=32, cell=8))
+    assert np.array_equal(grid["32 px, 16 px cells"], D.hog_descriptor(frames, size=32, cell=16))
+    with pytest.raises(DataError, match="no HOG setting"):
+        D.hog_grid(frames, [])
+    with pytest.raises(DataError, match="HOG needs size"):
+        D.hog_grid(frames, [(16, 16)])

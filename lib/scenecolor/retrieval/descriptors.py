@@ -14,6 +14,8 @@ have. It serves to find queries whose own pixels are nearer another shot than th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 from skimage.feature import hog
@@ -44,15 +46,32 @@ def grey_histogram(frames: np.ndarray, bins: int = 32) -> np.ndarray:
 def hog_descriptor(frames: np.ndarray, size: int = 64, cell: int = 8) -> np.ndarray:
     """Global HOG of L resized to ``size`` x ``size`` (9 orientations, ``cell`` px cells, 2x2 blocks, L2-Hys),
     L2-normalised."""
+    return _hog_of_lightness(lightness(frames), size, cell)
+
+
+def _hog_of_lightness(lum: np.ndarray, size: int, cell: int) -> np.ndarray:
     if size < 2 * cell:
         raise DataError(f"HOG needs size >= 2 cells ({2 * cell} px), got {size}")
     out = []
-    for lum in lightness(frames):
-        small = cv2.resize(lum, (size, size), interpolation=cv2.INTER_AREA) / 100.0
+    for one in lum:
+        small = cv2.resize(one, (size, size), interpolation=cv2.INTER_AREA) / 100.0
         out.append(
             hog(small, orientations=9, pixels_per_cell=(cell, cell), cells_per_block=(2, 2), block_norm="L2-Hys")
         )
     return _unit_rows(np.stack(out))
+
+
+def hog_grid(frames: np.ndarray, settings: Sequence[tuple[int, int]], chunk: int = 64) -> dict[str, np.ndarray]:
+    """:func:`hog_descriptor` at every (size, cell) of ``settings``, named "S px, C px cells": the same vectors,
+    with L computed once per frame (the colour conversion costs more than a small HOG), ``chunk`` frames at a time."""
+    if not settings:
+        raise DataError("no HOG setting given")
+    parts: dict[str, list[np.ndarray]] = {f"{s} px, {c} px cells": [] for s, c in settings}
+    for start in range(0, len(frames), chunk):
+        lum = lightness(frames[start : start + chunk])
+        for (size, cell), name in zip(settings, parts):
+            parts[name].append(_hog_of_lightness(lum, size, cell))
+    return {name: np.concatenate(p) for name, p in parts.items()}
 
 
 def colour_thumbnail(frames: np.ndarray, size: int = 32) -> np.ndarray:
