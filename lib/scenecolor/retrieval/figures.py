@@ -11,6 +11,11 @@ from scenecolor.data.frames import FrameStore
 from scenecolor.retrieval.descriptors import lightness
 
 
+def _spread(n: int, k: int) -> np.ndarray:
+    """Up to ``k`` positions spread evenly over ``n`` items, first and last included."""
+    return np.unique(np.linspace(0, n - 1, min(k, n)).round().astype(int))
+
+
 def plot_reference_grid(
     queries: pd.DataFrame,
     query_frames: np.ndarray,
@@ -32,9 +37,7 @@ def plot_reference_grid(
     sel = refs[refs["pool"] == pool]
     if sel.empty:
         raise DataError(f"no references of pool '{pool}' to show")
-    picks = np.unique(
-        np.linspace(0, len(queries) - 1, min(n_rows, len(queries))).round().astype(int)
-    )  # spread over videos
+    picks = _spread(len(queries), n_rows)  # spread over videos
     rows = queries.iloc[picks].reset_index(drop=True)
     top_r = int(sel["rank"].max())
     idx = store.index.set_index("frame_id")
@@ -109,7 +112,7 @@ def plot_gallery_grid(
     """
     if not found:
         raise DataError("no gallery result to show")
-    picks = np.unique(np.linspace(0, len(queries) - 1, min(n_rows, len(queries))).round().astype(int))
+    picks = _spread(len(queries), n_rows)
     top = max(len(f[0]) for f in found)
     fig, axes = plt.subplots(len(picks), top + 1, figsize=(1.6 * (top + 1), 1.8 * len(picks)), squeeze=False)
     for r, qi in enumerate(picks):
@@ -139,7 +142,7 @@ def plot_ambiguous_queries(
         ax.text(0.5, 0.5, "no held-out frame is nearer another shot than its own", ha="center", va="center")
         ax.axis("off")
         return fig
-    rows = rows[np.unique(np.linspace(0, len(rows) - 1, min(n_rows, len(rows))).round().astype(int))]
+    rows = rows[_spread(len(rows), n_rows)]
     meta = store.index.reset_index(drop=True)
     shots, ids = meta["shot_id"].to_numpy(), meta["frame_id"].to_numpy()
     fig, axes = plt.subplots(len(rows), 3, figsize=(6.0, 2.0 * len(rows)), squeeze=False)

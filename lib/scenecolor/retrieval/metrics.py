@@ -16,6 +16,13 @@ import pandas as pd
 
 from scenecolor.core.errors import DataError
 
+Features = np.ndarray | tuple[np.ndarray, np.ndarray]  # one matrix, or (query-side, gallery-side), row-aligned
+
+
+def _sides(feats: Features) -> tuple[np.ndarray, np.ndarray]:
+    """(query-side, gallery-side) features of a descriptor given as one matrix or as a pair."""
+    return feats if isinstance(feats, tuple) else (feats, feats)
+
 
 def ranked_relevance(
     query: np.ndarray,
@@ -72,7 +79,7 @@ def retrieval_scores(rel: np.ndarray, n_rel: np.ndarray, ks: Sequence[int] = (1,
 
 
 def compare_descriptors(
-    descriptors: Mapping[str, np.ndarray | tuple[np.ndarray, np.ndarray]],
+    descriptors: Mapping[str, Features],
     meta: pd.DataFrame,
     query_mask: np.ndarray,
     gallery_mask: np.ndarray,
@@ -95,7 +102,7 @@ def compare_descriptors(
             raise DataError(f"relevance column '{column}' is not in the metadata ({list(meta.columns)})")
         labels, ids = meta[column].to_numpy(), meta["frame_id"].to_numpy()
         for name, feats in descriptors.items():
-            qf, gf = feats if isinstance(feats, tuple) else (feats, feats)
+            qf, gf = _sides(feats)
             rel, n_rel = ranked_relevance(qf[qm], labels[qm], gf[gm], labels[gm], ids[qm], ids[gm])
             rows.append(
                 {
@@ -116,7 +123,7 @@ def average_precision(rel: np.ndarray, n_rel: np.ndarray) -> np.ndarray:
 
 
 def per_shot_ap(
-    descriptors: Mapping[str, np.ndarray | tuple[np.ndarray, np.ndarray]],
+    descriptors: Mapping[str, Features],
     meta: pd.DataFrame,
     query_mask: np.ndarray,
     gallery_mask: np.ndarray,
@@ -131,7 +138,7 @@ def per_shot_ap(
     shots, ids = meta["shot_id"].to_numpy(), meta["frame_id"].to_numpy()
     table = pd.DataFrame({"shot": shots[qm], "video": meta["video_id"].to_numpy()[qm]})
     for name, feats in descriptors.items():
-        qf, gf = feats if isinstance(feats, tuple) else (feats, feats)
+        qf, gf = _sides(feats)
         rel, n_rel = ranked_relevance(qf[qm], shots[qm], gf[gm], shots[gm], ids[qm], ids[gm])
         table[name] = average_precision(rel, n_rel)
     out = table.groupby("shot", sort=True).agg({"video": "first", **{name: "mean" for name in descriptors}})
@@ -162,7 +169,7 @@ def _split_groups(meta: pd.DataFrame, splits: Sequence[str]) -> dict[str, np.nda
 
 
 def compare_on_splits(
-    descriptors: Mapping[str, np.ndarray | tuple[np.ndarray, np.ndarray]],
+    descriptors: Mapping[str, Features],
     meta: pd.DataFrame,
     splits: Sequence[str],
 ) -> pd.DataFrame:
@@ -183,9 +190,7 @@ def compare_on_splits(
     return pd.concat(tables, ignore_index=True)[["queries", "shots", "frames", "descriptor", "P@1", "mAP"]]
 
 
-def choose_on_split(
-    candidates: Mapping[str, np.ndarray | tuple[np.ndarray, np.ndarray]], meta: pd.DataFrame, split: str
-) -> tuple[str, pd.DataFrame]:
+def choose_on_split(candidates: Mapping[str, Features], meta: pd.DataFrame, split: str) -> tuple[str, pd.DataFrame]:
     """The candidate settings of a descriptor with the best mAP when the grey queries of ``split`` search the whole
     store (relevant = same shot), and every candidate's P@1 and mAP there: a baseline tuned on a held-out split the
     way the embedder's settings are, so it is compared at its best, not at a default."""
@@ -195,24 +200,25 @@ def choose_on_split(
     return str(table["mAP"].idxmax()), table
 
 
-def top1_other_shot(features: np.ndarray, meta: pd.DataFrame, query_mask: np.ndarray) -> np.ndarray:
-    """For each row of ``meta``: a query (``query_mask``) whose nearest other stored frame under ``features`` belongs
-    to another shot (False for rows that are not queries).
+def top1_other_shot(features: Features, meta: pd.DataFrame, query_mask: np.ndarray) -> np.ndarray:
+    """For each row of ``meta``: a query (``query_mask``) whose nearest other stored frame under ``features`` (one
+    matrix, or a (query-side, gallery-side) pair) belongs to another shot (False for rows that are not queries).
 
     With features that see a frame's own colour pixels (:func:`~scenecolor.retrieval.descriptors.colour_thumbnail`)
     this flags the queries that the shot labels alone make ambiguous: a frame nearer, pixel for pixel, to a frame of
     another shot (two pans over one photograph crossing the same view) than to any frame of its own.
     """
     qm = np.asarray(query_mask, bool)
+    qf, gf = _sides(features)
     shots, ids = meta["shot_id"].to_numpy(), meta["frame_id"].to_numpy()
-    rel, _ = ranked_relevance(features[qm], shots[qm], features, shots, ids[qm], ids)
+    rel, _ = ranked_relevance(qf[qm], shots[qm], gf, shots, ids[qm], ids)
     out = np.zeros(len(meta), bool)
     out[qm] = ~rel[:, 0]
     return out
 
 
 def p1_misses(
-    descriptors: Mapping[str, np.ndarray | tuple[np.ndarray, np.ndarray]],
+    descriptors: Mapping[str, Features],
     meta: pd.DataFrame,
     splits: Sequence[str],
     ambiguous: np.ndarray,
@@ -223,13 +229,10 @@ def p1_misses(
     amb = np.asarray(ambiguous, bool)
     if amb.shape != (len(meta),):
         raise DataError(f"ambiguous flags {amb.shape} do not match the {len(meta)} metadata rows")
-    shots, ids = meta["shot_id"].to_numpy(), meta["frame_id"].to_numpy()
     rows = []
     for name, mask in _split_groups(meta, splits).items():
         for desc, feats in descriptors.items():
-            qf, gf = feats if isinstance(feats, tuple) else (feats, feats)
-            rel, _ = ranked_relevance(qf[mask], shots[mask], gf, shots, ids[mask], ids)
-            miss = ~rel[:, 0]
+            miss = top1_other_shot(feats, meta, mask)[mask]
             rows.append(
                 {
                     "queries": name,
