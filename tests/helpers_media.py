@@ -47,13 +47,20 @@ def make_clip(
     colorspace: int | None = None,
     color_range: int | None = None,
     audio_rate: int = 44100,
+    bframes: int = 0,
+    faststart: bool = False,
 ) -> Path:
-    """Write a clip; ``pts`` (in ``time_base``, default 1/fps) gives variable frame timestamps."""
+    """Write a clip; ``pts`` (in ``time_base``, default 1/fps) gives variable frame timestamps.
+
+    ``bframes``: x264 B-frames (3 as phones and most encoders use; reordered, so packets carry a
+    decode delay); ``faststart``: the MP4 index before the data, so a copy cut short still opens.
+    """
     path = Path(path)
     fmt = FORMATS[path.suffix]
     width, height = size
     codec = codec or {".webm": "libvpx-vp9", ".avi": "mpeg4"}.get(path.suffix, "libx264")
-    with av.open(str(path), "w", format=fmt) as c:
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", format=fmt, options=options) as c:
         v = c.add_stream(codec, rate=fps)
         v.width, v.height, v.pix_fmt = width, height, pix_fmt
         if time_base is not None:
@@ -71,7 +78,7 @@ def make_clip(
         if color_range is not None:
             v.codec_context.color_range = color_range
         if codec == "libx264":
-            v.options = {"preset": "ultrafast", "crf": "20"}
+            v.options = {"preset": "ultrafast", "crf": "20", "x264-params": f"bframes={bframes}:keyint=10"}
         elif codec == "libvpx-vp9":
             v.options = {"deadline": "realtime", "cpu-used": "8", "crf": "40", "b": "0"}
         streams = []
@@ -111,3 +118,58 @@ def make_clip(
             for p in a.encode():
                 c.mux(p)
     return path
+
+
+def count(path: str | Path) -> tuple[int, int, int]:
+    """(frames the header declares, packets demuxed, frames decoded) of the first video stream, by PyAV alone."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        packets = decoded = 0
+        for packet in c.demux(s):
+            packets += packet.size > 0
+            decoded += len(packet.decode())
+        return int(s.frames), packets, decoded
+
+
+def with_edit_list(src: str | Path, dst: str | Path, skip: int) -> Path:
+    """Copy ``src`` (MP4/MOV) packet for packet, its video timestamps moved ``skip`` frames earlier, as
+    ``ffmpeg -ss T -c copy`` does: the muxer writes an edit list that starts presentation at the old
+    frame ``skip``, so the header still declares every frame while the first ``skip`` do not decode
+    (or fewer, counted from the key frame before, when ``skip`` reaches past the first GOP).
+    Audio, display matrix and other streams are copied as they are."""
+    dst = Path(dst)
+    with av.open(str(src)) as i, av.open(str(dst), "w", format=FORMATS[dst.suffix]) as o:
+        outs = {s.index: o.add_stream_from_template(s) for s in i.streams if s.type in ("video", "audio")}
+        video = i.streams.video[0]
+        shift = int(round(skip / (video.average_rate * video.time_base)))
+        for packet in i.demux(*[i.streams[k] for k in outs]):
+            if packet.dts is None:
+                continue
+            if packet.stream.index == video.index:
+                packet.pts -= shift
+                packet.dts -= shift
+            packet.stream = outs[packet.stream.index]
+            o.mux(packet)
+    return dst
+
+
+def cut_short(src: str | Path, dst: str | Path, *, keep_packets: int, mid_packet: bool) -> Path:
+    """The first bytes of ``src`` (a faststart MP4): up to the start of video packet ``keep_packets``
+    (a copy that stopped at a packet boundary: no decoder error, only frames missing) or into the middle
+    of it (``mid_packet``: the decoder meets a cut packet)."""
+    with av.open(str(src)) as c:
+        spans = [(p.pos, p.size) for p in c.demux(c.streams.video[0]) if p.size]
+    pos, size = spans[keep_packets]
+    end = pos + size // 2 if mid_packet else pos
+    Path(dst).write_bytes(Path(src).read_bytes()[:end])
+    return Path(dst)
+
+
+def damage_packet(src: str | Path, dst: str | Path, k: int) -> Path:
+    """A copy of ``src`` whose video packet ``k`` is overwritten with 0xff bytes (the decoder rejects it)."""
+    with av.open(str(src)) as c:
+        pos, size = [(p.pos, p.size) for p in c.demux(c.streams.video[0]) if p.size][k]
+    data = bytearray(Path(src).read_bytes())
+    data[pos : pos + size] = b"\xff" * size
+    Path(dst).write_bytes(bytes(data))
+    return Path(dst)

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from helpers_colorizer import build_colorize_run  # noqa: E402
-from helpers_media import make_clip  # noqa: E402
+from helpers_media import count, cut_short, make_clip, with_edit_list  # noqa: E402
 from scenecolor.cli import main  # noqa: E402
 from scenecolor.core import media  # noqa: E402
 from scenecolor.workbook import batch  # noqa: E402
@@ -259,3 +260,63 @@ def test_bench_colorize_memory_records_the_rss_curve(run: Path, tmp_path: Path, 
     lines = (out / "curve.csv").read_text().splitlines()
     assert lines[0] == "seconds,frames,rss_mb" and len(lines) >= 3 and lines[-1].split(",")[1] == "50"
     assert (out / "curve.png").is_file() and not list(out.glob("*.mp4"))  # the videos are not kept unless asked
+
+
+# -- header frame counts are hints (edit lists, B-frames); a file cut short or damaged exits 2 with its count ---
+@pytest.fixture(scope="module")
+def phone(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, int]]:
+    """(clip, frames that decode): an x264 B-frame phone clip (rotated, with audio), its ``ffmpeg -ss`` style
+    stream copy with an edit list (the header declares 30 frames, 28 decode), and a faststart copy cut short
+    after 20 frames."""
+    d = tmp_path_factory.mktemp("phone")
+    src = make_clip(d / "bframes.mp4", n=30, bframes=3, rotation=90, audio=["aac"])
+    edit = with_edit_list(src, d / "edit.mp4", 2)
+    fs = make_clip(d / "fs.mp4", n=30, bframes=3, faststart=True)
+    cut = cut_short(fs, d / "cut.mp4", keep_packets=20, mid_packet=False)
+    assert count(src) == (30, 30, 30) and count(edit) == (30, 30, 28) and count(cut) == (30, 20, 20)
+    return {"bframes": (src, 30), "edit": (edit, 28), "cut": (cut, 20)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["edit", "bframes"])
+def test_scenes_colorize_and_gallery_count_the_decoded_frames(run: Path, phone, tmp_path: Path, capsys, name) -> None:
+    src, decoded = phone[name]
+    assert main(["scenes", str(src), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["n_frames"] == decoded
+    warned = f"header declares 30 frames and {decoded} decode" in captured.err
+    assert warned == (name == "edit") and "error" not in captured.err
+
+    out = tmp_path / "out.mp4"
+    args = ["colorize", str(src), "--out", str(out), "--run", str(run), "--references", "2", "--json", "--quiet"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["n_frames"] == decoded
+    assert (f"header declares 30 frames and {decoded} decode" in captured.err) == (name == "edit")
+    assert count(out) == (decoded, decoded, decoded)  # the output's own header agrees with its frames
+    a, b = media.probe_media(src), media.probe_media(out)
+    assert b.rotation == a.rotation == 90 and len(b.audio) == len(a.audio) == 1
+    assert _times(out) == _times(src)
+
+    gallery = tmp_path / "gallery"
+    assert main(["gallery", "build", str(src), "--out", str(gallery), "--run", str(run), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["files_encoded"] == 1 and report["files_skipped"] == [] and report["vectors"] >= 1
+    frames = pd.read_csv(gallery / "table.csv")["frame"]
+    assert frames.between(0, decoded - 1).all()
+
+
+@pytest.mark.slow
+def test_a_clip_cut_short_exits_2_and_says_how_many_frames_decoded(run: Path, phone, tmp_path: Path, capsys) -> None:
+    cut, _ = phone["cut"]
+    message = "(20 frames decoded of 30 declared)"
+    assert main(["scenes", str(cut), "--json"]) == 2
+    assert message in capsys.readouterr().err
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"an earlier result")
+    assert main(["colorize", str(cut), "--out", str(out), "--run", str(run), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "truncated video" in err and message in err
+    assert out.read_bytes() == b"an earlier result"
+    assert main(["gallery", "build", str(cut), "--out", str(tmp_path / "g"), "--run", str(run), "--json"]) == 2
+    assert message in capsys.readouterr().err  # the only source is unreadable: nothing to index

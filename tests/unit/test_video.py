@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from scenecolor.core import video
+from scenecolor.core import media, video
 from scenecolor.core.errors import CorruptVideoError, EmptyVideoError, VideoNotFoundError
 
 
@@ -77,3 +79,66 @@ def test_writer_rejects_bad_frames(tmp_path: Path) -> None:
         with video.VideoWriter(tmp_path / "f.mp4", 25, 48, 32) as writer:
             writer.write(np.zeros((32, 48, 3), np.float32))
     assert not (tmp_path / "f.mp4").exists()
+
+
+# -- header counts are hints: edit lists and B-frames; files cut short or damaged -------------------------------
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from helpers_media import count, cut_short, damage_packet, make_clip, with_edit_list  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def footage(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """B-frame clips as phones write them; two edit-list copies; a faststart clip cut short or damaged."""
+    d = tmp_path_factory.mktemp("footage")
+    src = make_clip(d / "bframes.mp4", n=30, bframes=3)
+    fs = make_clip(d / "faststart.mp4", n=30, bframes=3, faststart=True)
+    clips = {
+        "bframes": src,
+        "edit": with_edit_list(src, d / "edit.mp4", 2),
+        "edit_gop": with_edit_list(src, d / "edit_gop.mp4", 12),  # past the first key frame: packets dropped too
+        "cut": cut_short(fs, d / "cut.mp4", keep_packets=20, mid_packet=False),
+        "cut_mid": cut_short(fs, d / "cut_mid.mp4", keep_packets=20, mid_packet=True),
+        "damaged": damage_packet(fs, d / "damaged.mp4", 15),
+    }
+    # the clips are what they claim to be, by PyAV alone: (declared, packets, decoded)
+    assert count(clips["bframes"]) == (30, 30, 30)
+    assert count(clips["edit"]) == (30, 30, 28)
+    assert count(clips["edit_gop"]) == (30, 20, 18)
+    assert count(clips["cut"]) == (30, 20, 20)
+    return clips
+
+
+@pytest.mark.parametrize("name, decoded", [("edit", 28), ("edit_gop", 18)])
+def test_an_edit_list_is_a_warning_and_the_decoded_frames_count(footage, name: str, decoded: int) -> None:
+    path = footage[name]
+    assert video.probe(path).n_frames == 30  # the header's hint
+    tally = video.DecodeTally()
+    with pytest.warns(video.FrameCountWarning, match=f"declares 30 frames and {decoded} decode"):
+        frames = list(video.iter_frames(path, pixel_format="gray", step=4, tally=tally))
+    assert len(frames) == len(range(0, decoded, 4)) and (tally.declared, tally.decoded) == (30, decoded)
+    with pytest.warns(video.FrameCountWarning):
+        assert video.count_frames(path) == decoded
+    with pytest.warns(video.FrameCountWarning):
+        assert [n for n, _ in media.iter_timed_frames(path)] == list(range(decoded))
+
+
+def test_b_frames_decode_every_frame_without_warning(footage) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert video.count_frames(footage["bframes"]) == 30
+        assert len(video.read_frames(footage["bframes"], size=(16, 16))) == 30
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("cut", r"truncated video '.*cut.mp4': frames stop at 0.80 s of the 1.20 s .*\(20 frames decoded of 30"),
+        ("cut_mid", r"cut_mid.mp4.*\d+ frames decoded"),
+        ("damaged", r"corrupt video '.*damaged.mp4': decoding failed after \d+ frames decoded"),
+    ],
+)
+def test_a_file_cut_short_or_damaged_is_an_error_that_counts_what_decoded(footage, name: str, message: str) -> None:
+    with pytest.raises(CorruptVideoError, match=message):
+        list(video.iter_frames(footage[name], pixel_format="gray"))
+    with pytest.raises(CorruptVideoError, match=message):
+        list(media.iter_timed_frames(footage[name]))

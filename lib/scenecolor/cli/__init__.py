@@ -11,9 +11,22 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import warnings
 from types import ModuleType
 
 from scenecolor.core.errors import ScenecolorError
+
+
+def add_device_argument(parser: argparse.ArgumentParser) -> None:
+    """``--device auto|cpu|cuda`` for a command that runs a network (read by
+    :func:`scenecolor.core.device.resolve_device` when the command runs, so --help imports no torch)."""
+    parser.add_argument(
+        "--device",
+        default="auto",
+        metavar="{auto,cpu,cuda}",
+        help="where the networks run: auto = a CUDA GPU when torch sees one, else the CPU; cuda (or cuda:N) on a "
+        "machine without one runs on the CPU with a warning (default %(default)s)",
+    )
 
 
 def _command_modules() -> list[ModuleType]:
@@ -43,12 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    print(f"scenecolor: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``scenecolor`` command; each command sets ``func(args) -> int``."""
+    """Entry point of the ``scenecolor`` command; each command sets ``func(args) -> int``.
+
+    Warnings (a header frame count the decode contradicts, CUDA asked for on a machine without it)
+    print as one line on stderr, each once.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return int(args.func(args) or 0)
     except ScenecolorError as exc:
         print(f"scenecolor {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -43,7 +43,7 @@ import av
 import numpy as np
 
 from scenecolor.core.errors import CorruptVideoError, EmptyVideoError, ParameterError, VideoError
-from scenecolor.core.video import _open_container, check_decoded_count, decode_failed
+from scenecolor.core.video import DecodeTally, _open_container, decoded_frames
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 AUDIO_FALLBACK = "aac"
@@ -90,7 +90,7 @@ class MediaInfo:
     width: int
     height: int
     fps: float
-    n_frames: int  # as declared by the container; 0 when it does not say
+    n_frames: int  # as declared by the container (0 when it does not say): a hint, frames are counted by decoding
     codec: str
     pix_fmt: str
     time_base: Fraction
@@ -212,32 +212,23 @@ class _BestEffortClock:
 
 
 def iter_timed_frames(
-    path: str | os.PathLike[str], *, wanted: set[int] | None = None
+    path: str | os.PathLike[str], *, wanted: set[int] | None = None, tally: DecodeTally | None = None
 ) -> Iterator[tuple[int, TimedFrame | None]]:
     """Yield ``(n, TimedFrame)`` for every decoded frame (or ``(n, None)`` for frames not in ``wanted``).
 
     Only the frames in ``wanted`` (all when None) are converted to RGB. Errors name the file, as
-    :func:`scenecolor.core.video.iter_frames` does. Timestamps are FFmpeg's best effort (see
+    :func:`scenecolor.core.video.iter_frames` does (a header frame count that differs from the
+    decoded one is a warning; ``tally`` receives both). Timestamps are FFmpeg's best effort (see
     :class:`_BestEffortClock`).
     """
     p = Path(path)
     with _open_container(p) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        declared = int(stream.frames or 0)
-        n = 0
         clock = _BestEffortClock(prefer_dts=container.format.name == "avi")
-        try:
-            for frame in container.decode(stream):
-                pts = clock(frame.pts, frame.dts)
-                if wanted is None or n in wanted:
-                    yield n, TimedFrame(_to_rgb(frame), pts)
-                else:
-                    yield n, None
-                n += 1
-        except av.error.FFmpegError as exc:
-            raise decode_failed(p, n, exc) from exc
-        check_decoded_count(p, n, declared, container.format.name)
+        for n, frame in enumerate(decoded_frames(container, stream, p, tally if tally is not None else DecodeTally())):
+            pts = clock(frame.pts, frame.dts)
+            yield (n, TimedFrame(_to_rgb(frame), pts)) if wanted is None or n in wanted else (n, None)
 
 
 def upright(frame: np.ndarray, rotation: int) -> np.ndarray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -31,27 +32,89 @@ class VideoInfo:
     width: int
     height: int
     fps: float
-    n_frames: int  # as declared by the container; 0 when it does not say
+    n_frames: int  # as declared by the container (0 when it does not say): a hint; count frames by decoding
     codec: str
+
+
+class FrameCountWarning(UserWarning):
+    """The header's frame count differs from the frames that decode.
+
+    Edit lists (trimmed phone clips, ``ffmpeg -ss`` stream copies), B-frame delay and trimmed exports
+    all make them disagree; the decoded frames are what every command uses and reports.
+    """
+
+
+@dataclass
+class DecodeTally:
+    """One pass over a video: what its header declares against what decoded (filled while decoding).
+
+    ``declared_end`` and ``decoded_end`` (seconds) tell a file cut short (it stops well before the
+    duration its header gives) from one whose header merely counts frames an edit list hides.
+    """
+
+    declared: int = 0  # frames the header declares; 0 when it does not say
+    decoded: int = 0  # frames decoded so far
+    frame_s: float = 0.04  # one frame interval at the stream's average rate
+    declared_end: float | None = None  # the stream's start + duration per the header, when it says
+    decoded_end: float | None = None  # the latest decoded frame's timestamp + one frame interval
 
 
 def decode_failed(path: Path, n: int, exc: Exception) -> CorruptVideoError:
     """The error for a decoder that fails after ``n`` frames (a truncated or damaged file)."""
     return CorruptVideoError(
-        f"corrupt video '{path}': decoding failed after {n} frames ({exc.__class__.__name__}); "
-        "the file is probably truncated - re-copy or re-encode it"
+        f"corrupt video '{path}': decoding failed after {n} frames decoded ({exc.__class__.__name__}); "
+        "the file is probably truncated or damaged - re-copy or re-encode it"
     )
 
 
-def check_decoded_count(path: Path, n: int, declared: int, container_format: str) -> None:
-    """EmptyVideoError when nothing decoded; CorruptVideoError when fewer frames decode than the header declares."""
+def check_decoded_count(path: Path, tally: DecodeTally, container_format: str) -> None:
+    """After a full pass: EmptyVideoError when nothing decoded; CorruptVideoError when the file stops more than
+    two frame intervals before the duration its header gives (cut short); a :class:`FrameCountWarning` when the
+    header's frame count merely differs from the decoded one."""
+    n, declared = tally.decoded, tally.declared
     if n == 0:
         raise EmptyVideoError(f"video '{path}' holds no decodable frame (re-encode it or pick another file)")
-    if declared and n < declared and container_format != "avi":  # AVI counts empty (dropped-frame) chunks
+    if not declared or n == declared or container_format == "avi":  # AVI counts empty (dropped-frame) chunks
+        return
+    if (
+        n < declared
+        and tally.declared_end is not None
+        and tally.decoded_end is not None
+        and tally.decoded_end < tally.declared_end - 2 * tally.frame_s
+    ):
         raise CorruptVideoError(
-            f"truncated video '{path}': the header declares {declared} frames but only {n} decode; "
-            "re-copy or re-encode the file"
+            f"truncated video '{path}': frames stop at {tally.decoded_end:.2f} s of the {tally.declared_end:.2f} s "
+            f"its header gives ({n} frames decoded of {declared} declared); re-copy or re-encode the file"
         )
+    warnings.warn(
+        f"video '{path}': its header declares {declared} frames and {n} decode (an edit list, B-frame delay or a "
+        f"trimmed export); the {n} decoded frames are used",
+        FrameCountWarning,
+        stacklevel=2,
+    )
+
+
+def decoded_frames(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: Path, tally: DecodeTally
+) -> Iterator[av.VideoFrame]:
+    """Every frame of ``stream``, counted into ``tally``; decode errors become CorruptVideoError with the count
+    decoded so far, and a complete pass ends with :func:`check_decoded_count`."""
+    tally.declared = int(stream.frames or 0)
+    rate = stream.average_rate or stream.guessed_rate
+    tally.frame_s = float(1 / rate) if rate else 0.04
+    tb = stream.time_base
+    if stream.duration is not None and tb is not None:
+        tally.declared_end = float((stream.duration + (stream.start_time or 0)) * tb)
+    try:
+        for frame in container.decode(stream):
+            tally.decoded += 1
+            if frame.pts is not None and tb is not None:
+                end = float(frame.pts * tb) + tally.frame_s
+                tally.decoded_end = end if tally.decoded_end is None else max(tally.decoded_end, end)
+            yield frame
+    except av.error.FFmpegError as exc:
+        raise decode_failed(path, tally.decoded, exc) from exc
+    check_decoded_count(path, tally, container.format.name)
 
 
 def _check_exists(path: Path) -> None:
@@ -104,6 +167,7 @@ def iter_frames(
     size: tuple[int, int] | None = None,
     step: int = 1,
     fast: bool = False,
+    tally: DecodeTally | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield decoded frames as uint8 arrays, (H, W, 3) for rgb24 or (H, W) for gray.
 
@@ -115,10 +179,13 @@ def iter_frames(
         fast: skip the codec's in-loop deblocking filter (FFmpeg ``skip_loop_filter=all``):
             15-25 % less decode time for H.264/HEVC at 720p, at the price of faint block edges
             that a small working size averages away. For analysis (scene cuts), never for output.
+        tally: filled with the frames decoded (all of them, ``step`` or not) and the header's count.
 
     Raises:
-        VideoNotFoundError, CorruptVideoError, EmptyVideoError: with the file named. A file
-        that stops decoding before the frame count its header declares is reported as truncated.
+        VideoNotFoundError, CorruptVideoError, EmptyVideoError: with the file named. A decode error
+        names how many frames decoded before it; a file that stops well before the duration its
+        header gives is reported as truncated. A header frame count that merely differs from the
+        decoded one (edit lists, B-frame delay) is a :class:`FrameCountWarning`: the decoded frames count.
     """
     if step < 1:
         raise ValueError(f"step must be >= 1, got {step}")
@@ -128,21 +195,13 @@ def iter_frames(
         stream.thread_type = "AUTO"
         if fast:
             stream.codec_context.options = {"skip_loop_filter": "all"}
-        declared = int(stream.frames or 0)
-        n = 0
         width, height = size if size is not None else (None, None)
-        try:
-            for frame in container.decode(stream):
-                if n % step == 0:
-                    if size is not None:
-                        arr = frame.to_ndarray(format=pixel_format, width=width, height=height)
-                    else:
-                        arr = frame.to_ndarray(format=pixel_format)
-                    yield arr
-                n += 1
-        except av.error.FFmpegError as exc:
-            raise decode_failed(p, n, exc) from exc
-        check_decoded_count(p, n, declared, container.format.name)
+        for n, frame in enumerate(decoded_frames(container, stream, p, tally if tally is not None else DecodeTally())):
+            if n % step == 0:
+                if size is not None:
+                    yield frame.to_ndarray(format=pixel_format, width=width, height=height)
+                else:
+                    yield frame.to_ndarray(format=pixel_format)
 
 
 def read_frames(path: str | os.PathLike[str], **kwargs: object) -> np.ndarray:
@@ -151,8 +210,14 @@ def read_frames(path: str | os.PathLike[str], **kwargs: object) -> np.ndarray:
 
 
 def count_frames(path: str | os.PathLike[str]) -> int:
-    """Count decodable frames (decodes the whole file; the header count can be missing or wrong)."""
-    return sum(1 for _ in iter_frames(path, pixel_format="gray", size=(16, 16)))
+    """Count decodable frames (decodes the whole file, converts none; the header count can be missing or wrong)."""
+    p, tally = Path(path), DecodeTally()
+    with _open_container(p) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for _ in decoded_frames(container, stream, p, tally):
+            pass
+    return tally.decoded
 
 
 def _pick_codec() -> str:

@@ -114,7 +114,7 @@ def plan_shots(manifest: Manifest, config: BuildConfig) -> list[ShotPlan]:
         path = manifest.resolve(entry)
         if entry.kind == "video":
             info = video.probe(path)
-            n = info.n_frames or video.count_frames(path)
+            n = video.count_frames(path)  # decoded: a header's count can include frames an edit list hides
             shots = entry.shots or []
             if not shots:
                 plans.append(ShotPlan(f"{entry.id}_s0", entry.id, entry, "real", f"{entry.id}_s0", 0, n, info.fps))

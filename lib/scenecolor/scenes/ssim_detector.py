@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from scenecolor.core.errors import ParameterError
-from scenecolor.core.video import PixelFormat, iter_frames, probe
+from scenecolor.core.video import DecodeTally, PixelFormat, iter_frames, probe
 from scenecolor.scenes.config import SsimConfig
 from scenecolor.scenes.ssim import motion_compensated, ssim_lagged, ssim_pairs
 
@@ -352,8 +352,10 @@ def _timed(frames: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, float]]:
 def run_detector(path: str | os.PathLike[str], detector: CutDetector, *, step: int = 1) -> Detection:
     """Decode ``path`` once, streaming each frame into ``detector``; time decode and scoring apart.
 
-    Raises the :class:`~scenecolor.core.errors.VideoError` subclasses of :mod:`scenecolor.core.video`
-    (missing, empty, corrupt or truncated file), each naming the file.
+    ``n_frames`` of the result counts the decoded frames (a header that declares another count is a
+    :class:`~scenecolor.core.video.FrameCountWarning`). Raises the
+    :class:`~scenecolor.core.errors.VideoError` subclasses of :mod:`scenecolor.core.video` (missing,
+    empty, corrupt or truncated file), each naming the file.
     """
     if step < 1:
         raise ParameterError(f"frame step must be >= 1, got {step}")
@@ -361,17 +363,17 @@ def run_detector(path: str | os.PathLike[str], detector: CutDetector, *, step: i
     size = detector.decode_size(info.width, info.height)
     detector.start(info.fps, step)
     decode_s = push_s = 0.0
-    count = 0
-    frames = iter_frames(path, pixel_format=detector.pixel_format, size=size, step=step, fast=detector.fast_decode)
+    tally = DecodeTally()
+    frames = iter_frames(
+        path, pixel_format=detector.pixel_format, size=size, step=step, fast=detector.fast_decode, tally=tally
+    )
     for frame, dt in _timed(frames):
         decode_s += dt
         t0 = time.perf_counter()
         detector.push(frame)
         push_s += time.perf_counter() - t0
-        count += 1
-    n_frames = max(info.n_frames, (count - 1) * step + 1)
     t0 = time.perf_counter()
-    result = detector.finish(n_frames)
+    result = detector.finish(tally.decoded)  # the frames that decode, whatever the header declares
     result.decode_s = decode_s
     result.score_s = push_s + (time.perf_counter() - t0)
     return result
