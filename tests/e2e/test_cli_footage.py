@@ -17,6 +17,7 @@ import av
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from helpers_colorizer import build_colorize_run  # noqa: E402
@@ -288,18 +289,23 @@ def test_scenes_colorize_and_gallery_count_the_decoded_frames(run: Path, phone, 
     assert warned == (name == "edit") and "error" not in captured.err
 
     out = tmp_path / "out.mp4"
+    device = "cuda" if name == "edit" else "cpu"  # cuda on a machine without one: the CPU, with a warning
     args = ["colorize", str(src), "--out", str(out), "--run", str(run), "--references", "2", "--json", "--quiet"]
-    assert main(args) == 0
+    assert main([*args, "--device", device]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["n_frames"] == decoded
     assert (f"header declares 30 frames and {decoded} decode" in captured.err) == (name == "edit")
+    fallback = device == "cuda" and not torch.cuda.is_available()
+    assert ("torch sees no CUDA GPU on this machine; running on the CPU" in captured.err) == fallback
     assert count(out) == (decoded, decoded, decoded)  # the output's own header agrees with its frames
     a, b = media.probe_media(src), media.probe_media(out)
     assert b.rotation == a.rotation == 90 and len(b.audio) == len(a.audio) == 1
     assert _times(out) == _times(src)
 
     gallery = tmp_path / "gallery"
-    assert main(["gallery", "build", str(src), "--out", str(gallery), "--run", str(run), "--json"]) == 0
+    assert (
+        main(["gallery", "build", str(src), "--out", str(gallery), "--run", str(run), "--json", "--device", "cpu"]) == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["files_encoded"] == 1 and report["files_skipped"] == [] and report["vectors"] >= 1
     frames = pd.read_csv(gallery / "table.csv")["frame"]
@@ -320,3 +326,13 @@ def test_a_clip_cut_short_exits_2_and_says_how_many_frames_decoded(run: Path, ph
     assert out.read_bytes() == b"an earlier result"
     assert main(["gallery", "build", str(cut), "--out", str(tmp_path / "g"), "--run", str(run), "--json"]) == 2
     assert message in capsys.readouterr().err  # the only source is unreadable: nothing to index
+
+
+@pytest.mark.slow
+def test_an_unknown_device_exits_2_before_anything_is_written(run: Path, phone, tmp_path: Path, capsys) -> None:
+    src, _ = phone["bframes"]
+    out = tmp_path / "out.mp4"
+    assert main(["colorize", str(src), "--out", str(out), "--run", str(run), "--device", "gpu", "--quiet"]) == 2
+    assert "device 'gpu' is not one of auto, cpu, cuda" in capsys.readouterr().err and not out.exists()
+    assert main(["gallery", "build", str(src), "--out", str(tmp_path / "g"), "--run", str(run), "--device", "tpu"]) == 2
+    assert "device 'tpu'" in capsys.readouterr().err and not (tmp_path / "g").exists()

@@ -26,3 +26,24 @@ def test_cuda_absent_falls_back_to_cpu_with_a_warning():
 def test_unknown_names_are_refused(bad):
     with pytest.raises(ParameterError, match="device"):
         resolve_device(bad)
+
+
+NETWORK_COMMANDS = [
+    ["colorize", "in.mp4", "--out", "out.mp4"],
+    ["gallery", "build", "media", "--out", "gallery"],
+    ["exemplar-eval", "clip.mp4"],
+    ["embed-train", "--store", "s", "--out", "o"],
+    ["bench", "colorize"],
+    ["bench", "colorize-memory"],
+    ["bench", "embed"],
+    ["bench", "gallery"],
+]
+
+
+@pytest.mark.parametrize("argv", NETWORK_COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_every_command_that_runs_a_network_takes_device(argv):
+    from scenecolor.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(argv).device == "auto"
+    assert parser.parse_args([*argv, "--device", "cuda"]).device == "cuda"

@@ -7,6 +7,8 @@ import json
 import signal
 from pathlib import Path
 
+from scenecolor.cli import add_device_argument
+
 
 # -- many files (issue 14): DIR_OR_GLOB --out-dir OUT [--jobs N] [--dask ADDRESS] ---------------
 def _is_many(args: argparse.Namespace) -> bool:
@@ -31,6 +33,7 @@ def _colorize_many(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         reference_files=args.reference or None,
         gallery=args.gallery,
+        device=args.device,
     )
     root = find_videos(args.video)[0]
 
@@ -76,6 +79,7 @@ def _colorize_one(args: argparse.Namespace) -> int:
         backend=args.backend,
         progress=not args.quiet,
         gallery=args.gallery,
+        device=args.device,
     )
     if args.json:
         print(json.dumps(summary.to_json()))
@@ -143,6 +147,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print a JSON summary (scenes and their references)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device_argument(p)
     p.set_defaults(func=_colorize)
 
 
@@ -151,6 +156,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     from scenecolor.colorize.bench import TARGET_MS_PER_FRAME, bench_colorize
     from scenecolor.colorize.model import load_colorizer
+    from scenecolor.core.device import resolve_device
 
     model, flow_method = None, "dis_fast"
     if args.run is not None:  # the network a user's `scenecolor colorize --run` runs, its flow method included
@@ -166,6 +172,7 @@ def _bench(args: argparse.Namespace) -> int:
         threads=args.threads,
         model=model,
         flow_method=flow_method,
+        device=resolve_device(args.device),
     )
     if args.json:
         print(json.dumps(result.to_dict()))
@@ -176,7 +183,8 @@ def _bench(args: argparse.Namespace) -> int:
     print(
         f"\n{result.ms_per_frame_best:.1f} ms per {result.resolution}x{result.resolution} frame with {result.n_refs} "
         "references "
-        f"(best of {result.repeats}, median {result.ms_per_frame_median:.1f}) on {result.threads} CPU threads: "
+        f"(best of {result.repeats}, median {result.ms_per_frame_median:.1f}) on "
+        f"{result.device if result.device != 'cpu' else f'{result.threads} CPU threads'}: "
         f"{result.speedup_vs_paper:.0f}x the paper's 2.6 s (RTX 3090); {verdict} the {TARGET_MS_PER_FRAME:.0f} ms "
         "target.\n"
         f"{result.gflop_per_frame:.3f} GFLOP per frame would take {result.ms_at_matmul_rate:.1f} ms at this machine's "
@@ -206,4 +214,5 @@ def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
         "full-width network",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_device_argument(p)
     p.set_defaults(func=_bench)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from scenecolor.cli import add_device_argument
+
 
 def _bench(args: argparse.Namespace) -> int:
     from scenecolor.core.errors import ParameterError
@@ -24,6 +26,7 @@ def _bench(args: argparse.Namespace) -> int:
         references=args.references,
         keep_video=args.keep_video,
         progress=not args.quiet,
+        device=args.device,
     )
     if args.json:
         print(json.dumps({k: v for k, v in result.to_dict().items() if k != "curve"}))
@@ -63,4 +66,5 @@ def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-video", action="store_true", help="keep the generated and colorized videos")
     p.add_argument("--json", action="store_true", help="print the result (without the curve) as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device_argument(p)
     p.set_defaults(func=_bench)

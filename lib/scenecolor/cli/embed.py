@@ -9,17 +9,23 @@ from __future__ import annotations
 import argparse
 import subprocess
 
+from scenecolor.cli import add_device_argument
 from scenecolor.embed.config import BACKBONES, POOLINGS, add_train_arguments, train_argv
 
 
 def _bench(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from scenecolor.core.device import resolve_device
     from scenecolor.embed.bench import bench_extraction
     from scenecolor.retrieval.bench import bench_search
 
-    ext = bench_extraction(args.backbone, args.size, args.batch, args.batches, pooling=args.pooling)
-    print(f"feature extraction ({ext.backbone} + {args.pooling} GeM, {ext.size}x{ext.size}, batch {ext.batch}, fp32):")
+    device = resolve_device(args.device)
+    ext = bench_extraction(args.backbone, args.size, args.batch, args.batches, pooling=args.pooling, device=device)
+    print(
+        f"feature extraction ({ext.backbone} + {args.pooling} GeM, {ext.size}x{ext.size}, batch {ext.batch}, fp32, "
+        f"{device}):"
+    )
     print(f"  measured        {ext.frames_per_s:8.2f} frames/s")
     print(f"  model           {ext.gflop_per_frame:8.2f} GFLOP/frame ({ext.gflop_per_frame / 2:.2f} G multiply-adds)")
     print(f"  matmul rate     {ext.matmul_gflops:8.1f} GFLOP/s (fp32, measured now)")
@@ -66,6 +72,7 @@ def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--refine", type=int, default=64, help="IVF-PQ candidates re-ranked exactly, x k (default %(default)s)"
     )
+    add_device_argument(p)
     p.set_defaults(func=_bench)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from scenecolor.cli import add_device_argument
+
 
 def _run(args: argparse.Namespace) -> int:
     from scenecolor.core.artifacts import atomic_write_json
@@ -42,7 +44,7 @@ def _exemplar(args: argparse.Namespace) -> int:
     from scenecolor.evaluate.protocol import ColorizerMethod
     from scenecolor.workbook.runs import open_backend, resolve_run_dir
 
-    backend = open_backend(resolve_run_dir(args.run), args.backend)
+    backend = open_backend(resolve_run_dir(args.run), args.backend, args.device)
     ours = ColorizerMethod(backend, clip_len=args.clip_len)
     methods = [ours] + [m for m in exemplar_baselines() if args.welsh or not m.name.startswith("Welsh")]
     rows = []
@@ -90,4 +92,5 @@ def register_exemplar(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--clip-len", type=int, default=8, help="frames the network sees at once (default %(default)s)")
     p.add_argument("--welsh", action="store_true", help="also run Welsh et al. (slow at large widths)")
     p.add_argument("--json", default="", help="write per-clip rows and the summary to this JSON file")
+    add_device_argument(p)
     p.set_defaults(func=_exemplar)

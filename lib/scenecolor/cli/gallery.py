@@ -7,6 +7,7 @@ import json
 import sys
 import warnings
 
+from scenecolor.cli import add_device_argument
 from scenecolor.embed.config import POOLINGS
 
 
@@ -26,6 +27,7 @@ def _build(args: argparse.Namespace) -> int:
             exact_max=args.exact_max,
             batch_size=args.batch_size,
             workers=args.workers,
+            device=args.device,
         )
     if args.json:
         print(json.dumps(report.to_json()))
@@ -75,10 +77,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="threads, each decoding a chunk of files and encoding it on one core (default %(default)s)",
     )
     b.add_argument("--json", action="store_true", help="print the build report as JSON")
+    add_device_argument(b)
     b.set_defaults(func=_build)
 
 
 def _bench(args: argparse.Namespace) -> int:
+    from scenecolor.core.device import resolve_device
     from scenecolor.retrieval.bench import bench_gallery
 
     row = bench_gallery(
@@ -90,6 +94,7 @@ def _bench(args: argparse.Namespace) -> int:
         workers=args.workers,
         scenes=args.scenes,
         work_dir=args.work_dir,
+        device=resolve_device(args.device),
     )
     if args.json:
         print(json.dumps(row))
@@ -124,4 +129,5 @@ def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--scenes", type=int, default=50, help="scenes queried for the search time (default %(default)s)")
     p.add_argument("--work-dir", default=None, help="keep the synthetic images here between runs")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_device_argument(p)
     p.set_defaults(func=_bench)

@@ -29,7 +29,7 @@ from scenecolor.colorize.model import (
     size_mb,
 )
 from scenecolor.core.errors import ParameterError
-from scenecolor.core.timing import matmul_gflops
+from scenecolor.core.timing import matmul_gflops, synchronize
 
 PAPER_SECONDS_PER_FRAME = paper.SECONDS_PER_FRAME  # quoted (RTX 3090)
 TARGET_MS_PER_FRAME = 52.0  # our target: 50x faster than the paper's quoted 2.6 s
@@ -77,6 +77,7 @@ class ColorizeBench:
     ms_network_per_frame: float = 0.0  # the network alone (best of the repeats)
     ms_flow_per_frame: float = 0.0  # the flow candidates: direct warp + forward and backward propagation (best)
     flow_method: str = "dis_fast"
+    device: str = "cpu"  # where the network ran (the flow candidates always run on the CPU)
 
     @property
     def ms_at_matmul_rate(self) -> float:
@@ -179,12 +180,14 @@ def bench_colorize(
     model: SceneColorizer | None = None,
     seed: int = 0,
     flow_method: str = "dis_fast",
+    device: str | torch.device = "cpu",
 ) -> ColorizeBench:
     """Time the colorizer at ``resolution`` with ``n_refs`` references on clips of ``clip_len`` frames.
 
     Without ``model`` a freshly initialised full-width network is timed (speed does not depend on
     the weights). The model is timed as :func:`prepare_for_inference` leaves it (as the CLI runs it).
-    ``threads`` sets torch's thread count for the run (default: leave it).
+    ``threads`` sets torch's thread count for the run (default: leave it). ``device``: where the network runs
+    (its matmul rate is measured there too); the flow candidates run on the CPU as in ``scenecolor colorize``.
     """
     if not 1 <= n_refs <= 5 or clip_len < 1 or repeats < 1:
         raise ParameterError(
@@ -196,22 +199,31 @@ def bench_colorize(
     try:
         torch.manual_seed(seed)
         original = model or SceneColorizer(ColorizerConfig(resolution=resolution))
-        net = prepare_for_inference(original)  # BN folded, channels-last: how the CLI runs it
+        net = prepare_for_inference(original).to(device)  # BN folded, channels-last: how the CLI runs it
         gray, refs_lab = _moving_texture(clip_len, n_refs, resolution, seed)
         guide_cfg = GuideConfig(method=flow_method)  # type: ignore[arg-type]
         L_np, anchor = gray[0, 0].numpy() * 100.0, refs_lab[0, 0].permute(1, 2, 0).numpy()
+        gray, refs_lab = gray.to(device), refs_lab.to(device)
+
+        def guides() -> torch.Tensor:
+            return torch.from_numpy(scene_guides(L_np, anchor, guide_cfg)).permute(3, 0, 1, 2)[None].to(device)
+
         with torch.inference_mode():
             feats = net.encode_references(refs_lab)
-            guide = torch.from_numpy(scene_guides(L_np, anchor, guide_cfg)).permute(3, 0, 1, 2)[None].contiguous()
+            guide = guides()
             net.colorize(gray, feats, guide)  # warm-up
+            synchronize(device)
             clip_times, net_times, flow_times, ref_times, cpu_times = [], [], [], [], []
             for _ in range(repeats):
                 t0 = time.perf_counter()
                 feats = net.encode_references(refs_lab)
+                synchronize(device)
                 t1, c1 = time.perf_counter(), time.process_time()
-                guide = torch.from_numpy(scene_guides(L_np, anchor, guide_cfg)).permute(3, 0, 1, 2)[None].contiguous()
+                guide = guides()
+                synchronize(device)
                 tf = time.perf_counter()
                 net.colorize(gray, feats, guide)
+                synchronize(device)
                 t2, c2 = time.perf_counter(), time.process_time()
                 ref_times.append(t1 - t0)
                 clip_times.append((t2 - t1) / clip_len)
@@ -233,12 +245,13 @@ def bench_colorize(
             ms_refs_per_scene=1e3 * min(ref_times),
             gflop_per_frame=flops_clip / clip_len / 1e9,
             gflop_refs=flops_refs / 1e9,
-            matmul_gflops=matmul_gflops(),
+            matmul_gflops=matmul_gflops(device=device),
             repeats=repeats,
             load_average=os.getloadavg()[0],
             ms_network_per_frame=1e3 * min(net_times),
             ms_flow_per_frame=1e3 * min(flow_times),
             flow_method=flow_method,
+            device=str(device),
         )
     finally:
         torch.set_num_threads(old_threads)

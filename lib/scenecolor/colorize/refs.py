@@ -21,6 +21,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import torch
 
 from scenecolor.core.artifacts import sha256_file
 from scenecolor.core.color import rgb_to_lab
@@ -74,9 +75,11 @@ class ReferenceFinder:
         embedder: Path,
         pool: str = "open",
         index: Path | None = None,
+        device: str | torch.device = "cpu",
     ) -> ReferenceFinder:
         """A finder over notebook 03's feature store (``open`` = its train-split rows) searched with the
-        index notebook 03 wrote over exactly those rows (``index``; built here, exact, when None)."""
+        index notebook 03 wrote over exactly those rows (``index``; built here, exact, when None); the
+        query frames are encoded on ``device``."""
         if pool == "open":
             train = features.meta["split"].to_numpy() == "train"
             features = features.subset(train) if train.any() else features
@@ -96,7 +99,7 @@ class ReferenceFinder:
             return [{"source": str(s), "frame": int(f)} for s, f in zip(rows["source"], rows["source_frame"])]
 
         return cls(
-            encode=query_encoder(model, train_cfg.input_size),
+            encode=query_encoder(model, train_cfg.input_size, device),
             index=search,
             features=features.features,
             ids=features.meta["frame_id"].to_numpy().astype(np.int64),
@@ -105,8 +108,11 @@ class ReferenceFinder:
         )
 
     @classmethod
-    def from_gallery(cls, gallery: Gallery, embedder: Path, prep: Preprocess) -> ReferenceFinder:
-        """A finder over a user's gallery; refused when the gallery was encoded by another embedder."""
+    def from_gallery(
+        cls, gallery: Gallery, embedder: Path, prep: Preprocess, device: str | torch.device = "cpu"
+    ) -> ReferenceFinder:
+        """A finder over a user's gallery (queries encoded on ``device``); refused when the gallery was encoded by
+        another embedder."""
         digest = sha256_file(embedder)
         if gallery.encoder.embedder_sha256 != digest:
             raise ParameterError(
@@ -115,7 +121,7 @@ class ReferenceFinder:
             )
         model, train_cfg = load_trained_embedder(embedder)
         return cls(
-            encode=query_encoder(model, train_cfg.input_size),
+            encode=query_encoder(model, train_cfg.input_size, device),
             index=gallery.index,
             features=gallery.features,
             ids=np.arange(len(gallery), dtype=np.int64),

@@ -511,7 +511,12 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", required=True, help="frame store folder (00_data_prep artifacts or its frames/)")
     p.add_argument("--references", required=True, help="references.csv of 03_reference_selection")
     p.add_argument("--out", required=True, help="output folder (colorizer.pt)")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument(
+        "--device",
+        default="auto",
+        metavar="{auto,cpu,cuda}",
+        help="auto (CUDA when torch sees a GPU, else the CPU), cpu or cuda (default %(default)s)",
+    )
     p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
     p.add_argument("--stop-after", type=int, default=None, help="stop after this epoch (simulates an interruption)")
     for f in fields(TrainConfig):

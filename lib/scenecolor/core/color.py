@@ -151,7 +151,7 @@ def torch_srgb8_to_lightness(rgb8: torch.Tensor, dim: int = 1) -> torch.Tensor:
     _check_channels(rgb8, dim, "rgb8")
     if rgb8.dtype != torch.uint8:
         raise DataError(f"rgb8 must be uint8, got {rgb8.dtype}")
-    table = _torch_linear(torch.arange(256, dtype=torch.float32) / 255.0)
+    table = _torch_linear(torch.arange(256, dtype=torch.float32, device=rgb8.device) / 255.0)
     return _torch_lightness_of_linear(torch.take(table, rgb8.long()), dim)
 
 

@@ -9,11 +9,24 @@ from contextlib import contextmanager
 import torch
 
 
-def matmul_gflops(n: int = 1024, repeats: int = 5) -> float:
-    """Best-of-``repeats`` fp32 matrix-multiply rate (GFLOP/s, 2 n^3 per product) with torch's threads."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.mm(a, b)  # warm-up
-    return 2 * n**3 / best_seconds(lambda: torch.mm(a, b), repeats) / 1e9
+def synchronize(device: str | torch.device) -> None:
+    """Wait for the work queued on ``device`` (CUDA runs asynchronously; the CPU needs nothing)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_gflops(n: int = 1024, repeats: int = 5, device: str | torch.device = "cpu") -> float:
+    """Best-of-``repeats`` fp32 matrix-multiply rate (GFLOP/s, 2 n^3 per product) on ``device`` (the CPU with
+    torch's threads)."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+
+    def product() -> None:
+        torch.mm(a, b)
+        synchronize(device)
+
+    product()  # warm-up
+    return 2 * n**3 / best_seconds(product, repeats) / 1e9
 
 
 def best_seconds(run: Callable[[], object], repeats: int) -> float:

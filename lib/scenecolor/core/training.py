@@ -25,6 +25,7 @@ import torch.distributed as dist
 from torch import nn
 
 from scenecolor.core.artifacts import atomic_torch_save
+from scenecolor.core.device import resolve_device
 from scenecolor.core.errors import CheckpointError, ParameterError
 
 CHECKPOINT_FORMAT = 1
@@ -62,15 +63,20 @@ def setup_distributed(device: str | None = None) -> DistInfo:
     """Read torchrun's RANK / WORLD_SIZE / LOCAL_RANK and join the process group when needed.
 
     With ``WORLD_SIZE`` > 1 the default process group is initialised (NCCL on CUDA, gloo
-    otherwise); with one process nothing is initialised. ``device`` ("cpu", "cuda") overrides
-    the automatic choice (CUDA when available, one GPU per local rank).
+    otherwise); with one process nothing is initialised. ``device`` (auto, cpu, cuda, cuda:N; None = auto) is
+    read by :func:`scenecolor.core.device.resolve_device`: CUDA when available, one GPU per local rank
+    (cuda:N picks GPU N for a single process); cuda on a machine without one trains on the CPU with a warning.
     """
     rank = _env_int("RANK", 0)
     world_size = _env_int("WORLD_SIZE", 1)
     local_rank = _env_int("LOCAL_RANK", 0)
-    use_cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
+    chosen = resolve_device(device or "auto")
+    use_cuda = chosen.type == "cuda"
     if use_cuda:
-        dev = torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
+        if chosen.index is not None and world_size == 1:
+            dev = chosen
+        else:
+            dev = torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
         torch.cuda.set_device(dev)
     else:
         dev = torch.device("cpu")

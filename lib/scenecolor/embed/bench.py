@@ -16,7 +16,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from scenecolor.core.errors import ParameterError
-from scenecolor.core.timing import best_seconds, matmul_gflops, torch_threads
+from scenecolor.core.timing import best_seconds, matmul_gflops, synchronize, torch_threads
 from scenecolor.embed.model import Embedder, EmbedderConfig, inference_copy
 
 
@@ -62,8 +62,10 @@ def bench_extraction(
     batches: int = 3,
     seed: int = 0,
     pooling: str = "gem",
+    device: str | torch.device = "cpu",
 ) -> ExtractionBench:
-    """Frames/s of embedding random frames (best of ``batches`` timed batches after a warm-up).
+    """Frames/s of embedding random frames (best of ``batches`` timed batches after a warm-up) on ``device``,
+    against the matmul rate measured on the same device.
 
     The network runs as the gallery and query encoders run it (batch norms folded, channels-last, inference mode).
     """
@@ -72,11 +74,16 @@ def bench_extraction(
     torch.manual_seed(seed)
     model = Embedder(EmbedderConfig(backbone=backbone, pooling=pooling)).eval()
     gflop = flops_per_frame(model, size) / 1e9
-    model = inference_copy(model)
-    x = torch.rand(batch, 3, size, size).contiguous(memory_format=torch.channels_last)
-    model(x)  # warm-up
-    best = best_seconds(lambda: model(x), batches)
-    return ExtractionBench(backbone, size, batch, batch / best, gflop, matmul_gflops())
+    model = inference_copy(model).to(device)
+    x = torch.rand(batch, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
+
+    def forward() -> None:
+        model(x)
+        synchronize(device)
+
+    forward()  # warm-up
+    best = best_seconds(forward, batches)
+    return ExtractionBench(backbone, size, batch, batch / best, gflop, matmul_gflops(device=device))
 
 
 def side_by_side_rate(

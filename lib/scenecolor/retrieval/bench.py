@@ -120,6 +120,7 @@ def bench_gallery(
     queries_per_scene: int = 3,
     work_dir: str | os.PathLike[str] | None = None,
     seed: int = 0,
+    device: str | torch.device = "cpu",
 ) -> dict[str, Any]:
     """`scenecolor gallery build` speed on ``n_images`` synthetic 640x360 JPEGs against the embedder's FLOP
     floor measured in the same run, and the search time per scene (``queries_per_scene`` grey queries,
@@ -128,17 +129,21 @@ def bench_gallery(
     The network is the embedder's architecture at its initial weights (speed does not depend on
     the weights). "Network alone" is timed on ready tensors twice: one network on all threads, and
     ``workers`` single-threaded copies side by side, as the build runs it. ``work_dir`` keeps the images
-    between runs (they are made once).
+    between runs (they are made once). ``device``: where the network runs, its floor measured there too (on a
+    GPU the side-by-side single-threaded CPU copies are not timed).
     """
     if n_images < 1 or scenes < 1:
         raise ParameterError(f"gallery bench needs images >= 1 and scenes >= 1, got {n_images}, {scenes}")
     torch.manual_seed(seed)
     model = Embedder(EmbedderConfig(backbone=backbone, pooling=pooling)).eval()
-    floor = bench_extraction(backbone, input_size, batch=batch_size, batches=2, seed=seed, pooling=pooling)
+    floor = bench_extraction(
+        backbone, input_size, batch=batch_size, batches=2, seed=seed, pooling=pooling, device=device
+    )
     # the build runs one single-threaded copy per worker, or one network on all threads with a single worker
+    side_by_side = workers > 1 and torch.device(device).type == "cpu"
     copies = (
         [side_by_side_rate(backbone, input_size, batch_size, workers, seed=seed, pooling=pooling)]
-        if workers > 1
+        if side_by_side
         else []
     )
     with tempfile.TemporaryDirectory(prefix="scenecolor-gallery-bench-") as tmp:
@@ -147,7 +152,7 @@ def bench_gallery(
         synthetic_images(base / "images", n_images, seed=seed)
         make_s = time.perf_counter() - t0
         out = Path(tmp) / "gallery"
-        encode = model_encoder(model, input_size, grey=gallery_is_grey(pairing))
+        encode = model_encoder(model, input_size, device, grey=gallery_is_grey(pairing))
         spec = EncoderSpec("bench", backbone, input_size, pairing, {"size": 224, "mean_filter": 3})
         report = build_gallery(
             [base / "images"],
@@ -160,13 +165,15 @@ def bench_gallery(
         )
         # the floor again after the build: the machine's peak is the best of both measurements (a busy moment
         # during one of them can only lower it, which would flatter the ratio)
-        again = bench_extraction(backbone, input_size, batch=batch_size, batches=2, seed=seed, pooling=pooling)
+        again = bench_extraction(
+            backbone, input_size, batch=batch_size, batches=2, seed=seed, pooling=pooling, device=device
+        )
         network_fps = max(floor.frames_per_s, again.frames_per_s)
-        if workers > 1:
+        if side_by_side:
             copies.append(side_by_side_rate(backbone, input_size, batch_size, workers, seed=seed, pooling=pooling))
         floor = max(floor, again, key=lambda b: b.matmul_gflops)
         gallery = Gallery.open(out)
-        query = query_encoder(model, input_size)
+        query = query_encoder(model, input_size, device)
         frames = gallery.load_frames(range(min(len(gallery), scenes * queries_per_scene)), Preprocess())
         reps = max(1, -(-scenes * queries_per_scene // len(frames)))
         frames = np.concatenate([frames] * reps)[: scenes * queries_per_scene]

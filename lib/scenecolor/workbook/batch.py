@@ -49,6 +49,7 @@ class FileTask:
     run_key: str  # digest of the run folder and its colorizer checkpoint
     options: dict[str, Any]  # references, backend, clip_len
     threads: int = 1  # torch / OpenCV threads for this task
+    device: str = "cpu"  # auto, cpu or cuda: where the networks run (not an option of the output: no re-run)
 
 
 @dataclass
@@ -195,6 +196,7 @@ def run_task(task: FileTask, *, progress: bool = False) -> FileResult:
             clip_len=task.options.get("clip_len"),
             reference_files=task.options.get("reference_files"),
             gallery=task.options.get("gallery"),
+            device=task.device,
         )
         result.status, result.frames, result.media = "done", summary.n_frames, summary.media
         result.seconds = round(time.perf_counter() - t0, 3)
@@ -279,8 +281,9 @@ def plan(
     jobs: int = 1,
     reference_files: list[str] | None = None,
     gallery: str | None = None,
+    device: str = "cpu",
 ) -> list[FileTask]:
-    """The tasks for every input of ``spec``, outputs under ``out_dir``."""
+    """The tasks for every input of ``spec``, outputs under ``out_dir`` (networks on ``device``: auto, cpu, cuda)."""
     if jobs < 1:
         raise ParameterError(f"--jobs must be >= 1, got {jobs}")
     root, files = find_videos(spec)
@@ -296,7 +299,8 @@ def plan(
     if gallery is not None:
         options["gallery"] = str(Path(gallery).resolve())
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    return [FileTask(str(f), str(o), str(Path(run_dir).resolve()), key, options, threads) for f, o in zip(files, outs)]
+    run = str(Path(run_dir).resolve())
+    return [FileTask(str(f), str(o), run, key, options, threads, device) for f, o in zip(files, outs)]
 
 
 def colorize_many(

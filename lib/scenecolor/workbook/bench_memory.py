@@ -195,6 +195,7 @@ def bench_colorize_memory(
     references: int = 5,
     keep_video: bool = False,
     progress: bool = True,
+    device: str = "cpu",
     interval: float = 0.25,
 ) -> MemoryBench:
     """Make the video, colorize it while sampling RSS, write ``curve.csv`` and ``memory.json`` to ``out_dir``."""
@@ -211,7 +212,13 @@ def bench_colorize_memory(
     t0 = time.perf_counter()
     try:
         summary = colorize_with_run(
-            video, out / "colorized.mp4", run_dir=run_dir, references=references, progress=progress, on_frames=on_frames
+            video,
+            out / "colorized.mp4",
+            run_dir=run_dir,
+            references=references,
+            progress=progress,
+            on_frames=on_frames,
+            device=device,
         )
     finally:
         sampler.stop()

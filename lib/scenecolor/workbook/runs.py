@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
 from scenecolor.colorize.backend import ColorizerBackend, TorchColorizer
 from scenecolor.colorize.exemplar import load_references
 from scenecolor.colorize.refs import ReferenceFinder
 from scenecolor.colorize.video import ColorizeSummary, colorize_video_file
 from scenecolor.core.artifacts import read_json, sha256_file
+from scenecolor.core.device import resolve_device
 from scenecolor.core.errors import MissingUpstreamError, ParameterError
 from scenecolor.core.paths import checkout_root
 from scenecolor.core.video import probe
@@ -73,11 +75,15 @@ def colorizer_checkpoint(run_dir: str | os.PathLike[str]) -> Path:
     return step_file(Path(run_dir), "04_colorizer_training", COLORIZER_FILE)
 
 
-def open_backend(run_dir: str | os.PathLike[str], backend: str = "torch") -> ColorizerBackend:
-    """The run's trained colorizer as a backend: ``torch`` (colorizer.pt) or ``onnx`` (notebook 06's export)."""
+def open_backend(
+    run_dir: str | os.PathLike[str], backend: str = "torch", device: str | torch.device = "cpu"
+) -> ColorizerBackend:
+    """The run's trained colorizer as a backend: ``torch`` (colorizer.pt, run on ``device``) or ``onnx``
+    (notebook 06's export, ONNX Runtime on the CPU whatever ``device`` says)."""
     run = Path(run_dir)
     if backend == "torch":
-        return TorchColorizer.from_checkpoint(step_file(run, "04_colorizer_training", COLORIZER_FILE))
+        path = step_file(run, "04_colorizer_training", COLORIZER_FILE)
+        return TorchColorizer.from_checkpoint(path, resolve_device(str(device)))
     if backend == "onnx":
         return onnx_colorizer(step_file(run, "06_edge_export", COLORIZER_ONNX).parent)
     raise ParameterError(f"backend must be 'torch' or 'onnx', got {backend!r}")
@@ -95,19 +101,20 @@ def cut_config(run: Path) -> SsimConfig:
     return SsimConfig(**{k: v for k, v in params.items() if k in names})
 
 
-def reference_finder(run: Path, pool: str = "open") -> ReferenceFinder:
-    """The run's frame store, embedder (01), feature store and ``open``-pool faiss index (03) as a ReferenceFinder."""
+def reference_finder(run: Path, pool: str = "open", device: str | torch.device = "cpu") -> ReferenceFinder:
+    """The run's frame store, embedder (01), feature store and ``open``-pool faiss index (03) as a ReferenceFinder
+    (query frames encoded on ``device``)."""
     embedder = step_file(run, "01_embedder_training", EMBEDDER_FILE)
     features = FeatureStore.open(step_file(run, "03_reference_selection", "features"))
     index = step_file(run, "03_reference_selection", OPEN_INDEX_FILE) if pool == "open" else None
-    return ReferenceFinder.from_files(frame_store(run), features, embedder, pool, index=index)
+    return ReferenceFinder.from_files(frame_store(run), features, embedder, pool, index=index, device=device)
 
 
 # -- galleries: `scenecolor gallery build` and `scenecolor colorize --gallery` (issue 13) ---------------
 
 
-def gallery_encoder(run: Path) -> tuple[object, EncoderSpec]:
-    """The run's gallery-side encoder (embedder of 01, pre-processing of 00) and what identifies it."""
+def gallery_encoder(run: Path, device: str | torch.device = "cpu") -> tuple[object, EncoderSpec]:
+    """The run's gallery-side encoder (embedder of 01 on ``device``, pre-processing of 00) and what identifies it."""
     embedder = step_file(run, "01_embedder_training", EMBEDDER_FILE)
     model, train_cfg = load_trained_embedder(embedder)
     prep = frame_store(run).preprocess
@@ -118,7 +125,7 @@ def gallery_encoder(run: Path) -> tuple[object, EncoderSpec]:
         pairing=train_cfg.pairing,
         preprocess={"size": prep.size, "mean_filter": prep.mean_filter, "resize_mode": prep.resize_mode},
     )
-    return pool_encoder(model, train_cfg), spec
+    return pool_encoder(model, train_cfg, device), spec
 
 
 def build_gallery_with_run(
@@ -126,11 +133,13 @@ def build_gallery_with_run(
     out: str | os.PathLike[str],
     *,
     run_dir: str | os.PathLike[str] | None = None,
+    device: str | torch.device = "cpu",
     **kwargs: Any,
 ) -> BuildReport:
-    """``scenecolor gallery build``: index ``sources`` into ``out`` with the run's embedder and settings."""
+    """``scenecolor gallery build``: index ``sources`` into ``out`` with the run's embedder and settings; ``device``
+    as :func:`scenecolor.core.device.resolve_device` reads it (auto, cpu, cuda)."""
     run = resolve_run_dir(run_dir)
-    encode, spec = gallery_encoder(run)
+    encode, spec = gallery_encoder(run, resolve_device(str(device)))
     return build_gallery(
         sources,
         out,
@@ -142,16 +151,19 @@ def build_gallery_with_run(
     )
 
 
-def gallery_finder(run: Path, gallery: str | os.PathLike[str], scratch: str | os.PathLike[str]) -> ReferenceFinder:
-    """A finder over ``gallery``: a gallery folder, or a folder of media indexed first into ``scratch``."""
+def gallery_finder(
+    run: Path, gallery: str | os.PathLike[str], scratch: str | os.PathLike[str], device: str | torch.device = "cpu"
+) -> ReferenceFinder:
+    """A finder over ``gallery``: a gallery folder, or a folder of media indexed first into ``scratch`` (the
+    embedder on ``device``)."""
     folder = Path(gallery)
     if not folder.exists():
         raise ParameterError(f"--gallery '{folder}' does not exist; give a gallery folder or a folder of images/videos")
     if not (folder / GALLERY_FILE).is_file():
-        build_gallery_with_run([folder], scratch, run_dir=run)
+        build_gallery_with_run([folder], scratch, run_dir=run, device=device)
         folder = Path(scratch)
     embedder = step_file(run, "01_embedder_training", EMBEDDER_FILE)
-    return ReferenceFinder.from_gallery(Gallery.open(folder), embedder, frame_store(run).preprocess)
+    return ReferenceFinder.from_gallery(Gallery.open(folder), embedder, frame_store(run).preprocess, device)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -170,10 +182,13 @@ def colorize_with_run(
     finder: ReferenceFinder | None = None,
     gallery: str | os.PathLike[str] | None = None,
     on_frames: Callable[[int], None] | None = None,
+    device: str = "cpu",
 ) -> ColorizeSummary:
     """``scenecolor colorize``: ``video`` -> ``out`` with the colorizer, references and settings of a run.
 
     ``gallery``: search this gallery (or folder of images/videos) instead of the run's own pool.
+    ``device``: ``auto``, ``cpu`` or ``cuda`` (:func:`scenecolor.core.device.resolve_device`): where the
+    colorizer and the embedder that encodes the scenes' queries run.
     With ``reference_files`` (1..5 images or ``clip.mp4#frame=N``) those references serve every
     scene and no pool is searched; they are read first, so a missing, unreadable or grey one is
     reported (DataError naming it) before anything else.
@@ -183,15 +198,16 @@ def colorize_with_run(
     own = load_references(reference_files) if reference_files else None
     run = resolve_run_dir(run_dir)
     probe(video)  # a missing, empty or corrupt input is named before the run's models load
-    model = open_backend(run, backend)
+    dev = resolve_device(device)
+    model = open_backend(run, backend, dev)
     if finder is None and gallery is not None:
         with tempfile.TemporaryDirectory(prefix="scenecolor-gallery-") as scratch:
-            finder = gallery_finder(run, gallery, scratch)
+            finder = gallery_finder(run, gallery, scratch, dev)
     return colorize_video_file(
         video,
         out,
         model=model,
-        finder=None if own else (finder or reference_finder(run)),
+        finder=None if own else (finder or reference_finder(run, device=dev)),
         prep=frame_store(run).preprocess,
         cut_config=cut_config(run),
         references=references,
