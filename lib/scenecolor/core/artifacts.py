@@ -3,6 +3,11 @@
 Every file a step produces is first written to a temporary name in the same folder and then
 renamed into place, so a crash never leaves a half-written artifact under its final name and an
 earlier good copy is only replaced by a complete new one.
+
+Temporary files and folders are created with modes 0o666 and 0o777 less the process umask (the
+kernel applies it, as for any ``open``), not with ``mkstemp``/``mkdtemp``'s private 0o600/0o700:
+outputs renamed into place are readable by others exactly as a plainly written file would be
+(0644 files, 0755 folders under umask 022), and a restrictive umask still makes them private.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,18 +26,46 @@ import numpy as np
 _CHUNK = 1 << 20
 
 
+_ATTEMPTS = 100
+
+
+def temp_file(folder: str | os.PathLike[str], prefix: str = ".", suffix: str = ".tmp") -> Path:
+    """Create an empty file with a new unique name in ``folder``, mode 0o666 less the umask (mkstemp's 0o600 would
+    stay with the file once it is renamed into place)."""
+    for _ in range(_ATTEMPTS):
+        path = Path(folder) / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0), 0o666))
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"no free temporary name '{prefix}*{suffix}' in '{folder}' after {_ATTEMPTS} tries")
+
+
+def temp_dir(folder: str | os.PathLike[str], prefix: str = ".", suffix: str = ".tmp") -> Path:
+    """Create an empty folder with a new unique name in ``folder``, mode 0o777 less the umask (mkdtemp's 0o700 would
+    stay with a staging folder once it is renamed into place)."""
+    for _ in range(_ATTEMPTS):
+        path = Path(folder) / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            os.mkdir(path, 0o777)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"no free temporary folder name '{prefix}*{suffix}' in '{folder}' after {_ATTEMPTS} tries")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds.
 
     The temporary name keeps the final suffix, so writers that choose a format by extension
-    (matplotlib, PyAV, faiss) behave as for the final name.
+    (matplotlib, PyAV, faiss) behave as for the final name; it is created with the umask's mode
+    (:func:`temp_file`), which the writers keep as they truncate and fill it.
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=final.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = temp_file(final.parent, prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}")
     try:
         yield tmp
         os.replace(tmp, final)

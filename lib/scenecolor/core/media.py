@@ -327,11 +327,11 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     fd = -1
     if hasattr(os, "O_TMPFILE"):
         with contextlib.suppress(OSError):
-            fd = os.open(final.parent, os.O_TMPFILE | os.O_RDWR, 0o644)
+            fd = os.open(final.parent, os.O_TMPFILE | os.O_RDWR, 0o666)  # less the umask, as any new file
     named: Path | None = None
     if fd < 0:
         named = _temp_name(final)
-        fd = os.open(named, os.O_CREAT | os.O_TRUNC | os.O_RDWR, 0o644)
+        fd = os.open(named, os.O_CREAT | os.O_TRUNC | os.O_RDWR, 0o666)
     fh = os.fdopen(fd, "w+b")
     try:
         yield fh

@@ -21,7 +21,6 @@ import itertools
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -34,7 +33,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from scenecolor.core import video
-from scenecolor.core.artifacts import atomic_path, sha256_file
+from scenecolor.core.artifacts import atomic_path, sha256_file, temp_dir
 from scenecolor.core.errors import DataError
 from scenecolor.data import camera_motion, montage
 from scenecolor.data.frames import FrameStoreBuilder, Preprocess, preprocess_frame, swap_folder
@@ -393,7 +392,7 @@ def build_embedded_dataset(
     for plan in plans:
         plan.split = splits[plan.group]
     out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".build-tmp-", dir=out))
+    staging = temp_dir(out, prefix=".build-tmp-", suffix="")
     try:
         rows = _build_shots(plans, manifest, config, staging)
         shots = pd.DataFrame(rows)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from scenecolor.core.artifacts import atomic_path, atomic_write_json, read_json
+from scenecolor.core.artifacts import atomic_path, atomic_write_json, read_json, temp_dir
 from scenecolor.core.color import L_MAX, rgb_to_lab
 from scenecolor.core.errors import DataError
 
@@ -246,7 +245,7 @@ class FrameStoreBuilder:
 
     def __enter__(self) -> FrameStoreBuilder:
         self.folder.parent.mkdir(parents=True, exist_ok=True)
-        self._staging = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.tmp-", dir=self.folder.parent))
+        self._staging = temp_dir(self.folder.parent, prefix=f".{self.folder.name}.tmp-", suffix="")
         self._raw = open(self._staging / "frames.raw", "wb")
         return self
 

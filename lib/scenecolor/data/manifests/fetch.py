@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import tarfile
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -24,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from scenecolor.core.artifacts import atomic_path, atomic_write_text, sha256_file
+from scenecolor.core.artifacts import atomic_path, atomic_write_text, sha256_file, temp_dir
 from scenecolor.core.errors import ChecksumMismatchError, ManifestError
 from scenecolor.data.manifests.format import PACKAGE_SCHEME, Manifest, ManifestEntry
 
@@ -216,7 +215,7 @@ def extract_archive(
     if marker.is_file() and marker.read_text(encoding="utf-8").strip() == sha:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    tmp = temp_dir(dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
