@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,37 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if "SCENECOLOR_RUN_DIR" not in os.environ:
         os.environ["SCENECOLOR_RUN_DIR"] = tempfile.mkdtemp(prefix="scenecolor-nbval-")
+
+
+def _work_unit(nodeid: str) -> str:
+    """What one pytest-xdist worker takes whole: all notebooks together (in order 00 .. 06, since they share
+    one run folder), else one test file (so a module's fixtures are built once)."""
+    path = nodeid.split("::", 1)[0]
+    return "notebooks" if path.endswith(".ipynb") else path
+
+
+def _start_order(item: pytest.Item) -> int:
+    """Longest units first, so two workers finish together: the notebooks, the slow end-to-end tests, the rest."""
+    if Path(str(item.path)).suffix == ".ipynb":
+        return 0
+    return 1 if item.get_closest_marker("slow") and "e2e" in Path(str(item.path)).parts else 2
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start with the longest work (a stable sort: the order inside a file or notebook is kept)."""
+    items.sort(key=_start_order)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test` runs two pytest-xdist workers; each takes a whole work unit (:func:`_work_unit`) in
+    collection order (run it with ``--no-loadscope-reorder``)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _work_unit(nodeid)
+
+    return WorkUnitScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)
