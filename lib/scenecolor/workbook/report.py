@@ -115,7 +115,7 @@ figcaption{color:#5b6478;font-size:13px} code{background:#f0f2f6;padding:1px 4px
 details{margin:3px 0} details summary{cursor:pointer;color:#39415a;font-size:14px}
 .error{white-space:pre-wrap;color:#9b1c1c;font-family:monospace;font-size:12px}
 nav a{margin-right:12px} .scroll{overflow-x:auto;max-width:100%}
-table.verdict{width:100%} .verdict td.num{width:110px} .verdict td:nth-child(2){width:150px}
+table.verdict{width:100%} .verdict td:nth-child(3){width:150px} .verdict td:nth-child(2){width:150px}
 .verdict td:nth-child(4){width:200px} .verdict td:first-child{width:330px}
 .keys td.name{min-width:230px} .keys td.txt{max-width:380px}
 """
@@ -336,6 +336,8 @@ def _step_section(run_dir: Path, step_id: str, title: str, record: dict[str, Any
         else:
             parts.append(_table_block(table, open_names))
     videos = results.get("videos") or []
+    if videos:
+        parts.append(f"<h3>Colorized videos {_badge('measured')}</h3>")
     for i, video in enumerate(videos):
         player = VideoPlayer(run_dir / video["path"], run_dir / video["poster"], video.get("caption", ""))
         html_ = player.html(src=_esc(video["path"]), poster=_esc(video["poster"]))
