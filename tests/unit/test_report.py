@@ -479,6 +479,8 @@ def test_a_section_opens_with_the_sentences_its_notebook_computed(tmp_path: Path
         ("{not json", "is not valid JSON"),
         ('["a list"]', "expected an object"),
         ('{"metrics": 3}', "expected an object"),
+        ('{"metrics": [{"value": 3}]}', "needs a name"),
+        ('{"tables": [{"name": "t", "rows": [1, 2]}]}', "list of row objects"),
     ],
 )
 def test_a_broken_results_file_is_named_and_the_old_index_kept(tmp_path: Path, text: str, match: str) -> None:
@@ -501,6 +503,9 @@ def test_a_folder_without_run_json_is_refused(tmp_path: Path) -> None:
 def test_every_rule_reads_a_step_of_the_workbook() -> None:
     ids = {s.id for s in STEPS}
     assert all(rule.step in ids for rule in verdict.RULES)
+    assert all(isinstance(r.quoted, float) for r in verdict.RULES if r.test == "quoted")
+    assert all(r.threshold is not None for r in verdict.RULES if r.test == "threshold")
+    assert all(r.baselines for r in verdict.RULES if r.test == "baseline")
     assert len({rule.id for rule in verdict.RULES}) == len(verdict.RULES)
     assert set(report.HEADLINE_METRICS) <= ids and set(report.OPEN_TABLES) <= ids
 

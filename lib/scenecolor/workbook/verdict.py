@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,13 +58,15 @@ class Value:
 
 @dataclass(frozen=True)
 class Rule:
-    """One row of the verdict table.
+    """One row of the verdict table: a claim of the paper (``kind`` "paper") or a target of ours.
 
+    ``measured`` and ``baselines`` are read from the results.json of ``step``, in ``unit``.
     ``test`` says what "met" means: ``quoted`` - the measured value is at least as good as the
     paper's figure ``quoted``; ``baseline`` - at least ``margin`` better than the best of
-    ``baselines``; ``threshold`` - at least as good as ``threshold``. ``better`` is the direction
-    ("higher" or "lower"). ``why_missing`` is the reason shown when nothing was measured, or the
-    name of a metric of the step whose text gives it (TensorRT's skip reason).
+    ``baselines``; ``threshold`` - at least as good as ``threshold``; ``none`` - nothing can be
+    compared (``why_missing`` says why). ``better`` is the direction ("higher" or "lower"). When
+    nothing was measured, the reason shown is the text of the step's metric ``reason_metric``
+    (TensorRT's skip reason) if recorded, else ``why_missing``. ``signed`` rows are differences.
     """
 
     id: str
@@ -119,7 +121,6 @@ class Verdict:
     baseline: tuple[str, float] | None = None
     met: bool | None = None
     reason: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -371,6 +372,13 @@ def read_results(path: Path) -> Results:
         raise DataError(f"{path} is not valid JSON ({exc}); rerun its step to rewrite it") from None
     if not isinstance(data, dict) or not all(isinstance(data.get(k, []), list) for k in empty):
         raise DataError(f"{path}: expected an object with lists 'metrics', 'tables', 'figures', 'videos'")
+    entries = [e for k in empty for e in data.get(k, [])]
+    if not all(isinstance(e, dict) and "name" in e for e in entries) or not all(
+        isinstance(t.get("rows"), list) and all(isinstance(r, dict) for r in t["rows"]) for t in data.get("tables", [])
+    ):
+        raise DataError(
+            f"{path}: every metric, table, figure and video needs a name, every table a list of row objects"
+        )
     return {**empty, **data}
 
 
