@@ -97,13 +97,14 @@ _POOLS = {"in_domain": "in-domain references", "open": "open pool"}
 _TOKENS = {
     "psnr": "PSNR", "ssim": "SSIM", "cdc": "CDC", "mb": "MB", "f1": "F1", "onnx": "ONNX", "ort": "ONNX Runtime",
     "sec": "s", "iii": "III", "iv": "IV", "v": "V", "vs": "vs", "gt": "ground truth", "err": "error", "n": "number of",
-    "refs": "references", "ab": "ab", "dab": "dAB",
+    "refs": "references", "ref": "reference", "ab": "ab", "dab": "dAB", "ssdev": "SSDev",
 }  # fmt: skip
+_UNIT_WORDS = ("ms", "s", "dB", "x")  # a name starting with a unit keeps its case ('ms per frame')
 _COLUMNS = {"f1": "F1", "map": "mAP", "tp": "TP", "fp": "FP", "fn": "FN"}  # short column names, as written
 _SIGNED = re.compile(r"change|minus|gain over", re.I)  # differences: shown with their sign
 _UNITS = (  # units of metrics recorded without one, by name
     (re.compile(r"false cuts", re.I), "cuts"),
-    (re.compile(r"^(precision|recall|f1|map)\b|accuracy|P@1|mAP|top-1|recall@1|SSIM", re.I), "0-1"),
+    (re.compile(r"^(precision|recall|f1|map)(\b|_)|accuracy|P@1|mAP|top-1|recall@1|SSIM", re.I), "0-1"),
 )
 _QUOTED = re.compile(r"quoted|\bpaper\b(?!'s)", re.I)  # "paper (quoted)" is quoted, "paper's rule alone" is not
 
@@ -124,9 +125,11 @@ def display_name(name: str) -> str:
     if m:
         return f"Paper: {display_name(m[1])}"
     if "_" in name:
+        name = name.replace("in_domain", "in-domain")
         name = " ".join(_TOKENS.get(w.lower(), w) for w in re.split(r"[_ ]+", name) if w)
-    name = re.sub(r"^f1\b", "F1", name)
-    return name[:1].upper() + name[1:] if re.match(r"[a-z]+\b", name) else name
+    name = re.sub(r"^(f1|map)\b", lambda m: {"f1": "F1", "map": "mAP"}[m[1].lower()], name, flags=re.I)
+    first = re.match(r"[a-z]+\b", name)
+    return name[:1].upper() + name[1:] if first and len(first[0]) > 1 and first[0] not in _UNIT_WORDS else name
 
 
 def column_name(column: str) -> str:
@@ -142,9 +145,9 @@ def signed(name: str, value: Any, text: str) -> str:
     return f"+{text}" if positive and _SIGNED.search(name) and math.isfinite(value) else text
 
 
-def display_unit(name: str, unit: str) -> str:
-    """The recorded unit, or the one the name implies when none was recorded ('false cuts' -> cuts)."""
-    if unit:
+def display_unit(name: str, unit: str, value: Any = 0.0) -> str:
+    """The recorded unit, or the one the name implies for a number recorded without one ('false cuts' -> cuts)."""
+    if unit or isinstance(value, str):
         return unit
     return next((u for pattern, u in _UNITS if pattern.search(name)), "")
 

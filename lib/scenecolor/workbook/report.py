@@ -221,7 +221,7 @@ def _metric_row(m: dict[str, Any]) -> str:
     )
     return (
         f"<tr><td class='name' title='{_esc(name)}'>{_esc(display_name(name))}</td>{value_cell}"
-        f"<td>{_esc(display_unit(name, m.get('unit', '')))}</td><td>{_badge(source)}</td>"
+        f"<td>{_esc(display_unit(name, m.get('unit', ''), value))}</td><td>{_badge(source)}</td>"
         f"<td class='small'>{_esc(m.get('note', ''))}</td></tr>"
     )
 
