@@ -292,7 +292,7 @@ def _step_time(run_dir: Path, step_id: str, record: dict[str, Any]) -> tuple[flo
         return record.get("wall_time_s"), ""
     meta_path = run_dir / "artifacts" / step_id / "meta.json"
     executed = read_json(meta_path).get("wall_time_s") if meta_path.is_file() else None
-    return executed, f"reused from run {record['reused_from']}: the time of its original execution"
+    return executed, f"reused from run {record['reused_from']}: the time its notebook took there (meta.json)"
 
 
 def _step_section(run_dir: Path, step_id: str, title: str, record: dict[str, Any] | None) -> str:
