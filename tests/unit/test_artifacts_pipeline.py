@@ -94,4 +94,4 @@ def test_index_page_shows_measured_and_quoted(tmp_path: Path) -> None:
     )
     page = report.write_index(tmp_path).read_text()
     assert "psnr (paper)" in page and 'class="badge quoted"' in page and "37.89" in page
-    assert report.format_value(float("inf")) == "inf" and report.format_value(1234567.0) == "1.235e+06"
+    assert report.format_value(float("inf")) == "∞" and report.format_value(1234567.0) == "1,234,567"
