@@ -14,7 +14,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from helpers_colorizer import build_photo_store, build_reference_table  # noqa: E402
 from scenecolor.colorize.data import build_clip_set, make_batch, shot_references  # noqa: E402
-from scenecolor.colorize.model import SceneColorizer  # noqa: E402
+from scenecolor.colorize.model import SceneColorizer, load_colorizer  # noqa: E402
 from scenecolor.colorize.train import (
     TrainConfig,
     colorization_loss,
@@ -213,6 +213,21 @@ def test_notebook_parameters_map_onto_the_training_config() -> None:
     assert cfg.resolution == params.resolution and cfg.ref_pool == params.ref_pool and cfg.seed == params.seed
     with pytest.raises(Exception, match="multiple"):
         ColorizerParams(resolution=40)
+
+
+def test_the_training_entry_point_trains_the_colorizer_and_round_trips_its_flags(tmp_path, data, capsys) -> None:
+    from scenecolor.cli.train import build_arg_parser, main, train_config
+
+    store, refs = data
+    cfg = dataclasses.replace(CFG, epochs=1, batches_per_epoch=1, select_best=False, lr=3e-4, flow_method="farneback")
+    head = ["colorizer", "--store", str(store.folder), "--references", str(refs), "--out", str(tmp_path)]
+    assert train_config(build_arg_parser().parse_args([*head, *training.config_argv(cfg)]), "colorizer") == cfg
+    assert main([*head, "--device", "cpu", *training.config_argv(cfg)]) == 0
+    out = capsys.readouterr().out
+    digest = training.state_digest(load_colorizer(tmp_path / "colorizer.pt")[0])
+    assert f"rank 0/1 final weights sha256 {digest}" in out
+    assert main([*head, "--width", "0"]) == 2  # a bad value: one line naming it, exit 2
+    assert "width=0.0" in capsys.readouterr().err
 
 
 @pytest.mark.slow
