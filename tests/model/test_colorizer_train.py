@@ -235,6 +235,9 @@ def test_torchrun_ddp_trains_through_the_same_entry_point(tmp_path, data) -> Non
     from scenecolor.colorize.train import train_colorizer_torchrun
 
     store, refs = data
-    result = train_colorizer_torchrun(store.folder, refs, dataclasses.replace(CFG, epochs=1), tmp_path, nproc=2)
-    assert [h["epoch"] for h in result.history] == [0, 1] and (tmp_path / "colorizer.pt").is_file()
+    result = train_colorizer_torchrun(store.folder, refs, CFG, tmp_path, nproc=2)
+    assert [h["epoch"] for h in result.history] == [0, 1, 2] and (tmp_path / "colorizer.pt").is_file()
     assert not result.model.training
+    # on two ranks the last epoch of this run is the best (select_best): rank 0 writes its weights and the other
+    # rank reads them only after a barrier (reading them while they were written failed the run)
+    assert result.history[-1]["selected_epoch"] == 2
