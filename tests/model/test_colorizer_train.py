@@ -14,7 +14,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from helpers_colorizer import build_photo_store, build_reference_table  # noqa: E402
 from scenecolor.colorize.data import build_clip_set, make_batch, shot_references  # noqa: E402
-from scenecolor.colorize.model import SceneColorizer  # noqa: E402
+from scenecolor.colorize.model import SceneColorizer, load_colorizer  # noqa: E402
 from scenecolor.colorize.train import (
     TrainConfig,
     colorization_loss,
@@ -215,11 +215,29 @@ def test_notebook_parameters_map_onto_the_training_config() -> None:
         ColorizerParams(resolution=40)
 
 
+def test_the_training_entry_point_trains_the_colorizer_and_round_trips_its_flags(tmp_path, data, capsys) -> None:
+    from scenecolor.cli.train import build_arg_parser, main, train_config
+
+    store, refs = data
+    cfg = dataclasses.replace(CFG, epochs=1, batches_per_epoch=1, select_best=False, lr=3e-4, flow_method="farneback")
+    head = ["colorizer", "--store", str(store.folder), "--references", str(refs), "--out", str(tmp_path)]
+    assert train_config(build_arg_parser().parse_args([*head, *training.config_argv(cfg)]), "colorizer") == cfg
+    assert main([*head, "--device", "cpu", *training.config_argv(cfg)]) == 0
+    out = capsys.readouterr().out
+    digest = training.state_digest(load_colorizer(tmp_path / "colorizer.pt")[0])
+    assert f"rank 0/1 final weights sha256 {digest}" in out
+    assert main([*head, "--width", "0"]) == 2  # a bad value: one line naming it, exit 2
+    assert "width=0.0" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_torchrun_ddp_trains_through_the_same_entry_point(tmp_path, data) -> None:
     from scenecolor.colorize.train import train_colorizer_torchrun
 
     store, refs = data
-    result = train_colorizer_torchrun(store.folder, refs, dataclasses.replace(CFG, epochs=1), tmp_path, nproc=2)
-    assert [h["epoch"] for h in result.history] == [0, 1] and (tmp_path / "colorizer.pt").is_file()
+    result = train_colorizer_torchrun(store.folder, refs, CFG, tmp_path, nproc=2)
+    assert [h["epoch"] for h in result.history] == [0, 1, 2] and (tmp_path / "colorizer.pt").is_file()
     assert not result.model.training
+    # on two ranks the last epoch of this run is the best (select_best): rank 0 writes its weights and the other
+    # rank reads them only after a barrier (reading them while they were written failed the run)
+    assert result.history[-1]["selected_epoch"] == 2

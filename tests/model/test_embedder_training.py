@@ -12,11 +12,12 @@ import pytest
 import torch
 
 from helpers_embedder import build_store
+from scenecolor.cli.train import main
 from scenecolor.core import training
 from scenecolor.core.errors import CheckpointError, DataError
 from scenecolor.data.frames import FrameStore
 from scenecolor.embed.model import ARCH, load_embedder
-from scenecolor.embed.train import TrainConfig, main, save_embedder, train_embedder
+from scenecolor.embed.train import TrainConfig, save_embedder, train_embedder
 
 CFG = TrainConfig(
     backbone="resnet18",
@@ -156,7 +157,7 @@ def test_store_without_enough_shots_is_refused(tmp_path):
 
 def test_cli_main_trains_single_process(store, tmp_path, capsys):
     args = [
-        "train",
+        "embedder",
         "--store",
         str(store.folder),
         "--out",
@@ -179,13 +180,13 @@ def test_cli_main_trains_single_process(store, tmp_path, capsys):
     assert main(args) == 0
     assert (tmp_path / "embedder.pt").is_file()
     assert re.search(r"rank 0/1 final weights sha256 [0-9a-f]{64}", capsys.readouterr().out)
-    assert main(["train", "--store", str(tmp_path / "nowhere"), "--out", str(tmp_path)]) == 2
+    assert main(["embedder", "--store", str(tmp_path / "nowhere"), "--out", str(tmp_path)]) == 2
 
 
 @pytest.mark.slow
 def test_ddp_two_cpu_processes_train_and_agree(store, tmp_path):
     args = [
-        "train",
+        "embedder",
         "--store",
         str(store.folder),
         "--out",
@@ -205,7 +206,7 @@ def test_ddp_two_cpu_processes_train_and_agree(store, tmp_path):
         "--val-triplets",
         "16",
     ]
-    cmd = training.torchrun_command("scenecolor.embed.train", args, nproc=2)
+    cmd = training.torchrun_command(training.TRAIN_ENTRY, args, nproc=2)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -103,14 +103,26 @@ def test_cli_embed_train_single_process(tmp_path, capsys):
 
 
 def test_train_argv_round_trips_through_the_parser():
-    from scenecolor.embed.config import train_argv
-    from scenecolor.embed.train import build_arg_parser
+    from scenecolor.cli.train import build_arg_parser, train_argv
 
     parser = build_arg_parser()
     args = parser.parse_args(
-        ["train", "--store", "s", "--out", "o", "--epochs", "3", "--augment", "--mining", "random", "--stop-after", "1"]
+        [
+            "embedder",
+            "--store",
+            "s",
+            "--out",
+            "o",
+            "--epochs",
+            "3",
+            "--augment",
+            "--mining",
+            "random",
+            "--stop-after",
+            "1",
+        ]
     )
-    again = parser.parse_args(train_argv(args))
+    again = parser.parse_args(train_argv(args, "embedder"))
     assert vars(again) == vars(args)
 
 

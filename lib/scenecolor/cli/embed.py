@@ -10,7 +10,8 @@ import argparse
 import subprocess
 
 from scenecolor.cli import add_device_argument
-from scenecolor.embed.config import BACKBONES, POOLINGS, add_train_arguments, train_argv
+from scenecolor.cli.train import add_train_arguments, train_argv
+from scenecolor.embed.config import BACKBONES, POOLINGS
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -77,12 +78,12 @@ def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from scenecolor.core.training import torchrun_command
-    from scenecolor.embed.train import main as train_main
+    from scenecolor.cli.train import main as train_main
+    from scenecolor.core.training import TRAIN_ENTRY, torchrun_command
 
-    argv = train_argv(args)
+    argv = train_argv(args, "embedder")
     if args.nproc > 1:
-        return subprocess.call(torchrun_command("scenecolor.embed.train", argv, args.nproc))
+        return subprocess.call(torchrun_command(TRAIN_ENTRY, argv, args.nproc))
     return train_main(argv)
 
 
@@ -95,5 +96,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "it re-launches itself under torchrun (DistributedDataParallel, gloo on CPU, NCCL on GPUs).",
     )
     p.add_argument("--nproc", type=int, default=1, help="processes (torchrun + DDP when > 1; default %(default)s)")
-    add_train_arguments(p)
+    add_train_arguments(p, "embedder")
     p.set_defaults(func=_train)

@@ -1,10 +1,10 @@
-"""Training the colorizer: loss, validation, a resumable deterministic loop, DDP via torchrun.
+"""Training the colorizer: loss, validation, its batches and best-epoch selection, on the shared loop.
 
-One function, :func:`train_colorizer`, serves notebook 04, the command line and ``torchrun``
-(``python -m scenecolor.colorize.train train ...``, launched for N processes with
-:func:`scenecolor.core.training.torchrun_command`, as the embedder's trainer is). Every random choice
-of an epoch comes from a generator seeded by (seed, epoch, rank); ``colorizer.pt`` is written
-atomically after every epoch with the model, the optimizer and every RNG state, so a run
+One function, :func:`train_colorizer`, serves notebook 04 and ``torchrun`` (``python -m
+scenecolor.cli.train colorizer ...``, launched for N processes by :func:`train_colorizer_torchrun`).
+It gives :func:`scenecolor.core.loop.train_epochs` one step, the validation, its learning-rate
+schedule and the keep-best hook; the loop owns resume, the (seed, epoch, rank) generator of every
+random choice, DDP reductions, the history and ``colorizer.pt`` written after every epoch, so a run
 resumed from it ends with exactly the weights of one that never stopped.
 
 Loss (the paper names none): Huber (smooth L1) on ab/110 plus, with weight ``temporal_weight``,
@@ -16,12 +16,9 @@ penalises flicker the ground truth does not have.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 import subprocess
-import sys
-import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -30,15 +27,16 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from scenecolor.colorize.correspondence import AB_SCALE, FLOW_METHODS, GuideConfig
 from scenecolor.colorize.data import POOLS, ClipSet, build_clip_set, make_batch
 from scenecolor.colorize.exemplar_data import ExemplarValSet, guides_for_clips, make_training_batch
 from scenecolor.colorize.model import ARCH, ColorizerConfig, SceneColorizer, load_colorizer
 from scenecolor.core import training
+from scenecolor.core.artifacts import atomic_torch_save
 from scenecolor.core.color import torch_lab_to_rgb
 from scenecolor.core.errors import ParameterError, ScenecolorError
+from scenecolor.core.loop import TrainResult, train_epochs
 from scenecolor.data.frames import FrameStore
 from scenecolor.retrieval.references import read_references
 
@@ -272,16 +270,6 @@ def evaluate_pools(model: torch.nn.Module, data: ClipSet, cfg: TrainConfig) -> p
     return pd.DataFrame(rows).set_index("references")
 
 
-@dataclass
-class TrainResult:
-    """A finished (or stopped) training run."""
-
-    model: SceneColorizer
-    history: list[dict[str, Any]]
-    checkpoint: Path
-    resumed_from_epoch: int
-
-
 def _pool_for_batch(cfg: TrainConfig, rng: np.random.Generator) -> str:
     return cfg.ref_pool if cfg.ref_pool != "mix" else POOLS[int(rng.integers(0, 2))]
 
@@ -309,128 +297,99 @@ def train_colorizer(
         stop_after: stop after this epoch (simulates an interruption; the checkpoint stays).
     """
     info = info or training.setup_distributed()
-    ckpt_path = Path(out_dir) / CHECKPOINT
     torch.manual_seed(cfg.seed)
     model = SceneColorizer(cfg.model_config()).to(info.device)
     optimizer = torch.optim.AdamW(parameter_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    data_key = clips_digest(train_set, val_set)
-    start, history = (
-        training.try_resume(
-            ckpt_path,
-            arch=ARCH,
-            model=model,
-            optimizer=optimizer,
-            train_key=cfg.resume_key(),
-            data_digest=data_key,
-            log=log if info.is_main else (lambda *_: None),
-        )
-        if resume
-        else (0, [])
-    )
     exemplar_val = ExemplarValSet.build(val_set, cfg.guide_config(), max_shots=cfg.exemplar_val_shots)
+    best_path = Path(out_dir) / BEST_WEIGHTS
+
+    def step(net: torch.nn.Module, epoch: int, b: int, rng: np.random.Generator) -> tuple[torch.Tensor, dict]:
+        order = training.shard_indices(range(len(train_set)), info, shuffle=True, seed=cfg.seed, epoch=epoch)
+        idx = [order[(b * cfg.batch_size + j) % len(order)] for j in range(cfg.batch_size)]
+        n_refs = int(rng.integers(1, cfg.max_refs + 1))
+        exemplar = bool(rng.random() < cfg.exemplar_prob)
+        batch = make_training_batch(
+            train_set,
+            idx,
+            n_refs,
+            _pool_for_batch(cfg, rng),
+            rng,
+            cfg.guide_config(),
+            exemplar=exemplar,
+            hue_prob=cfg.hue_prob,
+            foreign_prob=cfg.foreign_prob,
+        )
+        gray, refs, true_ab, guide = (t.to(info.device) for t in batch)
+        pred, cand_ab, _, weights = net(gray, refs, guide, detailed=True)
+        loss, _ = colorization_loss(pred, true_ab, cfg.huber_delta, cfg.temporal_weight)
+        if cfg.corr_weight > 0:
+            # the attention-warped ab itself should already be the right colour, and so should the blend of
+            # the candidates before the correction (this teaches the fusion weights where to trust which)
+            n, _, t, h, w = cand_ab.shape
+            blend = (cand_ab.reshape(n, 4, 2, t, h, w) * weights.unsqueeze(2)).sum(1)
+            target = true_ab / AB_SCALE
+            loss = loss + cfg.corr_weight * (
+                F.smooth_l1_loss(cand_ab[:, 6:8], target, beta=cfg.huber_delta)
+                + F.smooth_l1_loss(blend, target, beta=cfg.huber_delta)
+            )
+        return loss, {}
+
+    def schedule(group: dict[str, Any], i: int, total: int) -> float:
+        """Warm-up, then cosine decay: a pure function of the step ``i``, so a resumed run continues it exactly."""
+        if cfg.corr_weight > 0:  # as trained so far: each batch of an epoch takes the rate of the epoch's
+            i = i - i % (total // cfg.epochs) + cfg.batch_size  # first step + batch_size (one rate per epoch)
+        warm = min(1.0, (i + 1) / max(1, total // 5))  # the untrained fusion is already good: ease in
+        return group["lr_scale"] * cfg.lr * warm * 0.5 * (1 + math.cos(math.pi * i / total))
 
     def validate() -> dict[str, float]:
         return {**evaluate(model, val_set, cfg, info.device), **evaluate_exemplar(model, exemplar_val, info.device)}
 
-    best_path = Path(out_dir) / BEST_WEIGHTS
-
-    def keep_if_best() -> None:  # the weights of the best epoch so far (by exemplar val PSNR), for select_best
+    def keep_best(history: list[dict[str, Any]]) -> None:
+        """With select_best: keep the best epoch's weights so far (by exemplar val PSNR); end with them."""
+        if not cfg.select_best:
+            return
         scores = [h["val_psnr_exemplar"] for h in history]
-        if cfg.select_best and info.is_main and scores[-1] >= max(scores):
-            best_path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"epoch": history[-1]["epoch"], "state": model.state_dict()}, best_path)
-
-    if start == 0:
-        history = [{"epoch": 0, "train_loss": None, **validate(), "seconds": 0.0}]
-        keep_if_best()
-    ddp = training.wrap_ddp(model, info)
-    n_batches = cfg.batches_per_epoch or max(1, math.ceil(len(train_set) / cfg.batch_size))
-    per_rank = max(1, math.ceil(n_batches / info.world_size))
-    total_steps = per_rank * cfg.epochs
-    last = min(cfg.epochs, stop_after) if stop_after is not None else cfg.epochs
-    for epoch in range(start + 1, last + 1):
-        t0 = time.perf_counter()
-        rng = np.random.default_rng([cfg.seed, epoch, info.rank])
-        order = training.shard_indices(range(len(train_set)), info, shuffle=True, seed=cfg.seed, epoch=epoch)
-        ddp.train()
-        sums = [0.0, 0.0]
-        bar = tqdm(
-            range(per_rank), desc=f"epoch {epoch}/{cfg.epochs}", disable=not (progress and info.is_main), leave=False
-        )
-        for b in bar:
-            idx = [order[(b * cfg.batch_size + j) % len(order)] for j in range(cfg.batch_size)]
-            n_refs = int(rng.integers(1, cfg.max_refs + 1))
-            exemplar = bool(rng.random() < cfg.exemplar_prob)
-            batch = make_training_batch(
-                train_set,
-                idx,
-                n_refs,
-                _pool_for_batch(cfg, rng),
-                rng,
-                cfg.guide_config(),
-                exemplar=exemplar,
-                hue_prob=cfg.hue_prob,
-                foreign_prob=cfg.foreign_prob,
-            )
-            gray, refs, true_ab, guide = (t.to(info.device) for t in batch)
-            pred, cand_ab, _, weights = ddp(gray, refs, guide, detailed=True)
-            loss, _ = colorization_loss(pred, true_ab, cfg.huber_delta, cfg.temporal_weight)
-            if cfg.corr_weight > 0:
-                # the attention-warped ab itself should already be the right colour, and so should the blend of
-                # the candidates before the correction (this teaches the fusion weights where to trust which)
-                b, _, t, h, w = cand_ab.shape
-                blend = (cand_ab.reshape(b, 4, 2, t, h, w) * weights.unsqueeze(2)).sum(1)
-                target = true_ab / AB_SCALE
-                loss = loss + cfg.corr_weight * (
-                    F.smooth_l1_loss(cand_ab[:, 6:8], target, beta=cfg.huber_delta)
-                    + F.smooth_l1_loss(blend, target, beta=cfg.huber_delta)
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            for group in optimizer.param_groups:  # warm-up, cosine decay: a pure function of the step (resumes)
-                step = (epoch - 1) * per_rank + b
-                warm = min(1.0, (step + 1) / max(1, total_steps // 5))  # the untrained fusion is already good: ease in
-                group["lr"] = group["lr_scale"] * cfg.lr * warm * 0.5 * (1 + math.cos(math.pi * step / total_steps))
-            optimizer.step()
-            sums = [sums[0] + loss.item(), sums[1] + 1]
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-        training.average_buffers(ddp, info)
-        total = training.all_reduce_sum(sums, info)
-        history.append(
-            {
-                "epoch": epoch,
-                "train_loss": total[0] / total[1],
-                **validate(),
-                "seconds": round(time.perf_counter() - t0, 3),
-            }
-        )
-        keep_if_best()
-        if epoch == cfg.epochs and cfg.select_best and best_path.is_file():
+        if info.is_main and scores[-1] >= max(scores):
+            atomic_torch_save(best_path, {"epoch": history[-1]["epoch"], "state": model.state_dict()})
+        if history[-1]["epoch"] == cfg.epochs:
+            training.barrier(info)  # every rank reads the file the main rank has just written
+            if not best_path.is_file():
+                return
             best = torch.load(best_path, weights_only=True)
-            if best["epoch"] != epoch:  # a later epoch did not beat it on validation: keep the better weights
+            if best["epoch"] != cfg.epochs:  # a later epoch did not beat it on validation: keep the better weights
                 model.load_state_dict(best["state"])
             history[-1]["selected_epoch"] = int(best["epoch"])
-        training.save_checkpoint(
-            ckpt_path,
-            arch=ARCH,
-            model=model,
-            optimizer=optimizer,
-            epoch=epoch,
-            config=checkpoint_config(model.cfg, cfg, data_key),
-            history=history,
+
+    def describe(h: dict[str, Any]) -> str:
+        return (
+            f"train loss {h['train_loss']:.4f} | val loss {h['val_loss']:.4f} PSNR {h['val_psnr']:.2f} dB (grey "
+            f"{h['val_psnr_gray']:.2f}, refs' mean ab {h['val_psnr_mean_ab']:.2f}) | exemplar PSNR "
+            f"{h['val_psnr_exemplar']:.2f} dB (flow {h['val_psnr_exemplar_flow']:.2f}, paste "
+            f"{h['val_psnr_exemplar_paste']:.2f})"
         )
-        training.barrier(info)
-        if info.is_main:
-            h = history[-1]
-            log(
-                f"epoch {epoch}: train loss {h['train_loss']:.4f} | val loss {h['val_loss']:.4f} PSNR "
-                f"{h['val_psnr']:.2f} dB (grey {h['val_psnr_gray']:.2f}, refs' mean ab {h['val_psnr_mean_ab']:.2f}) | "
-                f"exemplar PSNR {h['val_psnr_exemplar']:.2f} dB (flow {h['val_psnr_exemplar_flow']:.2f}, "
-                f"paste {h['val_psnr_exemplar_paste']:.2f}) | {h['seconds']:.1f} s"
-            )
-    model.eval()
-    return TrainResult(model=model, history=history, checkpoint=ckpt_path, resumed_from_epoch=start)
+
+    return train_epochs(
+        model,
+        optimizer,
+        step=step,
+        validate=validate,
+        checkpoint=Path(out_dir) / CHECKPOINT,
+        arch=ARCH,
+        config=checkpoint_config(model.cfg, cfg, clips_digest(train_set, val_set)),
+        resume_key=cfg.resume_key(),
+        epochs=cfg.epochs,
+        batches_per_epoch=cfg.batches_per_epoch or max(1, math.ceil(len(train_set) / cfg.batch_size)),
+        seed=cfg.seed,
+        info=info,
+        clip_grad=1.0,
+        schedule=schedule,
+        after_epoch=keep_best,
+        describe=describe,
+        resume=resume,
+        stop_after=stop_after,
+        progress=progress,
+        log=log,
+    )
 
 
 def checkpoint_config(model_cfg: ColorizerConfig, cfg: TrainConfig, data_digest: str = "") -> dict[str, Any]:
@@ -460,11 +419,6 @@ def load_training_data(store: FrameStore, references_csv: str | Path, cfg: Train
     return train, val
 
 
-def cli_args(cfg: TrainConfig) -> list[str]:
-    """``cfg`` as command-line options of :func:`build_arg_parser`."""
-    return [a for f in fields(TrainConfig) for a in (f"--{f.name.replace('_', '-')}", str(getattr(cfg, f.name)))]
-
-
 def train_colorizer_torchrun(
     store_dir: str | Path,
     references_csv: str | Path,
@@ -474,22 +428,10 @@ def train_colorizer_torchrun(
     *,
     resume: bool = True,
 ) -> TrainResult:
-    """Train with ``nproc`` DDP processes (torchrun, this module's entry point); load the result."""
-    args = [
-        "train",
-        "--store",
-        str(store_dir),
-        "--references",
-        str(references_csv),
-        "--out",
-        str(out_dir),
-        *cli_args(cfg),
-    ]
-    if not resume:
-        args.append("--no-resume")
-    proc = subprocess.run(
-        training.torchrun_command("scenecolor.colorize.train", args, nproc), capture_output=True, text=True
-    )
+    """Train with ``nproc`` DDP processes (torchrun, ``python -m scenecolor.cli.train colorizer``); load the result."""
+    args = ["colorizer", "--store", str(store_dir), "--references", str(references_csv), "--out", str(out_dir)]
+    args += [*training.config_argv(cfg), *([] if resume else ["--no-resume"])]
+    proc = subprocess.run(training.torchrun_command(training.TRAIN_ENTRY, args, nproc), capture_output=True, text=True)
     if proc.returncode != 0:
         raise ScenecolorError(
             f"torchrun training with {nproc} processes failed (exit {proc.returncode}): {proc.stderr.strip()[-800:]}"
@@ -498,69 +440,3 @@ def train_colorizer_torchrun(
     return TrainResult(
         model=model, history=list(ckpt["history"]), checkpoint=Path(out_dir) / CHECKPOINT, resumed_from_epoch=-1
     )
-
-
-# -- command line (also the torchrun entry point) ------------------------------------------------
-def build_arg_parser() -> argparse.ArgumentParser:
-    """``python -m scenecolor.colorize.train train --store ... --references ... --out ...``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m scenecolor.colorize.train", description="Train the colorizer (runs under torchrun for DDP)."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("train", help="train on a frame store with step 03's references")
-    p.add_argument("--store", required=True, help="frame store folder (00_data_prep artifacts or its frames/)")
-    p.add_argument("--references", required=True, help="references.csv of 03_reference_selection")
-    p.add_argument("--out", required=True, help="output folder (colorizer.pt)")
-    p.add_argument(
-        "--device",
-        default="auto",
-        metavar="{auto,cpu,cuda}",
-        help="auto (CUDA when torch sees a GPU, else the CPU), cpu or cuda (default %(default)s)",
-    )
-    p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
-    p.add_argument("--stop-after", type=int, default=None, help="stop after this epoch (simulates an interruption)")
-    for f in fields(TrainConfig):
-        kind = _parse_bool if isinstance(f.default, bool) else type(f.default)
-        p.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=f.default)
-    return parser
-
-
-def _parse_bool(text: str) -> bool:
-    """'True'/'False' (as :func:`cli_args` writes them), also 1/0, yes/no."""
-    if text.strip().lower() in ("true", "1", "yes"):
-        return True
-    if text.strip().lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Train from the command line; under torchrun every rank runs this and prints its weight digest."""
-    args = build_arg_parser().parse_args(argv)
-    info = training.setup_distributed(device=args.device)
-    try:
-        cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
-        train_set, val_set = load_training_data(FrameStore.open(args.store), args.references, cfg)
-        result = train_colorizer(
-            train_set,
-            val_set,
-            cfg,
-            args.out,
-            info=info,
-            resume=not args.no_resume,
-            stop_after=args.stop_after,
-            progress=info.is_main,
-        )
-        print(
-            f"rank {info.rank}/{info.world_size} final weights sha256 {training.state_digest(result.model)}", flush=True
-        )
-        return 0
-    except ScenecolorError as exc:
-        print(f"rank {info.rank}: error: {exc}", file=sys.stderr, flush=True)
-        return 2
-    finally:
-        training.cleanup_distributed(info)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -15,7 +15,7 @@ import random
 import sys
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -423,6 +423,21 @@ def try_resume(
     ckpt = load_checkpoint(path, arch=arch, model=model, optimizer=optimizer, restore_rng=True)
     log(f"resumed from {path} after epoch {ckpt['epoch']}")
     return int(ckpt["epoch"]), list(ckpt["history"])
+
+
+TRAIN_ENTRY = "scenecolor.cli.train"  # the module every torchrun rank runs: ``python -m ... embedder|colorizer ...``
+
+
+def config_argv(cfg: Any) -> list[str]:
+    """A training config (a dataclass) as the command-line flags ``TRAIN_ENTRY`` parses back into it.
+
+    ``--name-with-dashes value`` per field; a bool as ``--name`` or ``--no-name``.
+    """
+    argv: list[str] = []
+    for f in fields(cfg):
+        value, flag = getattr(cfg, f.name), f.name.replace("_", "-")
+        argv += ([f"--{flag}"] if value else [f"--no-{flag}"]) if isinstance(value, bool) else [f"--{flag}", str(value)]
+    return argv
 
 
 def torchrun_command(

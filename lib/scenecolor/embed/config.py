@@ -5,8 +5,7 @@ Importable without torch, so the CLI lists its options (``scenecolor embed-train
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from scenecolor.core.errors import ParameterError
@@ -100,36 +99,3 @@ class TrainConfig:
     def resume_key(self) -> dict[str, Any]:
         """The fields a resumed run must share with its checkpoint (all but the epoch count)."""
         return {k: v for k, v in asdict(self).items() if k != "epochs"}
-
-
-def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    """The training options (--store, --out, --device, ... and every TrainConfig field)."""
-    p.add_argument("--store", required=True, help="frame store folder (00_data_prep artifacts or its frames/)")
-    p.add_argument("--out", required=True, help="output folder (checkpoints/last.pt and embedder.pt)")
-    p.add_argument(
-        "--device",
-        default="auto",
-        metavar="{auto,cpu,cuda}",
-        help="auto (CUDA when torch sees a GPU, else the CPU), cpu or cuda (default %(default)s)",
-    )
-    p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
-    p.add_argument("--stop-after", type=int, default=None, help="stop after this epoch (simulates an interruption)")
-    for f in fields(TrainConfig):
-        flag = f"--{f.name.replace('_', '-')}"
-        if isinstance(f.default, bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
-        else:
-            p.add_argument(flag, type=type(f.default), default=f.default, help=f"default {f.default!r}")
-
-
-def train_argv(args: argparse.Namespace) -> list[str]:
-    """The ``train`` command line that reproduces ``args`` (what torchrun passes to every rank)."""
-    argv = ["train", "--store", str(args.store), "--out", str(args.out)]
-    argv += ["--device", args.device] if args.device else []
-    argv += ["--no-resume"] if args.no_resume else []
-    argv += ["--stop-after", str(args.stop_after)] if args.stop_after is not None else []
-    for f in fields(TrainConfig):
-        value = getattr(args, f.name)
-        flag = f.name.replace("_", "-")
-        argv += ([f"--{flag}"] if value else [f"--no-{flag}"]) if isinstance(value, bool) else [f"--{flag}", str(value)]
-    return argv

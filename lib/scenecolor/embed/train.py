@@ -1,34 +1,26 @@
-"""Training the embedder with the triplet loss: resumable, deterministic, DDP-capable.
+"""Training the embedder with the triplet loss: its batches, validation and checkpoint, on the shared loop.
 
-One function, :func:`train_embedder`, serves the notebook, the CLI and ``torchrun``: with one
-process it trains in place; launched by ``torchrun --nproc_per_node N`` (see
-:func:`scenecolor.core.training.torchrun_command`) every rank draws its own P x K batches and
-DistributedDataParallel averages the gradients, so all ranks end with the same weights.
-
-Every random choice of an epoch (which shots and frames form a batch, which triplets are
-mined) comes from a generator seeded by (seed, epoch, rank), and the checkpoint written after
-every epoch holds the model, the optimizer and all RNG states: an interrupted run resumed from
-its last checkpoint finishes with exactly the weights of an uninterrupted one.
+One function, :func:`train_embedder`, serves notebook 01, ``scenecolor embed-train`` and ``torchrun``
+(``python -m scenecolor.cli.train embedder ...``): it gives :func:`scenecolor.core.loop.train_epochs`
+one P x K triplet step and the validation; the loop owns resume, the (seed, epoch, rank) generator
+that draws every batch and mines every triplet, DDP reductions, the history and the checkpoint after
+every epoch, so a run resumed from ``checkpoints/last.pt`` ends with exactly the weights of one that
+never stopped, and every rank of a DDP run with the same weights.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
-import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from scenecolor.core import training
-from scenecolor.core.errors import ScenecolorError
+from scenecolor.core import loop, training
 from scenecolor.data.frames import FrameStore
-from scenecolor.embed.config import TrainConfig, add_train_arguments
+from scenecolor.embed.config import TrainConfig
 from scenecolor.embed.model import (
     ARCH,
     Embedder,
@@ -66,14 +58,10 @@ def train_config(params: Any) -> TrainConfig:
 
 
 @dataclass
-class TrainResult:
-    """A finished (or stopped) training run."""
+class TrainResult(loop.TrainResult):
+    """A finished (or stopped) training run and where its initial weights came from."""
 
-    model: Embedder
-    history: list[dict[str, Any]]
-    checkpoint: Path
-    init_note: str
-    resumed_from_epoch: int
+    init_note: str = ""
 
 
 def _split(store: FrameStore, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -181,104 +169,55 @@ def train_embedder(
         stop_after: stop after this epoch (simulates an interruption; the checkpoint stays).
     """
     info = info or training.setup_distributed()
-    out = Path(out_dir)
-    ckpt_path = out / LAST_CHECKPOINT
     train_ids, train_labels = _split(store, "train")
     val_ids, val_labels = _split(store, "val")
     val_trip = validation_triplets(val_labels, cfg.val_triplets, cfg.seed)
-    data_key = store_digest(store)
-
     model, init_note = initial_embedder(cfg)
-    model_cfg = model.config
     model = model.to(info.device)
     optimizer = make_optimizer(model, cfg)
-    start, history = (
-        training.try_resume(
-            ckpt_path,
-            arch=ARCH,
-            model=model,
-            optimizer=optimizer,
-            train_key=cfg.resume_key(),
-            data_digest=data_key,
-            log=log if info.is_main else (lambda *_: None),
-            config_checks={"history_format": HISTORY_FORMAT},
+
+    def step(net: torch.nn.Module, epoch: int, batch: int, rng: np.random.Generator) -> tuple[torch.Tensor, dict]:
+        pos = sample_pk_batch(train_labels, cfg.shots_per_batch, cfg.frames_per_shot, rng)
+        ids = train_ids[pos]
+        frames = store.uint8(ids)
+        x = augment_frames(frames, cfg.input_size, rng) if cfg.augment else to_input(frames, cfg.input_size)
+        emb, anchors = _pair_forward(net, x.to(info.device), cfg.pairing)
+        trip = mine_triplets(emb, train_labels[pos], ids, cfg.mining, cfg.margin, rng, anchors=anchors)
+        loss, acc = triplet_loss(emb, trip.to(emb.device), cfg.margin, anchors=anchors)
+        return loss, {"acc": acc.item()}
+
+    def validate() -> dict[str, float]:
+        return {**evaluate_triplets(model, store, val_ids, val_trip, cfg, info.device), "p": model.pool.p.item()}
+
+    def describe(h: dict[str, Any]) -> str:
+        return (
+            f"train loss {h['train_loss']:.4f} acc {h['train_acc']:.3f} | val loss {h['val_loss']:.4f} acc "
+            f"{h['val_acc']:.3f} separation {h['val_separation']:.3f} | p {h['p']:.3f}"
         )
-        if resume
-        else (0, [])
-    )
-    if start == 0:
-        val = evaluate_triplets(model, store, val_ids, val_trip, cfg, info.device)
-        history = [
-            {
-                "epoch": 0,
-                "train_loss": None,
-                "train_acc": None,
-                **val,
-                "p": model.pool.p.detach().item(),
-                "seconds": 0.0,
-            }
-        ]
-    ddp = training.wrap_ddp(model, info)
 
     batch = cfg.shots_per_batch * cfg.frames_per_shot
-    n_batches = cfg.batches_per_epoch or max(1, math.ceil(len(train_ids) / batch))
-    per_rank = max(1, math.ceil(n_batches / info.world_size))
-    last = min(cfg.epochs, stop_after) if stop_after is not None else cfg.epochs
-    for epoch in range(start + 1, last + 1):
-        t0 = time.perf_counter()
-        rng = np.random.default_rng([cfg.seed, epoch, info.rank])
-        ddp.train()
-        sums = [0.0, 0.0, 0.0]
-        bar = tqdm(
-            range(per_rank), desc=f"epoch {epoch}/{cfg.epochs}", disable=not (progress and info.is_main), leave=False
-        )
-        for _ in bar:
-            pos = sample_pk_batch(train_labels, cfg.shots_per_batch, cfg.frames_per_shot, rng)
-            ids = train_ids[pos]
-            frames = store.uint8(ids)
-            x = augment_frames(frames, cfg.input_size, rng) if cfg.augment else to_input(frames, cfg.input_size)
-            emb, anchors = _pair_forward(ddp, x.to(info.device), cfg.pairing)
-            trip = mine_triplets(emb, train_labels[pos], ids, cfg.mining, cfg.margin, rng, anchors=anchors)
-            loss, acc = triplet_loss(emb, trip.to(emb.device), cfg.margin, anchors=anchors)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            sums = [sums[0] + loss.item(), sums[1] + acc.item(), sums[2] + 1]
-            bar.set_postfix(loss=f"{sums[0] / sums[2]:.3f}")
-        training.average_buffers(ddp, info)
-        total = training.all_reduce_sum(sums, info)
-        val = evaluate_triplets(model, store, val_ids, val_trip, cfg, info.device)
-        history.append(
-            {
-                "epoch": epoch,
-                "train_loss": total[0] / total[2],
-                "train_acc": total[1] / total[2],
-                **val,
-                "p": model.pool.p.detach().item(),
-                "seconds": round(time.perf_counter() - t0, 3),
-            }
-        )
-        training.save_checkpoint(
-            ckpt_path,
-            arch=ARCH,
-            model=model,
-            optimizer=optimizer,
-            epoch=epoch,
-            config=_checkpoint_config(model_cfg, cfg, data_key),
-            history=history,
-        )
-        training.barrier(info)
-        if info.is_main:
-            h = history[-1]
-            log(
-                f"epoch {epoch}: train loss {h['train_loss']:.4f} acc {h['train_acc']:.3f} | val loss "
-                f"{h['val_loss']:.4f} acc {h['val_acc']:.3f} separation {h['val_separation']:.3f} | p {h['p']:.3f} | "
-                f"{h['seconds']:.1f} s"
-            )
-    model.eval()
-    return TrainResult(
-        model=model, history=history, checkpoint=ckpt_path, init_note=init_note, resumed_from_epoch=start
+    result = loop.train_epochs(
+        model,
+        optimizer,
+        step=step,
+        validate=validate,
+        checkpoint=Path(out_dir) / LAST_CHECKPOINT,
+        arch=ARCH,
+        config=_checkpoint_config(model.config, cfg, store_digest(store)),
+        resume_key=cfg.resume_key(),
+        resume_checks=("history_format",),
+        epochs=cfg.epochs,
+        batches_per_epoch=cfg.batches_per_epoch or max(1, math.ceil(len(train_ids) / batch)),
+        seed=cfg.seed,
+        stats=("acc",),
+        info=info,
+        describe=describe,
+        resume=resume,
+        stop_after=stop_after,
+        progress=progress,
+        log=log,
     )
+    return TrainResult(**vars(result), init_note=init_note)
 
 
 def save_embedder(result: TrainResult, cfg: TrainConfig, path: str | Path) -> Path | None:
@@ -293,43 +232,3 @@ def save_embedder(result: TrainResult, cfg: TrainConfig, path: str | Path) -> Pa
         history=result.history,
         extra={"init": result.init_note},
     )
-
-
-# -- command line (also the torchrun entry point) ----------------------------------------------------
-def build_arg_parser() -> argparse.ArgumentParser:
-    """``python -m scenecolor.embed.train train --store ... --out ...`` with every TrainConfig field."""
-    parser = argparse.ArgumentParser(
-        prog="python -m scenecolor.embed.train", description="Train the GeM embedder (runs under torchrun for DDP)."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_train_arguments(sub.add_parser("train", help="train on a frame store"))
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Train from the command line; under torchrun every rank runs this and prints its weight digest."""
-    args = build_arg_parser().parse_args(argv)
-    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
-    info = training.setup_distributed(device=args.device)
-    try:
-        return _train_from_args(args, cfg, info)
-    except ScenecolorError as exc:
-        print(f"rank {info.rank}: error: {exc}", file=sys.stderr, flush=True)
-        return 2
-    finally:
-        training.cleanup_distributed(info)
-
-
-def _train_from_args(args: argparse.Namespace, cfg: TrainConfig, info: training.DistInfo) -> int:
-    store = FrameStore.open(args.store)
-    result = train_embedder(
-        store, cfg, args.out, info=info, resume=not args.no_resume, stop_after=args.stop_after, progress=info.is_main
-    )
-    if info.is_main:
-        save_embedder(result, cfg, Path(args.out) / "embedder.pt")
-    print(f"rank {info.rank}/{info.world_size} final weights sha256 {training.state_digest(result.model)}", flush=True)
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
