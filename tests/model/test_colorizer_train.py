@@ -241,3 +241,22 @@ def test_torchrun_ddp_trains_through_the_same_entry_point(tmp_path, data) -> Non
     # on two ranks the last epoch of this run is the best (select_best): rank 0 writes its weights and the other
     # rank reads them only after a barrier (reading them while they were written failed the run)
     assert result.history[-1]["selected_epoch"] == 2
+
+
+def test_learning_rate_follows_warm_up_and_cosine_step_by_step(sets, tmp_path: Path, monkeypatch) -> None:
+    """Each optimizer step takes its own rate: the warm-up rises over the first fifth of the steps, then the
+    cosine decays (a loop variable once shadowed the step index, so every batch of an epoch got one rate)."""
+    rates: list[float] = []
+    step = torch.optim.AdamW.step
+
+    def spy(self, *args, **kwargs):
+        rates.append(self.param_groups[0]["lr"] / self.param_groups[0]["lr_scale"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", spy)
+    train, val = sets
+    cfg = dataclasses.replace(CFG, epochs=1, batches_per_epoch=10, select_best=False)
+    train_colorizer(train, val, cfg, tmp_path, **QUIET)
+    assert len(rates) == 10
+    assert rates[0] < rates[1] == pytest.approx(max(rates))  # warm-up over 10 // 5 = 2 steps, then decay
+    assert all(a > b for a, b in zip(rates[1:], rates[2:]))

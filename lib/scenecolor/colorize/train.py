@@ -336,8 +336,6 @@ def train_colorizer(
 
     def schedule(group: dict[str, Any], i: int, total: int) -> float:
         """Warm-up, then cosine decay: a pure function of the step ``i``, so a resumed run continues it exactly."""
-        if cfg.corr_weight > 0:  # as trained so far: each batch of an epoch takes the rate of the epoch's
-            i = i - i % (total // cfg.epochs) + cfg.batch_size  # first step + batch_size (one rate per epoch)
         warm = min(1.0, (i + 1) / max(1, total // 5))  # the untrained fusion is already good: ease in
         return group["lr_scale"] * cfg.lr * warm * 0.5 * (1 + math.cos(math.pi * i / total))
 
