@@ -106,19 +106,21 @@ def clip_guide(gray_clip: np.ndarray, anchor_lab: np.ndarray, guide: np.ndarray 
 
 
 class TorchColorizer:
-    """The PyTorch model behind :class:`ColorizerBackend` (BN folded, channels-last, no gradients)."""
+    """The PyTorch model behind :class:`ColorizerBackend` (BN folded, channels-last, no gradients), run on the
+    model's device; NumPy in and out."""
 
     def __init__(self, model: SceneColorizer, clip_len: int = 8, flow_method: str = "dis_fast") -> None:
         self.model = prepare_for_inference(model)
+        self.device = next(self.model.parameters()).device
         self.resolution = model.cfg.resolution
         self.max_refs = model.cfg.max_refs
         self.clip_len = clip_len
         self.flow_method = flow_method
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike[str]) -> TorchColorizer:
-        """Load ``colorizer.pt`` (CheckpointError if missing, corrupt or of another network)."""
-        model, ckpt = load_colorizer(path)
+    def from_checkpoint(cls, path: str | os.PathLike[str], device: str | torch.device = "cpu") -> TorchColorizer:
+        """Load ``colorizer.pt`` onto ``device`` (CheckpointError if missing, corrupt or of another network)."""
+        model, ckpt = load_colorizer(path, device)
         train = (ckpt.get("config") or {}).get("train") or {}
         return cls(
             model, clip_len=max(int(train.get("clip_len", 8)), 2), flow_method=str(train.get("flow_method", "dis_fast"))
@@ -128,8 +130,8 @@ class TorchColorizer:
         check_backend_inputs(refs_lab, None, self.resolution, self.max_refs)
         refs = torch.from_numpy(np.ascontiguousarray(refs_lab, dtype=np.float32)).permute(0, 3, 1, 2)[None]
         with torch.inference_mode():
-            feats = self.model.encode_references(refs)
-        return (*(f.numpy() for f in feats), np.ascontiguousarray(refs_lab[0], dtype=np.float32))
+            feats = self.model.encode_references(refs.to(self.device))
+        return (*(f.cpu().numpy() for f in feats), np.ascontiguousarray(refs_lab[0], dtype=np.float32))
 
     def predict_ab(
         self, gray_clip: np.ndarray, ref_features: tuple[np.ndarray, ...], guide: np.ndarray | None = None
@@ -142,11 +144,11 @@ class TorchColorizer:
         """:meth:`predict_ab` plus the candidates' ab (T,H,W,8, Lab units), confidences (T,H,W,4) and fusion
         weights (T,H,W,4)."""
         check_backend_inputs(None, gray_clip, self.resolution, self.max_refs, ref_features[-1])
-        gray = torch.from_numpy(np.ascontiguousarray(gray_clip, dtype=np.float32))[None, None]
-        feats = ReferenceFeatures(*(torch.from_numpy(f) for f in ref_features[:-1]))
-        g = torch.from_numpy(clip_guide(gray_clip, ref_features[-1], guide, self.flow_method))
+        gray = torch.from_numpy(np.ascontiguousarray(gray_clip, dtype=np.float32))[None, None].to(self.device)
+        feats = ReferenceFeatures(*(torch.from_numpy(f).to(self.device) for f in ref_features[:-1]))
+        g = torch.from_numpy(clip_guide(gray_clip, ref_features[-1], guide, self.flow_method)).to(self.device)
         with torch.inference_mode():
             ab, cand_ab, cand_conf, weights = self.model.colorize_detailed(gray, feats, g)  # [1, C, T, H, W]
-        out = [x[0].permute(1, 2, 3, 0).contiguous().numpy() for x in (ab, cand_ab, cand_conf, weights)]
+        out = [x[0].permute(1, 2, 3, 0).contiguous().cpu().numpy() for x in (ab, cand_ab, cand_conf, weights)]
         out[1] = out[1] * self.model.cfg.ab_scale
         return out[0], out[1], out[2], out[3]

@@ -196,7 +196,7 @@ def bench_colorize(
     try:
         torch.manual_seed(seed)
         original = model or SceneColorizer(ColorizerConfig(resolution=resolution))
-        net = prepare_for_inference(original)  # BN folded, channels-last: how the CLI runs it
+        net = prepare_for_inference(original).cpu()  # BN folded, channels-last: how the CLI runs it, on the CPU
         gray, refs_lab = _moving_texture(clip_len, n_refs, resolution, seed)
         guide_cfg = GuideConfig(method=flow_method)  # type: ignore[arg-type]
         L_np, anchor = gray[0, 0].numpy() * 100.0, refs_lab[0, 0].permute(1, 2, 0).numpy()

@@ -25,6 +25,7 @@ import torch.distributed as dist
 from torch import nn
 
 from scenecolor.core.artifacts import atomic_torch_save
+from scenecolor.core.device import resolve_device
 from scenecolor.core.errors import CheckpointError, ParameterError
 
 CHECKPOINT_FORMAT = 1
@@ -62,13 +63,13 @@ def setup_distributed(device: str | None = None) -> DistInfo:
     """Read torchrun's RANK / WORLD_SIZE / LOCAL_RANK and join the process group when needed.
 
     With ``WORLD_SIZE`` > 1 the default process group is initialised (NCCL on CUDA, gloo
-    otherwise); with one process nothing is initialised. ``device`` ("cpu", "cuda") overrides
-    the automatic choice (CUDA when available, one GPU per local rank).
+    otherwise); with one process nothing is initialised. ``device`` ("auto" or None, "cpu", "cuda"; as
+    :func:`scenecolor.core.device.resolve_device` reads it) picks CPU or CUDA, one GPU per local rank.
     """
     rank = _env_int("RANK", 0)
     world_size = _env_int("WORLD_SIZE", 1)
     local_rank = _env_int("LOCAL_RANK", 0)
-    use_cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
+    use_cuda = resolve_device(device or "auto").type == "cuda"
     if use_cuda:
         dev = torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
         torch.cuda.set_device(dev)

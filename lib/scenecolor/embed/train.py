@@ -60,11 +60,6 @@ def initial_embedder(cfg: TrainConfig) -> tuple[Embedder, str]:
     return build_embedder(cfg.model_config(), cfg.pretrained)
 
 
-def train_config(params: Any) -> TrainConfig:
-    """The TrainConfig of a notebook's EmbedderParams (the fields they share, seed included)."""
-    return TrainConfig(**{f.name: getattr(params, f.name) for f in fields(TrainConfig)})
-
-
 @dataclass
 class TrainResult:
     """A finished (or stopped) training run."""
