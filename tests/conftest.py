@@ -60,5 +60,17 @@ def _isolated_run_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
 
 
 @pytest.fixture
+def notebook_values():
+    """``values(step_id, **changed)``: a notebook's variables at its parameters' defaults with some changed, as
+    ``pipeline.open_step(step_id, globals())`` reads them."""
+    from scenecolor.workbook.pipeline import get_step
+
+    def values(step_id: str, **changed: object) -> dict[str, object]:
+        return {**get_step(step_id).params_model().model_dump(), **changed}
+
+    return values
+
+
+@pytest.fixture
 def repo_root() -> Path:
     return REPO

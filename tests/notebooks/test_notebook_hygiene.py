@@ -17,21 +17,27 @@ from scenecolor.workbook.runner import load_profile, validate_profile
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
-def _parameters(nb: nbformat.NotebookNode) -> dict[str, object]:
+def _parameters(nb: nbformat.NotebookNode) -> list[tuple[str, object, str]]:
+    """(name, value, comment) of each line of the first code cell, which must be tagged ``parameters``."""
     code = [c for c in nb.cells if c.cell_type == "code"]
     first = code[0]
     assert "parameters" in first.metadata.get("tags", []), "the first code cell must be tagged 'parameters'"
-    values: dict[str, object] = {}
-    for node in ast.parse(first.source).body:
+    lines = []
+    for line, node in zip(first.source.splitlines(), ast.parse(first.source).body, strict=True):
         assert isinstance(node, ast.Assign) and len(node.targets) == 1, (
-            f"only plain assignments belong in the parameters cell: {ast.unparse(node)}"
+            f"only one plain assignment per line belongs in the parameters cell: {line!r}"
         )
-        values[node.targets[0].id] = ast.literal_eval(node.value)  # type: ignore[attr-defined]
-    return values
+        assert line.count("=") == 1, f"papermill skips a parameter line holding a second '=': {line!r}"
+        assert len(line) <= 120, f"{line!r} is over 120 characters; shorten the field's description"
+        _, sep, comment = line.partition("  # ")
+        assert sep, f"parameter line without an inline comment (its description): {line!r}"
+        lines.append((node.targets[0].id, ast.literal_eval(node.value), comment))  # type: ignore[attr-defined]
+    return lines
 
 
 @pytest.mark.parametrize("step", STEPS, ids=[s.id for s in STEPS])
 def test_notebook_is_clean_and_parameters_match_model(step) -> None:
+    """The parameters cell is the model written out: every field in order, `name = default  # description`."""
     path = NOTEBOOKS / step.notebook
     assert path.is_file(), f"{step.notebook} is missing"
     nb = nbformat.read(str(path), as_version=4)
@@ -41,13 +47,19 @@ def test_notebook_is_clean_and_parameters_match_model(step) -> None:
                 f"{step.notebook}: commit notebooks without outputs"
             )
     assert nb.metadata.get("kernelspec", {}).get("name") == "scenecolor"
+    model = step.params_model
     declared = _parameters(nb)
-    model_defaults = {name: field.default for name, field in step.params_model.model_fields.items()}
-    assert declared == model_defaults, (
-        f"{step.notebook}: parameters cell differs from scenecolor.workbook.params.{step.params_model.__name__}"
+    expected = [(name, f.default, f.description) for name, f in model.model_fields.items()]
+    for got, want in zip(declared, expected, strict=False):
+        assert got == want, (
+            f"{step.notebook}: parameters cell line {got} differs from the field {want} (name, default, description) "
+            f"of scenecolor.workbook.params.{model.__name__}; write `{want[0]} = {want[1]!r}  # {want[2]}`"
+        )
+    assert [d[0] for d in declared] == list(model.model_fields), (
+        f"{step.notebook}: the parameters cell must assign exactly the fields of {model.__name__}, in order"
     )
     sources = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    assert re.search(rf'open_step\(\s*"{step.id}"', sources) and "ctx.finish()" in sources
+    assert f'pipeline.open_step("{step.id}", globals())' in sources and "ctx.finish()" in sources
     assert any(c.cell_type == "markdown" for c in nb.cells), "students need the narrative"
 
 
@@ -56,29 +68,6 @@ def test_profiles_validate(name: str) -> None:
     profile = load_profile(name)
     validated = validate_profile(profile)
     assert set(validated) == {s.id for s in STEPS}
-
-
-def _parameter_lines(nb: nbformat.NotebookNode) -> list[str]:
-    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    return cell.source.splitlines()
-
-
-@pytest.mark.parametrize("step", STEPS, ids=[s.id for s in STEPS])
-def test_every_parameter_is_explained_by_its_description_in_params_py(step) -> None:
-    """`name = value  # description`, the description word for word from scenecolor.workbook.params."""
-    nb = nbformat.read(str(NOTEBOOKS / step.notebook), as_version=4)
-    fields = step.params_model.model_fields
-    for line in _parameter_lines(nb):
-        name, _, rest = line.partition("=")
-        value, sep, comment = rest.partition("  # ")
-        name = name.strip()
-        assert sep, f"{step.notebook}: parameter line without an inline comment: {line!r}"
-        assert line.count("=") == 1, f"{step.notebook}: papermill skips a parameter line holding a second '=': {line!r}"
-        assert comment == fields[name].description, (
-            f"{step.notebook}: the comment of '{name}' differs from its description in "
-            f"scenecolor.workbook.params.{step.params_model.__name__}; copy it over"
-        )
-        assert len(line) <= 120, f"{step.notebook}: {name}'s line is over 120 characters; shorten its description"
 
 
 def test_papermill_help_notebook_shows_the_descriptions() -> None:

@@ -35,8 +35,8 @@ def test_hashes_are_content_based(tmp_path: Path) -> None:
     assert np.load(tmp_path / "z.npy").tolist() == [0, 1, 2]
 
 
-def test_step_context_records_and_meta(tmp_path: Path) -> None:
-    ctx = pipeline.open_step("00_data_prep", run_dir=str(tmp_path), seed=7)
+def test_step_context_records_and_meta(tmp_path: Path, notebook_values) -> None:
+    ctx = pipeline.open_step("00_data_prep", notebook_values("00_data_prep", run_dir=str(tmp_path), seed=7))
     assert ctx.out == tmp_path.resolve() / "artifacts" / "00_data_prep"
     ctx.record_metric("frames", np.int64(12), unit="frames")
     ctx.record_metric("frames", 13)  # re-recording replaces
@@ -53,7 +53,7 @@ def test_step_context_records_and_meta(tmp_path: Path) -> None:
     assert [m["value"] for m in results["metrics"]] == [13, 37.89]
     assert results["tables"][0]["rows"] == [{"split": "train", "n": 3}, {"split": "test", "n": 1}]
 
-    nxt = pipeline.open_step("02", run_dir=str(tmp_path))
+    nxt = pipeline.open_step("02", notebook_values("02_scene_analysis", run_dir=str(tmp_path)))
     assert nxt.upstream("00") == ctx.out
     with pytest.raises(MissingUpstreamError, match="Run 01_embedder_training.ipynb first into that same folder"):
         nxt.upstream("01_embedder_training")
@@ -73,11 +73,45 @@ def test_unknown_step_and_parameter() -> None:
     with pytest.raises(ParameterError, match="unknown step"):
         pipeline.get_step("42")
     with pytest.raises(ParameterError, match="unknown parameter 'frobnicate'"):
-        pipeline.open_step("00_data_prep", frobnicate=1)
+        pipeline.validate_params("00_data_prep", {"frobnicate": 1})
 
 
-def test_index_page_shows_measured_and_quoted(tmp_path: Path) -> None:
-    ctx = pipeline.open_step("00_data_prep", run_dir=str(tmp_path))
+def test_open_step_reads_every_parameter_from_the_notebook(tmp_path: Path, notebook_values) -> None:
+    """Every field of the model is read from the namespace, validated and recorded; other variables are ignored."""
+    values = notebook_values("03_reference_selection", run_dir=str(tmp_path), hog_tune_sizes=[48], hog_tune_cells=[16])
+    ctx = pipeline.open_step("03_reference_selection", {**values, "np": np, "_": 1})
+    meta = ctx.finish()
+    assert meta["params"] == {**values, "run_dir": str(tmp_path)}
+    assert meta["params"]["hog_tune_sizes"] == [48] and meta["params"]["hog_tune_cells"] == [16]
+    assert set(meta["params"]) == set(pipeline.get_step("03").params_model.model_fields)
+
+
+def test_open_step_rejects_a_missing_or_invalid_parameter(tmp_path: Path, notebook_values) -> None:
+    values = notebook_values("03_reference_selection", run_dir=str(tmp_path))
+    del values["hog_tune_cells"]
+    with pytest.raises(ParameterError, match=r"hog_tune_cells not defined.*\n    hog_tune_cells = \[8, 16\]  # HOG"):
+        pipeline.open_step("03_reference_selection", values)
+    bad = notebook_values("03_reference_selection", run_dir=str(tmp_path), hog_tune_sizes=[16], hog_tune_cells=[16])
+    with pytest.raises(ParameterError, match="03_reference_selection.ipynb: .*no HOG setting to tune"):
+        pipeline.open_step("03_reference_selection", bad)
+    with pytest.raises(ParameterError, match=r"parameter 'top_r' = 9: Input should be less than or equal to 5"):
+        pipeline.open_step("03_reference_selection", {**bad, "hog_tune_sizes": [32], "top_r": 9})
+    assert not (tmp_path / "artifacts").exists()  # nothing opened
+
+
+@pytest.mark.parametrize(
+    "step_id", ["01_embedder_training", "04_colorizer_training", "05_evaluation", "06_edge_export"]
+)
+def test_device_parameter(step_id: str, notebook_values) -> None:
+    model = pipeline.get_step(step_id).params_model
+    assert model().device == "auto"
+    assert [model(device=d).device for d in ("cpu", "cuda")] == ["cpu", "cuda"]
+    with pytest.raises(ParameterError, match=r"parameter 'device' = 'gpu': Input should be 'auto', 'cpu' or 'cuda'"):
+        pipeline.validate_params(step_id, notebook_values(step_id, device="gpu"))
+
+
+def test_index_page_shows_measured_and_quoted(tmp_path: Path, notebook_values) -> None:
+    ctx = pipeline.open_step("00_data_prep", notebook_values("00_data_prep", run_dir=str(tmp_path)))
     ctx.record_metric("psnr", 31.2, unit="dB")
     ctx.record_metric("psnr (paper)", 37.89, unit="dB", source="quoted")
     ctx.finish()

@@ -14,8 +14,8 @@ from scenecolor.core.video import write_video
 from scenecolor.workbook import pipeline, report
 
 
-def test_save_figure_returns_a_path_that_displays_nothing(tmp_path: Path) -> None:
-    ctx = pipeline.open_step("00_data_prep", run_dir=str(tmp_path))
+def test_save_figure_returns_a_path_that_displays_nothing(tmp_path: Path, notebook_values) -> None:
+    ctx = pipeline.open_step("00_data_prep", notebook_values("00_data_prep", run_dir=str(tmp_path)))
     fig, ax = plt.subplots()
     ax.plot([0, 1])
     path = ctx.save_figure(fig, "line")
@@ -26,8 +26,8 @@ def test_save_figure_returns_a_path_that_displays_nothing(tmp_path: Path) -> Non
     assert meta["step"] == "00_data_prep" and DisplayFormatter().format(meta) == ({}, {})
 
 
-def test_record_video_writes_a_poster_and_shows_an_embedded_player(tmp_path: Path) -> None:
-    ctx = pipeline.open_step("05_evaluation", run_dir=str(tmp_path))
+def test_record_video_writes_a_poster_and_shows_an_embedded_player(tmp_path: Path, notebook_values) -> None:
+    ctx = pipeline.open_step("05_evaluation", notebook_values("05_evaluation", run_dir=str(tmp_path)))
     frames = np.zeros((6, 32, 48, 3), np.uint8)
     frames[:, :, :, 0] = np.arange(6, dtype=np.uint8)[:, None, None] * 40
     mp4 = write_video(ctx.out / "videos" / "toy_compare.mp4", frames, fps=5)

@@ -21,7 +21,8 @@ def _toy_notebook(step_id: str, extra: str = "") -> nbformat.NotebookNode:
     params.metadata["tags"] = ["parameters"]
     body = (
         "from scenecolor.workbook import pipeline\n"
-        f"ctx = pipeline.open_step({step_id!r}, run_dir=run_dir, seed=seed)\n"
+        f"defaults = pipeline.get_step({step_id!r}).params_model().model_dump()\n"
+        f"ctx = pipeline.open_step({step_id!r}, {{**defaults, 'run_dir': run_dir, 'seed': seed}})\n"
         "(ctx.out / 'value.txt').write_text(str(seed * 2))\n"
         "ctx.record_metric('twice seed', seed * 2)\n"
         "ctx.record_table('rows', [{'a': 1, 'b': 0.5}], caption='toy')"
@@ -168,7 +169,7 @@ def test_library_change_changes_step_key(toy_repo: Path) -> None:
 
 
 @pytest.mark.slow
-def test_cache_reuses_a_step_only_while_its_files_match_meta_json(toy_repo: Path, monkeypatch) -> None:
+def test_cache_reuses_a_step_only_while_its_files_match_meta_json(toy_repo: Path, monkeypatch, notebook_values) -> None:
     logs: list[str] = []
     first = _run(toy_repo, until="01")
     # an edited output file (hard-linked into every run that reused it): its checksum no longer matches
@@ -188,7 +189,7 @@ def test_cache_reuses_a_step_only_while_its_files_match_meta_json(toy_repo: Path
 
     # a notebook re-run by hand into the run folder rewrites meta.json consistently: the cache's digest catches it
     monkeypatch.setenv(pipeline.RUNNER_ENV, str(second.run_dir.resolve()))  # as if the guard were bypassed
-    ctx = pipeline.open_step("00_data_prep", run_dir=str(second.run_dir), seed=3)
+    ctx = pipeline.open_step("00_data_prep", notebook_values("00_data_prep", run_dir=str(second.run_dir), seed=3))
     (ctx.out / "value.txt").write_text("a student's experiment")
     ctx.finish()
     monkeypatch.delenv(pipeline.RUNNER_ENV)
@@ -199,16 +200,16 @@ def test_cache_reuses_a_step_only_while_its_files_match_meta_json(toy_repo: Path
 
 
 @pytest.mark.slow
-def test_a_hand_run_cannot_write_into_a_runner_folder(toy_repo: Path) -> None:
+def test_a_hand_run_cannot_write_into_a_runner_folder(toy_repo: Path, notebook_values) -> None:
     first = _run(toy_repo, until="00")
     with pytest.raises(ParameterError, match=r"run folder made by `scenecolor run`.*cp -r"):
-        pipeline.open_step("00_data_prep", run_dir=str(first.run_dir))
+        pipeline.open_step("00_data_prep", notebook_values("00_data_prep", run_dir=str(first.run_dir)))
     assert (first.run_dir / "artifacts" / "00_data_prep" / "meta.json").is_file()  # untouched
 
 
-def test_missing_upstream_names_the_commands_that_fill_the_same_folder(tmp_path: Path) -> None:
+def test_missing_upstream_names_the_commands_that_fill_the_same_folder(tmp_path: Path, notebook_values) -> None:
     hand = tmp_path / "hand"
-    ctx = pipeline.open_step("03_reference_selection", run_dir=str(hand))
+    ctx = pipeline.open_step("03_reference_selection", notebook_values("03", run_dir=str(hand)))
     with pytest.raises(MissingUpstreamError) as info:
         ctx.upstream("01_embedder_training")
     message = str(info.value)
@@ -217,7 +218,7 @@ def test_missing_upstream_names_the_commands_that_fill_the_same_folder(tmp_path:
     assert f"-p run_dir '{hand.resolve()}'" in message and "papermill --cwd notebooks" in message
     assert "scenecolor run --until" not in message
     # once 00 has finished there, only the steps still missing are named
-    pipeline.open_step("00_data_prep", run_dir=str(hand)).finish()
+    pipeline.open_step("00_data_prep", notebook_values("00", run_dir=str(hand))).finish()
     with pytest.raises(MissingUpstreamError) as info:
         ctx.upstream("01_embedder_training")
     assert "notebooks/00_data_prep.ipynb" not in str(info.value)

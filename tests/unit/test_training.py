@@ -236,3 +236,22 @@ def test_data_digest_follows_the_data(tmp_path):
     assert base != training.data_digest(frames, {"refs": [[2, 1]]}, tmp_path / "a.bin")
     (tmp_path / "a.bin").write_bytes(b"abd")
     assert base != training.data_digest(frames, {"refs": [[1, 2]]}, tmp_path / "a.bin")
+
+
+@pytest.mark.parametrize("device", ["auto", None, "cpu", "cuda", "gpu"])
+def test_setup_distributed_reads_the_device_as_resolve_device_does(monkeypatch, device) -> None:
+    """The notebooks' device parameter goes through here: auto/None, cpu, cuda (CPU with a warning without a GPU)."""
+    import warnings
+
+    from scenecolor.core.device import resolve_device
+
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    if device == "gpu":
+        with pytest.raises(ParameterError, match="device 'gpu'"):
+            training.setup_distributed(device=device)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = resolve_device(device or "auto").type
+        assert training.setup_distributed(device=device).device.type == expected

@@ -108,8 +108,9 @@ def clip_guide(gray_clip: np.ndarray, anchor_lab: np.ndarray, guide: np.ndarray 
 class TorchColorizer:
     """The PyTorch model behind :class:`ColorizerBackend` (BN folded, channels-last, no gradients).
 
-    ``device``: where the network runs (a torch device, e.g. from :func:`scenecolor.core.device.resolve_device`);
-    inputs go there and results come back as NumPy on the CPU, so callers never see the device.
+    ``device``: where the network runs (a torch device, e.g. from :func:`scenecolor.core.device.resolve_device`;
+    None: the model's own device); inputs go there and results come back as NumPy on the CPU, so callers never
+    see the device.
     """
 
     def __init__(
@@ -117,10 +118,11 @@ class TorchColorizer:
         model: SceneColorizer,
         clip_len: int = 8,
         flow_method: str = "dis_fast",
-        device: str | torch.device = "cpu",
+        device: str | torch.device | None = None,
     ) -> None:
-        self.device = torch.device(device)
-        self.model = prepare_for_inference(model).to(self.device)
+        self.model = prepare_for_inference(model)
+        self.device = torch.device(device) if device is not None else next(self.model.parameters()).device
+        self.model = self.model.to(self.device)
         self.resolution = model.cfg.resolution
         self.max_refs = model.cfg.max_refs
         self.clip_len = clip_len

@@ -80,7 +80,8 @@ def plot_samples(
     picks = np.unique(np.linspace(0, len(data) - 1, min(n_clips, len(data))).round().astype(int)).tolist()
     gray, refs, true_ab = make_batch(data, picks, n_refs, pool)
     model.eval()
-    pred_ab = model(gray, refs)
+    device = next(model.parameters()).device
+    pred_ab = model(gray.to(device), refs.to(device)).cpu()
     mid = gray.shape[2] // 2
     cols = 3 + n_refs
     fig, axes = plt.subplots(len(picks), cols, figsize=(1.6 * cols, 1.7 * len(picks)), squeeze=False)

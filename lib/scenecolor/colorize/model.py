@@ -35,6 +35,7 @@ from torch import nn
 from scenecolor import paper
 from scenecolor.colorize.correspondence import GUIDE_CHANNELS, CandidateFusion, CorrespondenceAttention, split_guide
 from scenecolor.colorize.correspondence import _Conv as _CorrConv
+from scenecolor.core.device import resolve_device
 from scenecolor.core.errors import CheckpointError, DataError, ParameterError
 from scenecolor.core.training import load_checkpoint
 
@@ -551,8 +552,11 @@ class ClipColorizerGraph(nn.Module):
         return ab, torch.cat([cand_ab[:, 6:8], cand_conf[:, 3:4]], dim=1), weights
 
 
-def load_colorizer(path: str | os.PathLike[str]) -> tuple[SceneColorizer, dict[str, Any]]:
-    """Load a ``colorizer.pt`` (``weights_only=True``) into a model in eval mode; (model, checkpoint).
+def load_colorizer(
+    path: str | os.PathLike[str], device: str | torch.device = "cpu"
+) -> tuple[SceneColorizer, dict[str, Any]]:
+    """Load a ``colorizer.pt`` (``weights_only=True``) into a model in eval mode on ``device`` (auto, cpu, cuda:
+    :func:`scenecolor.core.device.resolve_device`); (model, checkpoint).
 
     Raises CheckpointError for a missing or corrupt file or one of another architecture.
     """
@@ -565,4 +569,4 @@ def load_colorizer(path: str | os.PathLike[str]) -> tuple[SceneColorizer, dict[s
         ) from None
     model = SceneColorizer(cfg)
     ckpt = load_checkpoint(path, arch=ARCH, model=model, restore_rng=False)
-    return model.eval(), ckpt
+    return model.to(resolve_device(str(device))).eval(), ckpt

@@ -19,23 +19,24 @@ from __future__ import annotations
 import dataclasses
 import math
 import subprocess
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 
-from scenecolor.colorize.correspondence import AB_SCALE, FLOW_METHODS, GuideConfig
+from scenecolor.colorize.correspondence import AB_SCALE, FlowMethod, GuideConfig
 from scenecolor.colorize.data import POOLS, ClipSet, build_clip_set, make_batch
 from scenecolor.colorize.exemplar_data import ExemplarValSet, guides_for_clips, make_training_batch
 from scenecolor.colorize.model import ARCH, ColorizerConfig, SceneColorizer, load_colorizer
 from scenecolor.core import training
 from scenecolor.core.artifacts import atomic_torch_save
 from scenecolor.core.color import torch_lab_to_rgb
-from scenecolor.core.errors import ParameterError, ScenecolorError
+from scenecolor.core.errors import ScenecolorError, validated
 from scenecolor.core.loop import TrainResult, train_epochs
 from scenecolor.data.frames import FrameStore
 from scenecolor.retrieval.references import read_references
@@ -44,63 +45,86 @@ CHECKPOINT = "colorizer.pt"
 BEST_WEIGHTS = "best_weights.pt"  # the best epoch's weights so far (select_best), beside the checkpoint
 
 
-@dataclass(frozen=True)
+@validated
 class TrainConfig:
-    """Everything that decides the trained weights (stored in the checkpoint)."""
+    """Everything that decides the trained weights (stored in the checkpoint); a bad value raises ParameterError.
 
-    resolution: int = 64  # working resolution (the paper: 224; small here so a CPU trains it)
-    clip_len: int = 3  # T
-    max_refs: int = 5  # R is drawn from 1..max_refs per batch
-    ref_pool: str = "mix"  # in_domain | open | mix (see colorizer_data)
-    val_pool: str = "open"  # references used for validation (what test scenes get)
-    epochs: int = 2
-    batches_per_epoch: int = 0  # 0 = one pass over the training clips
-    batch_size: int = 4
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    huber_delta: float = 0.05  # in units of ab/110
-    temporal_weight: float = 0.2
-    hue_prob: float = 0.5  # share of clips whose ab (and their references') is rotated
-    foreign_prob: float = 0.25  # share of clips given the references of another video's clip
-    val_clips: int = 32
-    width: float = 1.0  # multiplies every channel width of ColorizerConfig (1.0 = the full network)
-    exemplar_prob: float = 0.7  # share of batches whose first reference is another (augmented) frame of the clip's shot
-    corr_weight: float = 0.3  # weight of the loss on the attention-warped ab itself (teaches the matching features)
-    flow_method: str = "dis_fast"  # optical flow of the correspondence stage (scenecolor.correspondence.FLOW_METHODS)
-    exemplar_val_shots: int = 16  # val shots scored under the exemplar protocol (first frame = the only reference)
-    select_best: bool = True  # end with the weights of the epoch (0 included) with the best exemplar val PSNR
-    calib_lr_scale: float = 30.0  # learning-rate multiplier of the few calibration scalars (CALIBRATION_PARAMS)
-    seed: int = 0
+    These fields, with their ranges and descriptions, are notebook 04's parameters as well.
+    """
 
-    def __post_init__(self) -> None:
-        checks = {
-            "resolution": self.resolution >= 16 and self.resolution % 16 == 0,
-            "clip_len": self.clip_len >= 1,
-            "max_refs": 1 <= self.max_refs <= 5,
-            "ref_pool": self.ref_pool in (*POOLS, "mix"),
-            "val_pool": self.val_pool in POOLS,
-            "epochs": self.epochs >= 1,
-            "batches_per_epoch": self.batches_per_epoch >= 0,
-            "batch_size": self.batch_size >= 1,
-            "lr": self.lr > 0,
-            "weight_decay": self.weight_decay >= 0,
-            "huber_delta": self.huber_delta > 0,
-            "temporal_weight": self.temporal_weight >= 0,
-            "hue_prob": 0 <= self.hue_prob <= 1,
-            "foreign_prob": 0 <= self.foreign_prob <= 1,
-            "val_clips": self.val_clips >= 1,
-            "width": 0 < self.width <= 1.0,
-            "exemplar_prob": 0 <= self.exemplar_prob <= 1,
-            "corr_weight": self.corr_weight >= 0,
-            "flow_method": self.flow_method in FLOW_METHODS,
-            "exemplar_val_shots": self.exemplar_val_shots >= 1,
-            "calib_lr_scale": self.calib_lr_scale > 0,
-        }
-        bad = [k for k, ok in checks.items() if not ok]
-        if bad:
-            raise ParameterError(
-                f"colorizer training parameter(s) out of range: {', '.join(f'{k}={getattr(self, k)!r}' for k in bad)}"
-            )
+    resolution: Annotated[
+        int,
+        Field(
+            ge=16,
+            le=512,
+            multiple_of=16,
+            description="working resolution, multiple of 16 (paper: 224; smaller so a CPU trains it)",
+        ),
+    ] = 64
+    clip_len: Annotated[
+        int, Field(ge=1, le=32, description="frames per training clip T (consecutive frame-store frames of one shot)")
+    ] = 3
+    max_refs: Annotated[
+        int, Field(ge=1, le=5, description="references per clip R are drawn from 1..max_refs for each batch")
+    ] = 5
+    ref_pool: Annotated[
+        Literal["in_domain", "open", "mix"],
+        Field(description="references that train the network: same-shot neighbours, other videos, or both"),
+    ] = "mix"
+    val_pool: Annotated[
+        Literal["in_domain", "open"],
+        Field(description="references used for validation (open: what test scenes get)"),
+    ] = "open"
+    epochs: Annotated[int, Field(ge=1, le=1000, description="training epochs (paper: 100)")] = 2
+    batches_per_epoch: Annotated[int, Field(ge=0, description="0: one pass over the training clips")] = 0
+    batch_size: Annotated[int, Field(ge=1, le=512, description="clips per batch")] = 4
+    lr: Annotated[float, Field(gt=0, le=1.0, description="AdamW learning rate (cosine decay to 0)")] = 2e-3
+    weight_decay: Annotated[float, Field(ge=0, description="AdamW weight decay")] = 1e-4
+    huber_delta: Annotated[float, Field(gt=0, description="Huber loss threshold in units of ab/110")] = 0.05
+    temporal_weight: Annotated[
+        float, Field(ge=0, description="weight of the temporal term (L1 of the frame-to-frame ab change)")
+    ] = 0.2
+    hue_prob: Annotated[
+        float, Field(ge=0, le=1, description="share of clips whose ab and references' ab share a random hue rotation")
+    ] = 0.5
+    foreign_prob: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=1,
+            description="share of training clips given the references of another video (unrelated references)",
+        ),
+    ] = 0.25
+    val_clips: Annotated[int, Field(ge=1, description="fixed validation clips spread over the val split")] = 32
+    width: Annotated[
+        float, Field(gt=0, le=1.0, description="multiplier of every channel width (1.0: the full network)")
+    ] = 1.0
+    exemplar_prob: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=1,
+            description="share of batches whose first reference is another augmented frame of the shot (teaches "
+            "copying)",
+        ),
+    ] = 0.7
+    corr_weight: Annotated[
+        float, Field(ge=0, description="weight of the loss on the attention-warped ab of the correspondence stage")
+    ] = 0.3
+    flow_method: Annotated[FlowMethod, Field(description="optical flow of the correspondence stage (OpenCV)")] = (
+        "dis_fast"
+    )
+    exemplar_val_shots: Annotated[
+        int, Field(ge=1, description="val shots scored under the exemplar protocol (first frame: the only reference)")
+    ] = 16
+    select_best: Annotated[
+        bool,
+        Field(description="end with the weights of the epoch (0: untrained included) with the best exemplar val PSNR"),
+    ] = True
+    calib_lr_scale: Annotated[
+        float, Field(gt=0, description="learning-rate multiplier of the calibration scalars (CALIBRATION_PARAMS)")
+    ] = 30.0
+    seed: Annotated[int, Field(ge=0, description="seed of the initialisation and of every batch")] = 0
 
     def model_config(self) -> ColorizerConfig:
         """The network this run trains: the default widths scaled by ``width``, at ``resolution``."""
@@ -150,11 +174,6 @@ def parameter_groups(model: torch.nn.Module, cfg: TrainConfig) -> list[dict[str,
         {"params": rest, "lr": cfg.lr, "lr_scale": 1.0},
         {"params": calib, "lr": cfg.lr * cfg.calib_lr_scale, "lr_scale": cfg.calib_lr_scale, "weight_decay": 0.0},
     ]
-
-
-def train_config_from(params: Any) -> TrainConfig:
-    """The TrainConfig of notebook 04's parameters (same field names; fields it lacks keep their defaults)."""
-    return TrainConfig(**{f.name: getattr(params, f.name) for f in fields(TrainConfig) if hasattr(params, f.name)})
 
 
 def colorization_loss(
@@ -252,10 +271,10 @@ def psnr_frames(gray: torch.Tensor, pred_ab: torch.Tensor, true_ab: torch.Tensor
 
 def evaluate_pools(model: torch.nn.Module, data: ClipSet, cfg: TrainConfig) -> pd.DataFrame:
     """Validation with the references of each pool (open: other footage; in_domain: the shot's own
-    frames when the pool has them): PSNR of ours beside the grey output's, and the loss."""
+    frames when the pool has them): PSNR of ours beside the grey output's, and the loss (on the model's device)."""
     rows = []
     for pool in POOLS:
-        scores = evaluate(model, data, dataclasses.replace(cfg, val_pool=pool), torch.device("cpu"))
+        scores = evaluate(model, data, dataclasses.replace(cfg, val_pool=pool), next(model.parameters()).device)
         rows.append(
             {
                 "references": pool,
@@ -425,10 +444,12 @@ def train_colorizer_torchrun(
     nproc: int,
     *,
     resume: bool = True,
+    device: str = "auto",
 ) -> TrainResult:
-    """Train with ``nproc`` DDP processes (torchrun, ``python -m scenecolor.cli.train colorizer``); load the result."""
+    """Train with ``nproc`` DDP processes (torchrun, ``python -m scenecolor.cli.train colorizer``) on ``device``;
+    load the result."""
     args = ["colorizer", "--store", str(store_dir), "--references", str(references_csv), "--out", str(out_dir)]
-    args += [*training.config_argv(cfg), *([] if resume else ["--no-resume"])]
+    args += [*training.config_argv(cfg), "--device", device, *([] if resume else ["--no-resume"])]
     proc = subprocess.run(training.torchrun_command(training.TRAIN_ENTRY, args, nproc), capture_output=True, text=True)
     if proc.returncode != 0:
         raise ScenecolorError(

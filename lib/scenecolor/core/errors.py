@@ -6,6 +6,13 @@ sees one clear sentence instead of a traceback from deep inside a decoder.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from pydantic import ConfigDict, ValidationError
+from pydantic.dataclasses import dataclass
+
 
 class ScenecolorError(Exception):
     """Base class of every error the user can fix."""
@@ -57,3 +64,42 @@ class DataError(ScenecolorError):
 
 class ExportError(ScenecolorError):
     """A model cannot be exported, checked, quantized or run by ONNX Runtime / TensorRT."""
+
+
+def parameter_error(exc: ValidationError, where: str, allowed: Iterable[str] = ()) -> ParameterError:
+    """One :class:`ParameterError` for every problem pydantic found in ``where``'s values.
+
+    Each problem names the parameter and its value; an unknown name lists the ``allowed`` ones.
+    """
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(x) for x in err["loc"]) or "?"
+        if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+            problems.append(f"unknown parameter '{key}' (allowed: {', '.join(allowed)})")
+        else:
+            problems.append(f"parameter '{key}' = {err.get('input')!r}: {err['msg']}")
+    return ParameterError(f"{where}: " + "; ".join(problems))
+
+
+T = TypeVar("T")
+
+
+def validated(cls: type[T]) -> type[T]:
+    """Make ``cls`` a frozen pydantic dataclass: its fields' ``Annotated[type, Field(...)]`` are the one
+    declaration of their types, ranges and descriptions, and a bad value raises :class:`ParameterError`.
+
+    It stays a dataclass (``fields``, ``asdict``, ``replace`` work, defaults are plain values), so the
+    command lines built from it and the checkpoints that store it need nothing else.
+    """
+    pyd = dataclass(frozen=True, config=ConfigDict(extra="forbid"))(cls)
+    init = pyd.__init__
+
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            init(self, *args, **kwargs)
+        except ValidationError as exc:
+            raise parameter_error(exc, pyd.__name__, pyd.__pydantic_fields__) from None
+
+    pyd.__init__ = __init__  # type: ignore[method-assign]
+    return pyd

@@ -6,9 +6,11 @@ Importable without torch, so the CLI lists its options (``scenecolor embed-train
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from scenecolor.core.errors import ParameterError
+from pydantic import Field
+
+from scenecolor.core.errors import ParameterError, validated
 
 BACKBONES: dict[str, int] = {"resnet18": 512, "resnet34": 512, "resnet50": 2048}  # name -> embedding dim
 LAYER3_CHANNELS: dict[str, int] = {"resnet18": 256, "resnet34": 256, "resnet50": 1024}  # name -> layer3 width
@@ -49,48 +51,68 @@ class EmbedderConfig:
         return asdict(self)
 
 
-@dataclass(frozen=True)
+@validated
 class TrainConfig:
-    """Everything that decides the trained weights (stored in the checkpoint)."""
+    """Everything that decides the trained weights (stored in the checkpoint); a bad value raises ParameterError.
 
-    backbone: str = "resnet18"
-    pretrained: str = "auto"  # "auto" = local torch cache if it has ImageNet weights, "none", or a path
-    input_size: int = 64  # frames are resized from the store's 224 to this side for training
-    epochs: int = 2
-    batches_per_epoch: int = 0  # 0 = one pass over the training frames (n_train / batch size)
-    shots_per_batch: int = 8  # P
-    frames_per_shot: int = 2  # K
-    margin: float = 0.3
-    mining: str = "semihard"
-    augment: bool = False  # random resized crops and flips of the training frames (colours untouched)
-    pairing: str = "grey"  # grey | grey_anchor | color: how grey queries and colour gallery frames are encoded
-    pooling: str = "gem"  # gem (paper: last stage, global) | regional (layer3, global + grid x grid cells)
-    grid: int = 3  # cells per side of the regional pooling
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    val_triplets: int = 256
-    seed: int = 0
+    These fields, with their ranges and descriptions, are notebook 01's parameters as well.
+    """
 
-    def __post_init__(self) -> None:
-        self.model_config()  # validates backbone, pooling and grid
-        checks = {
-            "input_size": self.input_size >= 32,
-            "epochs": self.epochs >= 1,
-            "batches_per_epoch": self.batches_per_epoch >= 0,
-            "shots_per_batch": self.shots_per_batch >= 2,
-            "frames_per_shot": self.frames_per_shot >= 2,
-            "margin": self.margin > 0,
-            "mining": self.mining in ("random", "semihard"),
-            "pairing": self.pairing in ("grey", "grey_anchor", "color"),
-            "lr": self.lr > 0,
-            "weight_decay": self.weight_decay >= 0,
-            "val_triplets": self.val_triplets >= 1,
-        }
-        bad = [k for k, ok in checks.items() if not ok]
-        if bad:
-            raise ParameterError(
-                f"embedder training parameter(s) out of range: {', '.join(f'{k}={getattr(self, k)!r}' for k in bad)}"
-            )
+    backbone: Annotated[
+        Literal["resnet18", "resnet34", "resnet50"],
+        Field(description="torchvision ResNet without its classifier (paper: resnet50)"),
+    ] = "resnet18"
+    pretrained: Annotated[
+        str,
+        Field(
+            description="'auto': ImageNet weights if in the local torch cache, 'none', or a .pth path "
+            "(never downloaded)"
+        ),
+    ] = "auto"
+    input_size: Annotated[
+        int,
+        Field(
+            ge=32,
+            le=512,
+            description="side the 224x224 store frames are resized to for training and encoding (paper: 224)",
+        ),
+    ] = 64
+    epochs: Annotated[int, Field(ge=1, le=1000, description="passes over the training frames")] = 2
+    batches_per_epoch: Annotated[
+        int, Field(ge=0, description="P x K batches per epoch; 0: one pass over the training frames")
+    ] = 0
+    shots_per_batch: Annotated[int, Field(ge=2, le=256, description="P: shots in a batch")] = 8
+    frames_per_shot: Annotated[int, Field(ge=2, le=64, description="K: frames of each shot in a batch")] = 2
+    margin: Annotated[
+        float, Field(gt=0.0, le=2.0, description="triplet margin on the Euclidean distance of unit embeddings")
+    ] = 0.3
+    mining: Annotated[
+        Literal["random", "semihard"],
+        Field(description="negative choice within a batch: random or semi-hard (FaceNet)"),
+    ] = "semihard"
+    augment: Annotated[
+        bool, Field(description="random resized crops and flips of training frames (colours untouched)")
+    ] = False
+    pairing: Annotated[
+        Literal["grey", "grey_anchor", "color"],
+        Field(
+            description="grey queries vs colour frames: grey (both from L), grey_anchor (grey anchor), color (not "
+            "the task)"
+        ),
+    ] = "grey"
+    pooling: Annotated[
+        Literal["gem", "regional"],
+        Field(
+            description="gem: last stage, global (paper); regional: layer3, global + grid x grid cells (keeps layout)"
+        ),
+    ] = "gem"
+    grid: Annotated[int, Field(ge=1, le=8, description="cells per side of the regional pooling")] = 3
+    lr: Annotated[float, Field(gt=0.0, le=1.0, description="AdamW learning rate (GeM's p learns 10x faster)")] = 1e-3
+    weight_decay: Annotated[float, Field(ge=0.0, le=1.0, description="AdamW weight decay (not applied to p)")] = 1e-4
+    val_triplets: Annotated[
+        int, Field(ge=1, le=100_000, description="fixed validation triplets for the triplet accuracy")
+    ] = 256
+    seed: Annotated[int, Field(ge=0, description="seed of the initialisation and of every batch")] = 0
 
     def model_config(self) -> EmbedderConfig:
         """The network these settings train."""

@@ -69,7 +69,7 @@ def embedding_projection(
     store: FrameStore,
     split: str,
     input_size: int,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
     grey: bool = False,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """PCA of the embeddings of every frame of ``split`` (of their lightness only when ``grey``).

@@ -315,10 +315,12 @@ def embed_frames(
     frames: np.ndarray,
     size: int,
     batch_size: int = 64,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
     grey: bool = False,
 ) -> np.ndarray:
-    """Embed frames (n, H, W, 3) in batches (their lightness only when ``grey``); float32 (n, D), unit rows."""
+    """Embed frames (n, H, W, 3) in batches (their lightness only when ``grey``) on ``device`` (default: the
+    model's); float32 (n, D), unit rows."""
+    device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
     out = []

@@ -11,7 +11,7 @@ never stopped, and every rank of a DDP run with the same weights.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +50,6 @@ def initial_embedder(cfg: TrainConfig) -> tuple[Embedder, str]:
     """
     torch.manual_seed(cfg.seed)
     return build_embedder(cfg.model_config(), cfg.pretrained)
-
-
-def train_config(params: Any) -> TrainConfig:
-    """The TrainConfig of a notebook's EmbedderParams (the fields they share, seed included)."""
-    return TrainConfig(**{f.name: getattr(params, f.name) for f in fields(TrainConfig)})
 
 
 @dataclass

@@ -76,16 +76,19 @@ def clip_inputs(rt: Runtime, gray: torch.Tensor, refs_lab: torch.Tensor, guide: 
 
 
 def torch_runtime(model: SceneColorizer, *, folded: bool, threads: int = 1) -> Runtime:
-    """The torch model as trained (``folded=False``) or as ``--backend torch`` runs it (BN folded, channels-last)."""
+    """The torch model as trained (``folded=False``) or as ``--backend torch`` runs it (BN folded, channels-last),
+    on the model's device (CUDA without TF32, so it stays a float32 reference); ab comes back as NumPy."""
     net = prepare_for_inference(model) if folded else model.eval()
+    device = next(net.parameters()).device
 
     def encode(refs: torch.Tensor) -> Features:
-        with torch.inference_mode():
-            return tuple(net.encode_references(refs))
+        with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+            return tuple(net.encode_references(refs.to(device)))
 
     def clip(gray: torch.Tensor, feats: Features) -> np.ndarray:
-        with torch.inference_mode():
-            return net.colorize(gray, ReferenceFeatures(*feats[:4]), torch.as_tensor(feats[4])).numpy()
+        guide = torch.as_tensor(feats[4]).to(device)
+        with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+            return net.colorize(gray.to(device), ReferenceFeatures(*feats[:4]), guide).cpu().numpy()
 
     name = "torch fp32 (BN folded, channels-last)" if folded else "torch fp32 (eager)"
     note = "what `scenecolor colorize --backend torch` runs" if folded else "the network as trained"

@@ -6,47 +6,57 @@ starts without loading the video stack.
 
 from __future__ import annotations
 
-import math
-import numbers
-from dataclasses import dataclass
+from typing import Annotated
 
-from scenecolor.core.errors import ParameterError
+from pydantic import AfterValidator, Field
+
+from scenecolor.core.errors import validated
 
 SSIM_WINDOW = 11  # taps of the Gaussian SSIM window (as skimage's gaussian_weights=True)
 SSIM_SIGMA = 1.5
 
 
-@dataclass(frozen=True)
+def _width(value: int) -> int:
+    if 0 < value < SSIM_WINDOW:
+        raise ValueError(f"width must be >= {SSIM_WINDOW} pixels (or 0 = native), got {value}")
+    return value
+
+
+@validated
 class SsimConfig:
-    """Parameters of :class:`SsimCutDetector`; validated on creation (ParameterError)."""
+    """Parameters of :class:`SsimCutDetector` (a bad value raises ParameterError); notebook 02's parameters too."""
 
-    k: float = 2.5
-    width: int = 128
-    min_scene_len: int = 8
-    min_ssdev: float = 0.25
-    flash_filter: bool = True
-    peak_ratio: float = 1.5
-    motion_ratio: float = 0.4
-    batch: int = 64
-
-    def __post_init__(self) -> None:
-        if not (self.k > 0 and math.isfinite(self.k)):
-            raise ParameterError(f"k must be a positive number (paper: 2.5), got {self.k}")
-        if self.min_scene_len < 1:
-            raise ParameterError(f"min_scene_len must be >= 1 frame, got {self.min_scene_len}")
-        if self.width < SSIM_WINDOW and self.width != 0:
-            raise ParameterError(f"width must be >= {SSIM_WINDOW} pixels (or 0 = native), got {self.width}")
-        if not 0.0 <= self.min_ssdev < 2.0:
-            raise ParameterError(f"min_ssdev must be in [0, 2) (SSDev = 1 - SSIM), got {self.min_ssdev}")
-        if not (self.peak_ratio >= 0 and math.isfinite(self.peak_ratio)):
-            raise ParameterError(f"peak_ratio must be >= 0 (0 = off), got {self.peak_ratio}")
-        if self.flash_filter not in (True, False):
-            raise ParameterError(f"flash_filter must be true or false, got {self.flash_filter!r}")
-        if isinstance(self.motion_ratio, bool) or not (
-            isinstance(self.motion_ratio, numbers.Real) and 0.0 <= self.motion_ratio <= 1.0
-        ):
-            raise ParameterError(
-                f"motion_ratio must be in [0, 1] (0 = no motion compensation), got {self.motion_ratio!r}"
-            )
-        if self.batch < 1:
-            raise ParameterError(f"batch must be >= 1, got {self.batch}")
+    k: Annotated[
+        float,
+        Field(gt=0, allow_inf_nan=False, description="the cut threshold is mean(SSDev) + k * std(SSDev) (paper: 2.5)"),
+    ] = 2.5
+    width: Annotated[
+        int,
+        Field(ge=0, description="working width in pixels of the luma plane SSIM runs on (0: the video's own)"),
+        AfterValidator(_width),
+    ] = 128
+    min_scene_len: Annotated[
+        int, Field(ge=1, description="frames; cuts closer than this to a stronger cut are dropped")
+    ] = 8
+    min_ssdev: Annotated[
+        float, Field(ge=0.0, lt=2.0, description="absolute floor on SSDev for a cut (beyond the paper)")
+    ] = 0.25
+    flash_filter: Annotated[bool, Field(strict=True, description="drop one-frame flashes (beyond the paper)")] = True
+    peak_ratio: Annotated[
+        float,
+        Field(
+            ge=0.0,
+            allow_inf_nan=False,
+            description="a cut's SSDev must be this many times its neighbours' mean (0: off; beyond the paper)",
+        ),
+    ] = 1.5
+    motion_ratio: Annotated[
+        float,
+        Field(
+            ge=0.0,
+            le=1.0,
+            allow_inf_nan=False,
+            description="SSDev share a cut keeps once the previous frame is flow-warped onto it (0: off; beyond paper)",
+        ),
+    ] = 0.4
+    batch: Annotated[int, Field(ge=1, description="frames whose SSIM is computed in one batch")] = 64

@@ -1,17 +1,31 @@
-"""Validated parameters, one pydantic model per notebook.
+"""Validated parameters, one pydantic model per notebook: the one declaration of their names, types,
+ranges, defaults and descriptions.
 
-The first code cell of each notebook (tagged ``parameters``) declares exactly the fields of its
-model here, with the same defaults (a test checks this). Profiles inject values for these
+The first code cell of each notebook (tagged ``parameters``) assigns exactly the fields of its
+model, in order, with the model's defaults and each description as the line's comment (a test
+checks this). ``pipeline.open_step(step_id, globals())`` reads every field back from the notebook,
+so no parameter is used unvalidated or left out of meta.json. Profiles inject values for these
 fields; the runner validates a whole profile against these models before any notebook runs, so
 an unknown key, a wrong type or an out-of-range value stops the run with a message naming the
-key and the notebook.
+key and the notebook. Notebooks 01, 02 and 04 take the fields of their stage's settings
+(``embed.config.TrainConfig``, ``scenes.config.SsimConfig``, ``colorize.train.TrainConfig``) as they
+are declared there (:func:`with_settings`) and build those settings back from the validated values
+(:meth:`StepParams.settings`).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import copy
+import dataclasses
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+from scenecolor.colorize import train as colorize_train
+from scenecolor.embed import config as embed_config
+from scenecolor.scenes.config import SsimConfig
+
+S = TypeVar("S")
 
 
 class StepParams(BaseModel):
@@ -21,6 +35,32 @@ class StepParams(BaseModel):
 
     run_dir: str = Field("", description="run folder; '': $SCENECOLOR_RUN_DIR, else <repo>/reports/notebooks-default")
     seed: int = Field(0, ge=0, description="seed of every random generator of the step")
+
+    def settings(self, cls: type[S]) -> S:
+        """``cls``, a stage's settings dataclass, made of this step's fields of the same names."""
+        names = [f.name for f in dataclasses.fields(cls) if f.name in type(self).model_fields]  # type: ignore[arg-type]
+        return cls(**{name: getattr(self, name) for name in names})
+
+
+class NetworkParams(StepParams):
+    """Fields of a notebook that runs a network."""
+
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="device of the networks; auto takes CUDA when torch sees it"
+    )
+
+
+def with_settings(settings: type, base: type[StepParams], **defaults: Any) -> type[StepParams]:
+    """``base`` plus every field of a stage's settings dataclass (made with ``core.errors.validated``) as declared
+    there: type, range, description; ``defaults`` gives some a different default in the notebook."""
+    fields: dict[str, Any] = {}
+    for name, info in settings.__pydantic_fields__.items():
+        if name not in base.model_fields:  # seed: the step's
+            if name in defaults:
+                info = copy.copy(info)
+                info.default = defaults[name]
+            fields[name] = (info.annotation, info)
+    return create_model(f"{base.__name__}With{settings.__name__}", __base__=base, __module__=__name__, **fields)
 
 
 class DataPrepParams(StepParams):
@@ -69,70 +109,18 @@ class DataPrepParams(StepParams):
         return self
 
 
-class EmbedderParams(StepParams):
-    """01_embedder_training: ResNet + GeM trained with the triplet loss on shot labels."""
+class EmbedderParams(with_settings(embed_config.TrainConfig, NetworkParams, pooling="regional")):  # type: ignore[misc]
+    """01_embedder_training: ResNet + GeM trained with the triplet loss on shot labels (notebook default: regional
+    pooling; the command line's is the paper's gem)."""
 
-    backbone: Literal["resnet18", "resnet34", "resnet50"] = Field(
-        "resnet18", description="torchvision ResNet without its classifier (paper: resnet50)"
-    )
-    pretrained: str = Field(
-        "auto",
-        description="'auto': ImageNet weights if in the local torch cache, 'none', or a .pth path (never downloaded)",
-    )
-    input_size: int = Field(
-        64,
-        ge=32,
-        le=512,
-        description="side the 224x224 store frames are resized to for training and encoding (paper: 224)",
-    )
-    epochs: int = Field(2, ge=1, le=1000, description="passes over the training frames")
-    batches_per_epoch: int = Field(0, ge=0, description="P x K batches per epoch; 0: one pass over the training frames")
-    shots_per_batch: int = Field(8, ge=2, le=256, description="P: shots in a batch")
-    frames_per_shot: int = Field(2, ge=2, le=64, description="K: frames of each shot in a batch")
-    margin: float = Field(
-        0.3, gt=0.0, le=2.0, description="triplet margin on the Euclidean distance of unit embeddings"
-    )
-    mining: Literal["random", "semihard"] = Field(
-        "semihard", description="negative choice within a batch: random or semi-hard (FaceNet)"
-    )
-    augment: bool = Field(False, description="random resized crops and flips of training frames (colours untouched)")
-    pairing: Literal["grey", "grey_anchor", "color"] = Field(
-        "grey",
-        description="grey queries vs colour frames: grey (both from L), grey_anchor (grey anchor), color (not "
-        "the task)",
-    )
-    pooling: Literal["gem", "regional"] = Field(
-        "regional",
-        description="gem: last stage, global (paper); regional: layer3, global + grid x grid cells (keeps layout)",
-    )
-    grid: int = Field(3, ge=1, le=8, description="cells per side of the regional pooling")
-    lr: float = Field(1e-3, gt=0.0, le=1.0, description="AdamW learning rate (GeM's p learns 10x faster)")
-    weight_decay: float = Field(1e-4, ge=0.0, le=1.0, description="AdamW weight decay (not applied to p)")
-    val_triplets: int = Field(256, ge=1, le=100_000, description="fixed validation triplets for the triplet accuracy")
     resume: bool = Field(
         True, description="continue from checkpoints/last.pt when written with the same settings on the same data"
     )
 
 
-class SceneAnalysisParams(StepParams):
+class SceneAnalysisParams(with_settings(SsimConfig, StepParams)):  # type: ignore[misc]
     """02_scene_analysis."""
 
-    k: float = Field(2.5, gt=0, description="the cut threshold is mean(SSDev) + k * std(SSDev) (paper: 2.5)")
-    width: int = Field(128, ge=11, description="working width in pixels of the luma plane SSIM runs on")
-    min_scene_len: int = Field(8, ge=1, description="frames; cuts closer than this to a stronger cut are dropped")
-    min_ssdev: float = Field(0.25, ge=0.0, lt=2.0, description="absolute floor on SSDev for a cut (beyond the paper)")
-    flash_filter: bool = Field(True, description="drop one-frame flashes (beyond the paper)")
-    peak_ratio: float = Field(
-        1.5,
-        ge=0.0,
-        description="a cut's SSDev must be this many times its neighbours' mean (0: off; beyond the paper)",
-    )
-    motion_ratio: float = Field(
-        0.4,
-        ge=0.0,
-        le=1.0,
-        description="SSDev share a cut keeps once the previous frame is flow-warped onto it (0: off; beyond paper)",
-    )
     scene_clips: str = Field(
         "scene_clips",
         description="real clips (fast motion; multi-shot with cuts): manifest name or path; '': none",
@@ -188,78 +176,23 @@ class ReferenceSelectionParams(StepParams):
         return self
 
 
-class ColorizerParams(StepParams):
+class ColorizerParams(with_settings(colorize_train.TrainConfig, NetworkParams, epochs=4)):  # type: ignore[misc]
     """04_colorizer_training: the attention colorizer trained on clips and step 03's references."""
 
-    resolution: int = Field(
-        64,
-        ge=16,
-        le=512,
-        multiple_of=16,
-        description="working resolution, multiple of 16 (paper: 224; smaller so a CPU trains it)",
-    )
-    clip_len: int = Field(
-        3, ge=1, le=32, description="frames per training clip T (consecutive frame-store frames of one shot)"
-    )
-    max_refs: int = Field(5, ge=1, le=5, description="references per clip R are drawn from 1..max_refs for each batch")
-    ref_pool: Literal["in_domain", "open", "mix"] = Field(
-        "mix", description="references that train the network: same-shot neighbours, other videos, or both"
-    )
-    val_pool: Literal["in_domain", "open"] = Field(
-        "open", description="references used for validation (open: what test scenes get)"
-    )
-    epochs: int = Field(4, ge=1, le=1000, description="training epochs (paper: 100)")
-    batches_per_epoch: int = Field(0, ge=0, description="0: one pass over the training clips")
-    batch_size: int = Field(4, ge=1, le=512, description="clips per batch")
-    lr: float = Field(2e-3, gt=0, le=1.0, description="AdamW learning rate (cosine decay to 0)")
-    weight_decay: float = Field(1e-4, ge=0, description="AdamW weight decay")
-    huber_delta: float = Field(0.05, gt=0, description="Huber loss threshold in units of ab/110")
-    temporal_weight: float = Field(
-        0.2, ge=0, description="weight of the temporal term (L1 of the frame-to-frame ab change)"
-    )
-    hue_prob: float = Field(
-        0.5, ge=0, le=1, description="share of clips whose ab and references' ab share a random hue rotation"
-    )
-    foreign_prob: float = Field(
-        0.25,
-        ge=0,
-        le=1,
-        description="share of training clips given the references of another video (unrelated references)",
-    )
-    val_clips: int = Field(32, ge=1, description="fixed validation clips spread over the val split")
-    width: float = Field(1.0, gt=0, le=1.0, description="multiplier of every channel width (1.0: the full network)")
     nproc: int = Field(
         1,
         ge=1,
         le=64,
-        description="processes; > 1 trains with torchrun + DDP through python -m scenecolor.colorize.train",
+        description="processes; > 1 trains with torchrun + DDP through python -m scenecolor.cli.train colorizer",
     )
     figure_clips: int = Field(4, ge=1, le=12, description="validation clips in the sample figure")
     bench_repeats: int = Field(3, ge=1, le=50, description="repeats of the 224x224 speed benchmark (best is reported)")
-    exemplar_prob: float = Field(
-        0.7,
-        ge=0,
-        le=1,
-        description="share of batches whose first reference is another augmented frame of the shot (teaches copying)",
-    )
-    corr_weight: float = Field(
-        0.3, ge=0, description="weight of the loss on the attention-warped ab of the correspondence stage"
-    )
-    flow_method: Literal["dis_ultrafast", "dis_fast", "dis_medium", "farneback"] = Field(
-        "dis_fast", description="optical flow of the correspondence stage (OpenCV)"
-    )
-    exemplar_val_shots: int = Field(
-        16, ge=1, description="val shots scored under the exemplar protocol (first frame: the only reference)"
-    )
-    select_best: bool = Field(
-        True, description="end with the weights of the epoch (0: untrained included) with the best exemplar val PSNR"
-    )
     resume: bool = Field(
         True, description="continue from colorizer.pt when written with the same settings on the same data"
     )
 
 
-class EvaluationParams(StepParams):
+class EvaluationParams(NetworkParams):
     """05_evaluation: every method on the test videos, the paper's Tables III-V beside ours."""
 
     pools: list[Literal["in_domain", "open"]] = Field(
@@ -311,7 +244,7 @@ class EvaluationParams(StepParams):
         return self
 
 
-class EdgeExportParams(StepParams):
+class EdgeExportParams(NetworkParams):
     """06_edge_export: ONNX export, ONNX Runtime fp32/int8 parity, speed and quality, TensorRT where possible."""
 
     opset: int = Field(18, ge=17, le=23, description="ONNX opset of the exported graphs")

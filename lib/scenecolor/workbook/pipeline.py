@@ -13,6 +13,7 @@ import platform
 import random
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -24,7 +25,7 @@ from PIL import Image
 from pydantic import ValidationError
 
 from scenecolor.core.artifacts import atomic_path, atomic_write_json, digest_of, read_json, sha256_tree
-from scenecolor.core.errors import MissingUpstreamError, ParameterError
+from scenecolor.core.errors import MissingUpstreamError, ParameterError, parameter_error
 from scenecolor.core.paths import checkout_root, repo_root
 from scenecolor.core.video import read_frames
 from scenecolor.workbook import params as P
@@ -187,15 +188,7 @@ def validate_params(step_id: str, values: dict[str, Any]) -> P.StepParams:
     try:
         return step.params_model(**values)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(x) for x in err["loc"]) or "?"
-            if err["type"] == "extra_forbidden":
-                allowed = ", ".join(step.params_model.model_fields)
-                problems.append(f"unknown parameter '{key}' (allowed: {allowed})")
-            else:
-                problems.append(f"parameter '{key}' = {err.get('input')!r}: {err['msg']}")
-        raise ParameterError(f"{step.notebook}: " + "; ".join(problems)) from None
+        raise parameter_error(exc, step.notebook, step.params_model.model_fields) from None
 
 
 class SavedFile(type(Path())):  # type: ignore[misc]
@@ -415,15 +408,26 @@ class StepContext:
         return StepMeta(meta)
 
 
-def open_step(step_id: str, **values: Any) -> StepContext:
+def open_step(step_id: str, namespace: Mapping[str, Any]) -> StepContext:
     """Validate a notebook's parameters, seed the generators and open its artifact folder.
 
-    Call it in the cell after the ``parameters`` cell with every parameter as a keyword.
-    An earlier ``meta.json`` of this step is removed, since the step is being redone.
+    Call it in the cell after the ``parameters`` cell as ``open_step("02_scene_analysis", globals())``:
+    every field of the step's model is read from ``namespace`` (the notebook's variables, papermill's
+    injected values included), so each one is validated and recorded in meta.json. A field the
+    namespace lacks is a ParameterError. An earlier ``meta.json`` of this step is removed, since the
+    step is being redone.
     """
-    params = validate_params(step_id, values)
-    run_dir = Path(params.run_dir) if params.run_dir else default_run_dir()
     step = get_step(step_id)
+    fields = step.params_model.model_fields
+    missing = [name for name in fields if name not in namespace]
+    if missing:
+        lines = "\n".join(f"    {n} = {fields[n].default!r}  # {fields[n].description}" for n in missing)
+        raise ParameterError(
+            f"{step.notebook}: parameter(s) {', '.join(missing)} not defined; the parameters cell must assign every "
+            f"field of scenecolor.workbook.params.{step.params_model.__name__}. Add (with the defaults):\n{lines}"
+        )
+    params = validate_params(step_id, {name: namespace[name] for name in fields})
+    run_dir = Path(params.run_dir) if params.run_dir else default_run_dir()
     if is_run_folder(run_dir) and os.environ.get(RUNNER_ENV) != str(run_dir.resolve()):
         raise ParameterError(
             f"run_dir '{run_dir}' is a run folder made by `scenecolor run` (it holds run.json); a hand run must not "
