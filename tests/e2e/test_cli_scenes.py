@@ -102,12 +102,12 @@ def test_truncated_mp4(three_shots, tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--k", "0"], "k must be a positive"),
-        (["--k", "-2"], "k must be a positive"),
-        (["--min-scene-len", "0"], "min_scene_len must be >= 1"),
+        (["--k", "0"], "'k' = 0.0: Input should be greater than 0"),
+        (["--k", "-2"], "'k' = -2.0: Input should be greater than 0"),
+        (["--min-scene-len", "0"], "'min_scene_len' = 0: Input should be greater than or equal to 1"),
         (["--step", "0"], "frame step must be >= 1"),
-        (["--motion-ratio", "1.5"], "motion_ratio must be in [0, 1]"),
-        (["--motion-ratio", "-1"], "motion_ratio must be in [0, 1]"),
+        (["--motion-ratio", "1.5"], "'motion_ratio' = 1.5: Input should be less than or equal to 1"),
+        (["--motion-ratio", "-1"], "'motion_ratio' = -1.0: Input should be greater than or equal to 0"),
     ],
 )
 def test_bad_parameters(three_shots, capsys, args, message):
@@ -135,8 +135,16 @@ def test_bench_times_both_command_lines_side_by_side(three_shots, capsys):
     out = capsys.readouterr().out
     lines = out.splitlines()
     timed = [ln for ln in lines if re.match(r"^\s+\d+\.\d\d s  ", ln)]
-    assert len(timed) == 3
+    assert len(timed) == 4
+    assert all(re.search(r"\(CPU +\d+\.\d\d s\)", ln) for ln in timed)
     assert any(ln.rstrip().endswith(f"scenes {three_shots} --json") and "scenecolor" in ln for ln in timed)
+    assert any(f"detect({str(three_shots)!r}, ContentDetector())" in ln for ln in timed)
+    content = re.search(
+        r"wall time scenecolor scenes / PySceneDetect ContentDetector \(detect\(\) in a new process\) = "
+        r"(\d+\.\d\d)x \(target <= 1\); CPU time (\d+\.\d\d)x",
+        out,
+    )
+    assert content and float(content.group(1)) > 0 and float(content.group(2)) > 0
     assert any("-m scenecolor.cli.scenes" in ln for ln in timed)
     assert any(f"-i {three_shots} detect-adaptive list-scenes --no-output-file" in ln for ln in timed)
     ratio = re.search(r"CLI wall time scenecolor / scenedetect = (\d+\.\d\d)x \(target <= 1\)", out)
@@ -157,4 +165,18 @@ def test_scenes_command_alone_runs_as_a_module(three_shots):
     bad = subprocess.run(
         [sys.executable, "-m", "scenecolor.cli.scenes", str(three_shots), "--k", "0"], capture_output=True, text=True
     )
-    assert bad.returncode == 2 and "k must be a positive" in bad.stderr
+    assert bad.returncode == 2 and "'k' = 0.0: Input should be greater than 0" in bad.stderr
+
+
+def test_scenes_registers_only_its_own_command_module(three_shots):
+    """`scenecolor scenes` builds the parser of its own module only: no other command's imports,
+    no torch or pandas; an unknown command still gets the full list of commands."""
+    code = (
+        "import sys; from scenecolor.cli import main; "
+        f"assert main(['scenes', {str(three_shots)!r}, '--json']) == 0; "
+        "print(sorted(m for m in sys.modules if m.startswith('scenecolor.cli.') or m in ('torch', 'pandas')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "['scenecolor.cli.scenes']"
+    bad = subprocess.run([sys.executable, "-m", "scenecolor.cli", "nonsense"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "'scenes'" in bad.stderr and "'colorize'" in bad.stderr and "'bench'" in bad.stderr

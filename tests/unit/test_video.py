@@ -81,6 +81,38 @@ def test_writer_rejects_bad_frames(tmp_path: Path) -> None:
     assert not (tmp_path / "f.mp4").exists()
 
 
+def test_fast_gray_decode_is_the_luma_plane_area_averaged(tmp_path: Path) -> None:
+    """fast=True with gray + size reads the decoder's Y plane and area-averages it (full range): the
+    area average of the full-size gray frame up to the rounding of the limited-to-full range stretch,
+    where swscale's wider bilinear filter blurs across the blocks."""
+    rng = np.random.default_rng(0)
+    frames = [np.repeat(rng.integers(0, 256, (8, 12, 1), dtype=np.uint8), 8, 0).repeat(8, 1) for _ in range(4)]
+    frames = [np.repeat(f, 3, axis=2) for f in frames]  # 64x96 blocks of 8x8: no detail below the block size
+    path = video.write_video(tmp_path / "blocks.mp4", frames, fps=25, crf=0)
+    fast = video.read_frames(path, pixel_format="gray", size=(24, 16), fast=True)
+    slow = video.read_frames(path, pixel_format="gray", size=(24, 16), fast=False)
+    full = video.read_frames(path, pixel_format="gray", fast=False)
+    assert fast.shape == slow.shape == (4, 16, 24) and fast.dtype == np.uint8
+    area = full.reshape(4, 16, 4, 24, 4).astype(np.float64).mean(axis=(2, 4))
+    assert np.abs(fast.astype(np.float64) - area).max() <= 2.0  # full-range luma, averaged over 4x4
+    assert not np.array_equal(fast, slow)  # a different filter: analysis only, never output
+
+
+def test_small_luma_full_range_and_other_formats_match_swscale_at_native_size() -> None:
+    """At the frame's own size the area average is the identity: the luma plane, stretched from
+    limited to full range unless the frame says full range, equals swscale's gray."""
+    import av
+
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    for fmt in ("yuv420p", "yuvj420p", "yuv444p", "nv12", "rgb24"):
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=fmt)
+        want = frame.to_ndarray(format="gray")
+        got = video.small_luma(frame, 48, 32)
+        assert got.shape == (32, 48) and got.dtype == np.uint8
+        assert np.abs(got.astype(int) - want).max() <= 1, fmt  # rounding of the range stretch
+
+
 # -- header counts are hints: edit lists and B-frames; files cut short or damaged -------------------------------
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from helpers_media import count, cut_short, damage_packet, make_clip, with_edit_list  # noqa: E402

@@ -29,23 +29,34 @@ def add_device_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _command_modules() -> list[ModuleType]:
+def _command_modules(only: str | None = None) -> list[ModuleType]:
     modules = []
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
+        if info.name.startswith("_") or (only is not None and info.name != only):
             continue
         modules.append(importlib.import_module(f"{__name__}.{info.name}"))
     return modules
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser, with the commands of every module in this package."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, with the commands of every module in this package.
+
+    With ``command``, only the module of that name registers (when it adds that command): the
+    parser ``scenecolor COMMAND ...`` needs, without importing the other commands' modules.
+    """
     parser = argparse.ArgumentParser(
         prog="scenecolor",
         description="Scene-aware, reference-based video colorization workbook.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    modules = _command_modules()
+    modules = _command_modules(command)
+    if command is not None:
+        for module in modules:
+            if hasattr(module, "register"):
+                module.register(sub)
+        if command in sub.choices:
+            return parser
+        return build_parser()
     bench = sub.add_parser("bench", help="benchmarks printed as ratios measured in one run")
     bench_sub = bench.add_subparsers(dest="bench", required=True, metavar="WHAT")
     for module in modules:
@@ -63,11 +74,14 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``scenecolor`` command; each command sets ``func(args) -> int``.
 
+    Only the named command's module is imported (``bench`` and options before the command load them all).
     Warnings (a header frame count the decode contradicts, CUDA asked for on a machine without it)
     print as one line on stderr, each once.
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    first = words[0] if words and not words[0].startswith("-") else None
+    parser = build_parser(None if first == "bench" else first)
+    args = parser.parse_args(words)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning

@@ -107,7 +107,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _bench(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from scenecolor.scenes.experiments import benchmark, cli_wall_times, default_bench_videos, throughput_ratios
+    from scenecolor.scenes.experiments import (
+        CONTENT_DETECTOR_COMMAND,
+        benchmark,
+        cli_wall_times,
+        default_bench_videos,
+        throughput_ratios,
+    )
     from scenecolor.scenes.peers import all_detectors
 
     paths = args.videos or default_bench_videos()
@@ -137,9 +143,15 @@ def _bench(args: argparse.Namespace) -> int:
     )
     for video, group in walls.groupby("video", sort=False):
         secs = dict(zip(group["what"], group["seconds"]))
-        for cmd, s in zip(group["command"], group["seconds"]):
-            print(f"  {s:7.2f} s  {cmd}")
+        cpu = dict(zip(group["what"], group["cpu_seconds"]))
+        for cmd, s, c in zip(group["command"], group["seconds"], group["cpu_seconds"]):
+            print(f"  {s:7.2f} s  (CPU {c:6.2f} s)  {cmd}")
         inproc = table[table["video"] == video].set_index("what")["seconds"]
+        ours_cmd, content = "scenecolor scenes --json", CONTENT_DETECTOR_COMMAND
+        print(
+            f"{video}: wall time scenecolor scenes / PySceneDetect ContentDetector (detect() in a new process) = "
+            f"{secs[ours_cmd] / secs[content]:.2f}x (target <= 1); CPU time {cpu[ours_cmd] / cpu[content]:.2f}x"
+        )
         theirs = secs["scenedetect detect-adaptive list-scenes"]
         print(
             f"{video}: CLI wall time scenecolor / scenedetect = "
@@ -162,8 +174,9 @@ def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
         "scenes",
         help="cut detection speed: ours vs PySceneDetect, in process and as command lines",
         description="Seconds and frames/s of ours, ContentDetector, AdaptiveDetector and the bare decodes "
-        "in one process, then the wall time of `scenecolor scenes VIDEO --json` beside "
-        "`scenedetect -i VIDEO detect-adaptive list-scenes`, each run as a new process.",
+        "in one process, then the wall and CPU time of `scenecolor scenes VIDEO --json` beside PySceneDetect's "
+        "`detect(VIDEO, ContentDetector())` and `scenedetect -i VIDEO detect-adaptive list-scenes`, each run as "
+        "a new process.",
     )
     p.add_argument("videos", nargs="*", help="video files (default: the 720p clip of data_manifests/scene_clips.yaml)")
     p.add_argument("--repeats", type=int, default=3, help="best of this many interleaved rounds (default %(default)s)")

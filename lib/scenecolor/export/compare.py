@@ -40,7 +40,15 @@ from scenecolor.core.color import lab_to_rgb, rgb_to_lab
 from scenecolor.core.errors import DataError, ExportError, MissingUpstreamError
 from scenecolor.data.frames import FrameStore
 from scenecolor.evaluate.metrics import psnr
-from scenecolor.export.latency import Latency, measure_interleaved, profile_ops, torch_threads
+from scenecolor.export.latency import (
+    ConvShape,
+    Int8Ceiling,
+    Latency,
+    heavy_convs,
+    measure_interleaved,
+    profile_ops,
+    torch_threads,
+)
 from scenecolor.export.models import COLORIZER_ONNX, COLORIZER_REFS_ONNX, example_guide, read_metadata, trained_clip_len
 from scenecolor.export.onnx import ort_session, run_session
 from scenecolor.export.tensorrt import TensorRTRunner, build_engine
@@ -298,18 +306,63 @@ def compare_runtimes(
     return rows, outputs
 
 
+def _timing_feed(refs_graph: Path, data: EdgeInputs, threads: int) -> list[Any]:
+    """The clip graph's inputs on the timing clip: grey frames, the float32 refs graph's keys and
+    values, and the guide."""
+    feats = run_session(ort_session(refs_graph, threads), [data.timing_refs])
+    guide = example_guide(data.timing_gray, data.timing_refs).numpy()
+    return [data.timing_gray, *feats, guide]
+
+
+def clip_heavy_convs(
+    clip_graph: Path, refs_graph: Path, data: EdgeInputs, *, threads: int = 1, top: int = 6
+) -> list[ConvShape]:
+    """The ``top`` most expensive convolution shapes of the float32 clip graph on the timing clip."""
+    return heavy_convs(clip_graph, _timing_feed(refs_graph, data, threads), threads=threads, top=top)
+
+
+INT8_CEILING_SHARE = 0.8  # target: our int8 speed-up reaches this share of the CPU's own int8 ceiling
+
+
+def int8_against_ceiling(
+    table: pd.DataFrame, int8_row: str, ceiling: Int8Ceiling, fp32_row: str = "ONNX Runtime fp32"
+) -> tuple[pd.DataFrame, dict[str, float | bool]]:
+    """Our int8 speed-up over ONNX Runtime float32 (whole clip graph) against the ceiling this CPU
+    reaches on the colorizer's own heaviest convolutions alone (:func:`int8_conv_ceiling`).
+
+    Returns the table shown in notebook 06 and its numbers: ``ratio`` (ours), ``ceiling``,
+    ``share`` (ratio / ceiling) and ``met`` (share >= ``INT8_CEILING_SHARE``).
+    """
+    t = table.set_index("runtime")
+    ratio = float(t.loc[fp32_row, "ms / frame"] / t.loc[int8_row, "ms / frame"])
+    share = ratio / ceiling.ratio
+    met = bool(share >= INT8_CEILING_SHARE)
+    frame = pd.DataFrame(
+        [
+            {
+                "what": "int8 ceiling of this CPU (QLinearConv / Conv, heaviest shapes)",
+                "value": f"{ceiling.ratio:.2f}x",
+            },
+            {"what": f"ours: {fp32_row} / {int8_row}", "value": f"{ratio:.2f}x"},
+            {"what": "ours / ceiling", "value": f"{share:.2f}"},
+            {
+                "what": f"target: ours at least {INT8_CEILING_SHARE:g} of the ceiling "
+                f"({INT8_CEILING_SHARE * ceiling.ratio:.2f}x)",
+                "value": "met" if met else "not met",
+            },
+        ]
+    )
+    return frame, {"ratio": ratio, "ceiling": ceiling.ratio, "share": share, "met": met}
+
+
 def op_profile_table(
     clip_graphs: dict[str, Path], refs_graph: Path, data: EdgeInputs, *, threads: int = 1, runs: int = 3, top: int = 8
 ) -> pd.DataFrame:
     """ms per frame by operator type for each clip graph on the timing clip (ONNX Runtime's profiler),
     the ``top`` largest op types of any graph as rows; keys/values come from the float32 ``refs_graph``."""
-    feats = run_session(ort_session(refs_graph, threads), [data.timing_refs])
-    guide = example_guide(data.timing_gray, data.timing_refs).numpy()
+    feed = _timing_feed(refs_graph, data, threads)
     t = int(data.timing_gray.shape[2])
-    per = {
-        name: profile_ops(path, [data.timing_gray, *feats, guide], threads=threads, runs=runs)
-        for name, path in clip_graphs.items()
-    }
+    per = {name: profile_ops(path, feed, threads=threads, runs=runs) for name, path in clip_graphs.items()}
     frame = pd.DataFrame(per).fillna(0.0) / t
     frame = frame.loc[frame.max(axis=1).sort_values(ascending=False).index[:top]]
     frame.loc["total (all ops)"] = [sum(p.values()) / t for p in per.values()]
