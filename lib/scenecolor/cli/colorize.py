@@ -7,6 +7,8 @@ import json
 import signal
 from pathlib import Path
 
+from scenecolor.cli._encoding import add_encoding_arguments, encoding_from_args
+
 
 # -- many files (issue 14): DIR_OR_GLOB --out-dir OUT [--jobs N] [--dask ADDRESS] ---------------
 def _is_many(args: argparse.Namespace) -> bool:
@@ -31,6 +33,7 @@ def _colorize_many(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         reference_files=args.reference or None,
         gallery=args.gallery,
+        encoding=encoding_from_args(args),
     )
     root = find_videos(args.video)[0]
 
@@ -76,6 +79,7 @@ def _colorize_one(args: argparse.Namespace) -> int:
         backend=args.backend,
         progress=not args.quiet,
         gallery=args.gallery,
+        encoding=encoding_from_args(args),
     )
     if args.json:
         print(json.dumps(summary.to_json()))
@@ -141,6 +145,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="search this gallery (`scenecolor gallery build`) or folder of images/videos for references instead of "
         "the run's own pool",
     )
+    add_encoding_arguments(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary (scenes and their references)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_colorize)
