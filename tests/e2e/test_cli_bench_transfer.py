@@ -64,8 +64,8 @@ def test_bench_transfer_scores_every_method_through_one_encoding(
     # the same command as tables; exemplar-eval is the same protocol
     assert main(["exemplar-eval", str(clips / "cat.mp4"), "--run", str(run), "--width", "32", "--frames", "5"]) == 0
     printed = capsys.readouterr().out
-    assert "per clip (scored H.264 crf" in printed and "mean over clips" in printed
-    assert "flow warp (DIS)" in printed and "SSIM" in printed
+    assert "PSNR per clip (scored H.264 crf" in printed and "SSIM per clip" in printed
+    assert "mean over clips" in printed and "flow_dis" in printed and "flow warp (DIS)" in printed
 
 
 @pytest.mark.slow
@@ -75,3 +75,23 @@ def test_bench_transfer_refuses_bad_options(run: Path, clips: Path, capsys: pyte
     assert "--width 33" in capsys.readouterr().err
     assert main([*base, "--width", "32", "--crf", "99"]) == 2
     assert "--crf 99 is out of range" in capsys.readouterr().err
+    assert main([*base, "--width", "32", "--crf", "20", "--before-encoding"]) == 2
+    assert "drop --crf" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_colorize_writes_the_encoding_asked_for(run: Path, clips: Path, tmp_path: Path, capsys) -> None:
+    """--crf and --lossless reach the file `scenecolor colorize` writes (and its JSON summary)."""
+    clip = clips / "cat.mp4"
+    base = ["colorize", str(clip), "--run", str(run), "--reference", f"{clip}#frame=0", "--quiet", "--json"]
+    assert main([*base, "--out", str(tmp_path / "c30.mp4"), "--crf", "30"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["media"]["encoding"] == {"crf": 30, "lossless": None}
+    data = (tmp_path / "c30.mp4").read_bytes()
+    assert b" crf=30.0 " in data and summary["media"]["pix_fmt"] == "yuv420p"
+    assert main([*base, "--out", str(tmp_path / "exact.mkv"), "--lossless", "ffv1"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["media"]["encoding"] == {"crf": None, "lossless": "ffv1"} and summary["media"]["pix_fmt"] == "bgr0"
+    lossy, exact = read_frames(tmp_path / "c30.mp4"), read_frames(tmp_path / "exact.mkv")
+    assert lossy.shape == exact.shape == (6, 48, 48, 3)
+    assert 20.0 < M.finite_mean(M.psnr(exact, lossy)) < 60.0  # the same colours, crf 30's loss between them

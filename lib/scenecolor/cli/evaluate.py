@@ -41,13 +41,15 @@ def _exemplar(args: argparse.Namespace) -> int:
     from scenecolor.core.artifacts import atomic_write_json, to_json
     from scenecolor.core.errors import ParameterError
     from scenecolor.evaluate.baselines import exemplar_baselines
-    from scenecolor.evaluate.exemplar import evaluate_exemplar, read_clip, summary_table
+    from scenecolor.evaluate.exemplar import evaluate_exemplar, metric_key, read_clip, summary_table
     from scenecolor.evaluate.protocol import ColorizerMethod
     from scenecolor.workbook.batch import find_videos
     from scenecolor.workbook.runs import open_backend, resolve_run_dir
 
     if args.width < 2 or args.width % 2:
         raise ParameterError(f"--width {args.width}: give an even number of pixels >= 2 (H.264 4:2:0 codes pairs)")
+    if args.before_encoding and (args.crf is not None or args.lossless is not None):
+        raise ParameterError("--before-encoding scores the frames before any encoding: drop --crf / --lossless")
     encoding = None if args.before_encoding else encoding_from_args(args)
     paths = [f for spec in args.videos for f in find_videos(spec)[1]]
     backend = open_backend(resolve_run_dir(args.run), args.backend)
@@ -61,7 +63,7 @@ def _exemplar(args: argparse.Namespace) -> int:
         rows.append(result.rows)
         if args.json != "-":
             named = zip(result.rows["method"], result.rows["PSNR"])
-            scores = " | ".join(f"{m.split(' (')[0]} {v:.2f}" for m, v in named)
+            scores = " | ".join(f"{metric_key(m)} {v:.2f}" for m, v in named)
             size = f"{clip.frames.shape[2]}x{clip.frames.shape[1]}"
             print(f"{clip.clip_id}: {size}, {len(clip.frames) - 1} frames scored | {scores}", flush=True)
     per_clip = pd.concat(rows, ignore_index=True)
@@ -77,10 +79,12 @@ def _exemplar(args: argparse.Namespace) -> int:
             print(to_json(out))
             return 0
         atomic_write_json(args.json, out)
-    wide = per_clip.pivot_table(index="clip_id", columns="method", values=["PSNR", "SSIM"], sort=False)
+    short = per_clip.assign(method=per_clip["method"].map(metric_key))
     with pd.option_context("display.width", 250, "display.max_columns", 20, "display.precision", 3):
-        print(f"\nper clip (scored {scoring}):")
-        print(wide.to_string())
+        for measure in ("PSNR", "SSIM"):
+            wide = short.pivot_table(index="clip_id", columns="method", values=measure, sort=False)
+            print(f"\n{measure} per clip (scored {scoring}):")
+            print(wide.to_string())
         print("\nmean over clips, weighted by scored frames:")
         print(table.to_string(index=False))
     return 0
