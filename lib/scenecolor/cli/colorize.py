@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 from scenecolor.cli import add_device_argument
+from scenecolor.cli._encoding import add_encoding_arguments, encoding_from_args
 
 
 # -- many files (issue 14): DIR_OR_GLOB --out-dir OUT [--jobs N] [--dask ADDRESS] ---------------
@@ -34,6 +35,7 @@ def _colorize_many(args: argparse.Namespace) -> int:
         reference_files=args.reference or None,
         gallery=args.gallery,
         device=args.device,
+        encoding=encoding_from_args(args),
     )
     root = find_videos(args.video)[0]
 
@@ -80,6 +82,7 @@ def _colorize_one(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         gallery=args.gallery,
         device=args.device,
+        encoding=encoding_from_args(args),
     )
     if args.json:
         print(json.dumps(summary.to_json()))
@@ -145,6 +148,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="search this gallery (`scenecolor gallery build`) or folder of images/videos for references instead of "
         "the run's own pool",
     )
+    add_encoding_arguments(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary (scenes and their references)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_device_argument(p)

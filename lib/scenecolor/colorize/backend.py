@@ -17,6 +17,7 @@ import torch
 from scenecolor.colorize.correspondence import GUIDE_CHANNELS, GuideConfig, scene_guides
 from scenecolor.colorize.model import ReferenceFeatures, SceneColorizer, load_colorizer, prepare_for_inference
 from scenecolor.core.color import L_MAX
+from scenecolor.core.device import resolve_device
 from scenecolor.core.errors import DataError
 
 
@@ -121,7 +122,10 @@ class TorchColorizer:
         device: str | torch.device | None = None,
     ) -> None:
         self.model = prepare_for_inference(model)
-        self.device = torch.device(device) if device is not None else next(self.model.parameters()).device
+        if device is None:
+            self.device = next(self.model.parameters()).device
+        else:
+            self.device = device if isinstance(device, torch.device) else resolve_device(device)
         self.model = self.model.to(self.device)
         self.resolution = model.cfg.resolution
         self.max_refs = model.cfg.max_refs
@@ -131,7 +135,7 @@ class TorchColorizer:
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str], device: str | torch.device = "cpu") -> TorchColorizer:
         """Load ``colorizer.pt`` (CheckpointError if missing, corrupt or of another network) to run on ``device``."""
-        model, ckpt = load_colorizer(path)
+        model, ckpt = load_colorizer(path, device)
         train = (ckpt.get("config") or {}).get("train") or {}
         return cls(
             model,

@@ -39,6 +39,7 @@ from scenecolor.colorize.exemplar import colorize_scene, encode_scene_references
 from scenecolor.colorize.refs import ReferenceFinder, scene_query_frames
 from scenecolor.core.color import merge_l_ab, rgb_to_lab
 from scenecolor.core.color8 import lab_to_rgb8, rgb8_lightness
+from scenecolor.core.encoding import Encoding
 from scenecolor.core.errors import DataError, ParameterError
 from scenecolor.core.media import MediaWriter, container_for, from_upright, iter_timed_frames, probe_media, upright
 from scenecolor.core.video import probe
@@ -137,8 +138,10 @@ def colorize_video_file(
     fusion_width: int = 640,
     chunk_frames: int = 16,
     on_frames: Callable[[int], None] | None = None,
+    encoding: Encoding | None = None,
 ) -> ColorizeSummary:
-    """Colorize ``video`` into ``out`` (.mp4, .mov or .mkv) with ``model``.
+    """Colorize ``video`` into ``out`` (.mp4, .mov or .mkv) with ``model``, coded as ``encoding`` (default: H.264 at
+    the default crf; :class:`scenecolor.core.encoding.Encoding`).
 
     ``on_frames(n)`` is called with the number of frames written so far (benchmarks, batch progress).
 
@@ -156,6 +159,8 @@ def colorize_video_file(
     src, dst = Path(video), Path(out)
     info = probe(src)  # VideoNotFoundError / CorruptVideoError / EmptyVideoError name the file
     container_for(dst)  # ParameterError for an output name that chooses no container
+    encoding = encoding or Encoding()
+    encoding.check_output(dst)  # ParameterError for a container that cannot hold the encoding
     source = probe_media(src)  # odd sizes are written 4:4:4 at their exact size (scenecolor.core.media)
     rot = source.rotation
     up_h, up_w = (source.width, source.height) if rot % 180 else (source.height, source.width)  # as shown
@@ -191,7 +196,7 @@ def colorize_video_file(
     # 640x360, written in place by scene_guides) cost ~10 MB per frame, so a chunk of 16 adds ~155 MB.
     work_frames = (np.ascontiguousarray(upright(t.rgb, rot)) for _, t in iter_timed_frames(src))  # type: ignore[union-attr]
     out_frames = (t for _, t in iter_timed_frames(src))  # full resolution, coded orientation, with timestamps
-    with bar, MediaWriter(dst, source) as writer:
+    with bar, MediaWriter(dst, source, encoding=encoding) as writer:
         for scene_i, scene in enumerate(scenes):
             if own_refs is not None:
                 ids: list[int] = []
@@ -225,6 +230,7 @@ def colorize_video_file(
     summary.media = {
         "container": writer.report.container,
         "pix_fmt": writer.report.pix_fmt,
+        "encoding": encoding.to_json(),
         "audio": writer.report.audio,
         "rotation": rot,
         "sample_aspect_ratio": str(source.sample_aspect_ratio or "1"),

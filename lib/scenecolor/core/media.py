@@ -15,6 +15,10 @@
   the output has the input's size and no pixel is invented or lost. Even sizes keep 4:2:0, which
   every player and browser decodes.
 
+How the frames are coded is the caller's choice, :class:`scenecolor.core.encoding.Encoding`: H.264 at a
+constant rate factor (``--crf``), or lossless (``--lossless x264``: H.264 qp 0 in 4:4:4, any container;
+``--lossless ffv1``: FFV1 as RGB, bit-exact, Matroska only; frames stored as RGB are tagged so).
+
 The container follows the output name: ``.mp4``/``.m4v`` (MP4), ``.mov`` (QuickTime), ``.mkv``
 (Matroska). Any input FFmpeg decodes is accepted (mkv, mov, avi, webm; 10-bit, grey): frames are
 handed over as 8-bit RGB.
@@ -42,8 +46,9 @@ from typing import Any, BinaryIO
 import av
 import numpy as np
 
+from scenecolor.core.encoding import Encoding
 from scenecolor.core.errors import CorruptVideoError, EmptyVideoError, ParameterError, VideoError
-from scenecolor.core.video import DecodeTally, _open_container, decoded_frames
+from scenecolor.core.video import DecodeTally, _open_container, _pick_codec, decoded_frames
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 AUDIO_FALLBACK = "aac"
@@ -67,6 +72,7 @@ STANDARD_AUDIO = {
     "mov": {"aac", "mp3", "mp3float", "mp2", "mp2float", "ac3", "ac3_fixed", "eac3", "alac"},  # + pcm_*
 }
 JPEG_RANGE = 2  # AVCOL_RANGE_JPEG: full range
+RGB_MATRIX = 0  # AVCOL_SPC_RGB: the planes are R, G, B (no YUV matrix)
 _NOT_COPIED_TAGS = {"encoder", "major_brand", "minor_version", "compatible_brands", "duration"}
 
 
@@ -376,22 +382,20 @@ class OutputReport:
     frames: int = 0
 
 
-def _pick_codec() -> str:
-    return "libx264" if "libx264" in av.codecs_available else "mpeg4"
-
-
 class MediaWriter:
     """Write colorized RGB frames for ``source`` (a :class:`MediaInfo`) into ``path``, keeping what
     the module docstring lists. Use as a context manager; ``write(rgb, pts)`` per frame, in order."""
 
-    def __init__(self, path: str | os.PathLike[str], source: MediaInfo, *, crf: int = 18, audio: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], source: MediaInfo, *, encoding: Encoding | None = None, audio: bool = True
+    ) -> None:
         self.path = Path(path)
         self.source = source
         self.format = container_for(self.path)
-        self.crf = crf
+        self.encoding = encoding or Encoding()
+        self.encoding.check_output(self.path)
         self.audio = audio
-        odd = source.width % 2 or source.height % 2
-        self.pix_fmt = "yuv444p" if odd else "yuv420p"
+        self.pix_fmt = self.encoding.pix_fmt(source.width, source.height)
         self.report = OutputReport(self.format, self.pix_fmt)
         self._last_pts: int | None = None
         self._tracks: list[_Audio] = []
@@ -429,7 +433,7 @@ class MediaWriter:
     def _add_video(self) -> None:
         src = self.source
         rate = Fraction(src.fps).limit_denominator(1001) if src.fps > 0 else Fraction(25)
-        codec = _pick_codec()
+        codec = _pick_codec(self.encoding)
         stream = self._container.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = src.width, src.height, self.pix_fmt
         ctx = stream.codec_context
@@ -438,14 +442,18 @@ class MediaWriter:
         if src.sample_aspect_ratio:
             ctx.sample_aspect_ratio = src.sample_aspect_ratio
             stream.sample_aspect_ratio = src.sample_aspect_ratio
-        ctx.colorspace, ctx.color_range = src.colorspace, src.color_range
+        ctx.colorspace, ctx.color_range = self._matrix_and_range()
         ctx.color_primaries, ctx.color_trc = src.color_primaries, src.color_trc
         if src.display_matrix is not None:
             stream.set_display_matrix(list(src.display_matrix))
-        if codec == "libx264":
-            # mbtree=0 keeps x264 deterministic (see scenecolor.video.VideoWriter).
-            stream.options = {"crf": str(self.crf), "preset": "veryfast", "x264-params": "mbtree=0"}
+        stream.options = self.encoding.options(codec)
         self._video = stream
+
+    def _matrix_and_range(self) -> tuple[int, int]:
+        """The YUV matrix and range tags: the source's, or RGB / full range for frames stored as RGB (FFV1)."""
+        if self.encoding.rgb:
+            return RGB_MATRIX, JPEG_RANGE
+        return self.source.colorspace, self.source.color_range
 
     def _add_audio(self) -> None:
         self._audio_in = av.open(self.source.path, mode="r")
@@ -533,12 +541,15 @@ class MediaWriter:
             pts = self._last_pts + 1  # the encoder needs strictly increasing timestamps
         self._last_pts = pts
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        frame = frame.reformat(
-            format=self.pix_fmt,
-            dst_colorspace=src.colorspace,
-            dst_color_range=src.color_range or None,
-        )
-        frame.colorspace, frame.color_range = src.colorspace, src.color_range
+        if self.encoding.rgb:
+            frame = frame.reformat(format=self.pix_fmt)
+        else:
+            frame = frame.reformat(
+                format=self.pix_fmt,
+                dst_colorspace=src.colorspace,
+                dst_color_range=src.color_range or None,
+            )
+        frame.colorspace, frame.color_range = self._matrix_and_range()
         frame.pts, frame.time_base = pts, src.time_base
         if self._tracks:
             self._mux_audio(float(pts * src.time_base))

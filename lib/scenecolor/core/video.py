@@ -20,7 +20,8 @@ import cv2
 import numpy as np
 
 from scenecolor.core.artifacts import atomic_path
-from scenecolor.core.errors import CorruptVideoError, EmptyVideoError, VideoError, VideoNotFoundError
+from scenecolor.core.encoding import MATROSKA_SUFFIXES, Encoding
+from scenecolor.core.errors import CorruptVideoError, EmptyVideoError, ParameterError, VideoError, VideoNotFoundError
 
 PixelFormat = Literal["rgb24", "gray"]
 
@@ -255,24 +256,42 @@ def count_frames(path: str | os.PathLike[str]) -> int:
     return tally.decoded
 
 
-def _pick_codec() -> str:
-    return "libx264" if "libx264" in av.codecs_available else "mpeg4"
+def _pick_codec(encoding: Encoding | None = None) -> str:
+    """The FFmpeg encoder for ``encoding`` (default: the lossy one): libx264, else mpeg4 where FFmpeg lacks it."""
+    codec = encoding.codec if encoding is not None else "libx264"
+    if codec in av.codecs_available:
+        return codec
+    if encoding is not None and encoding.lossless is not None:
+        raise ParameterError(f"--lossless {encoding.lossless} needs FFmpeg's {codec} encoder, which this PyAV lacks")
+    return "mpeg4"
 
 
 class VideoWriter:
-    """Write RGB uint8 frames to an mp4; the file appears under its name only when closed cleanly.
+    """Write RGB uint8 frames to an mp4 (or .mkv); the file appears under its name only when closed cleanly.
 
-    Use as a context manager. Width and height must be even (H.264 with yuv420p).
+    Use as a context manager. ``encoding`` (default: H.264 at ``crf``) says how frames are coded; the lossy
+    mode needs even sides (4:2:0).
     """
 
-    def __init__(self, path: str | os.PathLike[str], fps: float, width: int, height: int, crf: int = 18) -> None:
-        if width % 2 or height % 2:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        fps: float,
+        width: int,
+        height: int,
+        crf: int = 18,
+        encoding: Encoding | None = None,
+    ) -> None:
+        self.encoding = encoding or Encoding(crf=crf)
+        self.encoding.check_output(path)
+        if self.encoding.lossless is None and (width % 2 or height % 2):
             raise ValueError(f"video size must be even for yuv420p, got {width}x{height}")
+        self.pix_fmt = self.encoding.pix_fmt(width, height)
         self.path = Path(path)
         self.fps = fps
         self.width = width
         self.height = height
-        self.crf = crf
+        self.crf = self.encoding.crf
         self.n_frames = 0
         self._ctx: contextlib.AbstractContextManager[Path] | None = None
         self._container: av.container.OutputContainer | None = None
@@ -281,18 +300,15 @@ class VideoWriter:
     def __enter__(self) -> VideoWriter:
         self._ctx = atomic_path(self.path)
         tmp = self._ctx.__enter__()
-        self._container = av.open(str(tmp), mode="w", format="mp4")
+        fmt = "matroska" if self.path.suffix.lower() in MATROSKA_SUFFIXES else "mp4"
+        self._container = av.open(str(tmp), mode="w", format=fmt)
         rate = Fraction(self.fps).limit_denominator(1001)
-        codec = _pick_codec()
+        codec = _pick_codec(self.encoding)
         self._stream = self._container.add_stream(codec, rate=rate)
         self._stream.width = self.width
         self._stream.height = self.height
-        self._stream.pix_fmt = "yuv420p"
-        if codec == "libx264":
-            # mbtree=0: x264's macroblock-tree lookahead reads uninitialised heap memory in its
-            # AVX-512 code path at many widths (480, 320, 192, 112 px...), so the same frames gave
-            # different bytes from run to run (see tests/unit/test_video_determinism.py).
-            self._stream.options = {"crf": str(self.crf), "preset": "veryfast", "x264-params": "mbtree=0"}
+        self._stream.pix_fmt = self.pix_fmt
+        self._stream.options = self.encoding.options(codec)
         return self
 
     def write(self, frame: np.ndarray) -> None:
@@ -320,10 +336,16 @@ class VideoWriter:
             self._ctx.__exit__(exc_type, exc, tb)
 
 
-def write_video(path: str | os.PathLike[str], frames: np.ndarray | list[np.ndarray], fps: float, crf: int = 18) -> Path:
-    """Write a sequence of RGB uint8 frames to ``path`` atomically."""
+def write_video(
+    path: str | os.PathLike[str],
+    frames: np.ndarray | list[np.ndarray],
+    fps: float,
+    crf: int = 18,
+    encoding: Encoding | None = None,
+) -> Path:
+    """Write a sequence of RGB uint8 frames to ``path`` atomically (coded as ``encoding``, default H.264 at ``crf``)."""
     first = frames[0]
-    with VideoWriter(path, fps, first.shape[1], first.shape[0], crf=crf) as writer:
+    with VideoWriter(path, fps, first.shape[1], first.shape[0], crf=crf, encoding=encoding) as writer:
         for frame in frames:
             writer.write(frame)
     return Path(path)

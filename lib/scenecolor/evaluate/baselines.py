@@ -32,8 +32,8 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from scenecolor.colorize.correspondence import FlowEngine, flow_warp
-from scenecolor.core.errors import DataError
+from scenecolor.colorize.correspondence import FLOW_METHODS, FlowEngine, GuideConfig, flow_warp
+from scenecolor.core.errors import DataError, ParameterError
 
 
 class ColorizeMethod(Protocol):
@@ -217,11 +217,14 @@ class PasteReference:
 
 @dataclass(frozen=True)
 class FlowWarpReference:
-    """The first reference's ab warped onto each frame by OpenCV's Farneback optical flow (frame -> reference).
+    """The first reference's ab warped onto each frame by optical flow (frame -> reference), directly from the
+    reference to every frame (no chaining).
 
-    Flow runs on the lightness of the frame and of the reference (each normalised to the same
-    mean and spread, as :func:`scenecolor.correspondence.flow_warp` does), directly from the
-    reference to every frame (no chaining), with OpenCV's usual parameters.
+    The warp is :func:`scenecolor.colorize.correspondence.flow_warp`, the code of the network's ``direct``
+    flow candidate, with the candidates' own settings (:class:`GuideConfig`: lightness of both images
+    normalised to the same mean and spread, photometric tolerance): with ``method`` the network's flow
+    method (``dis_fast`` by default) its ab is exactly that candidate's at the frame's size. ``farneback``
+    is OpenCV's Farneback flow with the usual parameters, the classical flow-warp baseline.
     """
 
     method: str = "farneback"
@@ -233,16 +236,27 @@ class FlowWarpReference:
         ref = cv2.resize(
             np.asarray(refs_lab[0], dtype=np.float32), (L.shape[2], L.shape[1]), interpolation=cv2.INTER_AREA
         )
-        ab, _ = flow_warp(np.asarray(L, dtype=np.float32), ref, FlowEngine(self.method))  # type: ignore[arg-type]
+        engine = FlowEngine(self.method)  # type: ignore[arg-type]
+        ab, _ = flow_warp(np.asarray(L, dtype=np.float32), ref, engine, sigma=GuideConfig().sigma)
         return ab
 
 
-def exemplar_baselines(n_samples: int = 200, window: int = 5, seed: int = 0) -> list[ColorizeMethod]:
-    """The exemplar protocol's baselines in table order: Farneback flow warp, DIS flow warp (the flow our
-    correspondence stage uses), paste, Welsh, mean reference ab (Reinhard), grey."""
-    return [
-        FlowWarpReference(),
-        FlowWarpReference(method="dis_fast", name="flow warp (DIS)"),
-        PasteReference(),
-        *baseline_methods(n_samples=n_samples, window=window, seed=seed),
-    ]
+FLOW_DIS = "flow warp (DIS)"
+
+
+def exemplar_baselines(
+    n_samples: int = 200, window: int = 5, seed: int = 0, flow_method: str = "dis_fast"
+) -> list[ColorizeMethod]:
+    """The exemplar protocol's baselines in table order: Farneback flow warp, DIS flow warp, paste, Welsh, mean
+    reference ab (Reinhard), grey.
+
+    The DIS warp runs at ``flow_method``, the flow of the colorizer's own candidates (a backend's
+    ``flow_method``), so the table shows what that flow alone is worth; a network trained on Farneback
+    flow has no DIS row (the Farneback row is then its candidate).
+    """
+    flows: list[ColorizeMethod] = [FlowWarpReference()]
+    if flow_method != "farneback":
+        if flow_method not in FLOW_METHODS:
+            raise ParameterError(f"flow_method must be one of {FLOW_METHODS}, got {flow_method!r}")
+        flows.append(FlowWarpReference(method=flow_method, name=FLOW_DIS))
+    return [*flows, PasteReference(), *baseline_methods(n_samples=n_samples, window=window, seed=seed)]

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from scenecolor.core.artifacts import atomic_write_json, digest_of, read_json, sha256_file
+from scenecolor.core.encoding import Encoding
 from scenecolor.core.errors import ParameterError, ScenecolorError
 from scenecolor.core.media import CONTAINERS
 from scenecolor.workbook.pipeline import step_folder
@@ -47,7 +48,7 @@ class FileTask:
     out: str
     run: str
     run_key: str  # digest of the run folder and its colorizer checkpoint
-    options: dict[str, Any]  # references, backend, clip_len
+    options: dict[str, Any]  # references, backend, clip_len, ext, encoding (crf, lossless), own references, gallery
     threads: int = 1  # torch / OpenCV threads for this task
     device: str = "cpu"  # auto, cpu or cuda: where the networks run (not an option of the output: no re-run)
 
@@ -197,6 +198,7 @@ def run_task(task: FileTask, *, progress: bool = False) -> FileResult:
             reference_files=task.options.get("reference_files"),
             gallery=task.options.get("gallery"),
             device=task.device,
+            encoding=Encoding(**task.options.get("encoding", {})),
         )
         result.status, result.frames, result.media = "done", summary.n_frames, summary.media
         result.seconds = round(time.perf_counter() - t0, 3)
@@ -282,10 +284,15 @@ def plan(
     reference_files: list[str] | None = None,
     gallery: str | None = None,
     device: str = "cpu",
+    encoding: Encoding | None = None,
 ) -> list[FileTask]:
-    """The tasks for every input of ``spec``, outputs under ``out_dir`` (networks on ``device``: auto, cpu, cuda)."""
+    """The tasks for every input of ``spec``, outputs under ``out_dir`` (networks on ``device``: auto, cpu, cuda);
+    ``encoding`` (default H.264 at the default crf) is one of the options, so a file written with another crf or
+    lossless mode is not skipped."""
     if jobs < 1:
         raise ParameterError(f"--jobs must be >= 1, got {jobs}")
+    encoding = encoding or Encoding()
+    encoding.check_output(Path(out_dir) / f"output{ext}")
     root, files = find_videos(spec)
     out = Path(out_dir)
     files = [f for f in files if not f.resolve().is_relative_to(out.resolve())]  # earlier outputs are not inputs
@@ -293,7 +300,13 @@ def plan(
         raise ParameterError(f"'{spec}' holds no video outside --out-dir '{out}'")
     outs = output_paths(root, files, out, ext)
     key = run_key(run_dir, backend)
-    options = {"references": references, "backend": backend, "clip_len": clip_len, "ext": ext}
+    options = {
+        "references": references,
+        "backend": backend,
+        "clip_len": clip_len,
+        "ext": ext,
+        "encoding": encoding.to_json(),
+    }
     if reference_files:  # your own references (paths, resolved) serve every scene of every file
         options["reference_files"] = [str(Path(r).resolve()) if "#" not in str(r) else str(r) for r in reference_files]
     if gallery is not None:

@@ -24,6 +24,7 @@ from scenecolor.colorize.refs import ReferenceFinder
 from scenecolor.colorize.video import ColorizeSummary, colorize_video_file
 from scenecolor.core.artifacts import read_json, sha256_file
 from scenecolor.core.device import resolve_device
+from scenecolor.core.encoding import Encoding
 from scenecolor.core.errors import MissingUpstreamError, ParameterError
 from scenecolor.core.paths import checkout_root
 from scenecolor.core.video import probe
@@ -183,18 +184,21 @@ def colorize_with_run(
     gallery: str | os.PathLike[str] | None = None,
     on_frames: Callable[[int], None] | None = None,
     device: str = "cpu",
+    encoding: Encoding | None = None,
 ) -> ColorizeSummary:
     """``scenecolor colorize``: ``video`` -> ``out`` with the colorizer, references and settings of a run.
 
     ``gallery``: search this gallery (or folder of images/videos) instead of the run's own pool.
     ``device``: ``auto``, ``cpu`` or ``cuda`` (:func:`scenecolor.core.device.resolve_device`): where the
     colorizer and the embedder that encodes the scenes' queries run.
+    ``encoding``: how the output is coded (``--crf`` / ``--lossless``; default H.264 at the default crf).
     With ``reference_files`` (1..5 images or ``clip.mp4#frame=N``) those references serve every
     scene and no pool is searched; they are read first, so a missing, unreadable or grey one is
     reported (DataError naming it) before anything else.
     """
     if reference_files and gallery is not None:
         raise ParameterError("give either --reference files or a --gallery, not both")
+    (encoding or Encoding()).check_output(out)
     own = load_references(reference_files) if reference_files else None
     run = resolve_run_dir(run_dir)
     probe(video)  # a missing, empty or corrupt input is named before the run's models load
@@ -217,6 +221,7 @@ def colorize_with_run(
         clip_len=clip_len,
         progress=progress,
         on_frames=on_frames,
+        encoding=encoding,
     )
 
 
