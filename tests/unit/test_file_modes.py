@@ -93,11 +93,11 @@ def test_the_named_temporary_of_media_output_gets_the_umask_mode_too(
     assert _mode(tmp_path / "o.mp4") == 0o666 & ~umask
 
 
-def test_a_run_folder_is_readable_by_others(tmp_path: Path) -> None:
+def test_a_run_folder_is_readable_by_others(tmp_path: Path, notebook_values) -> None:
     old = os.umask(0o022)
     try:
         run = tmp_path / "run"
-        ctx = pipeline.open_step("00_data_prep", run_dir=str(run))
+        ctx = pipeline.open_step("00_data_prep", notebook_values("00_data_prep", run_dir=str(run)))
         ctx.record_metric("psnr", 31.2, unit="dB")
         ctx.finish()
         A.atomic_write_json(run / "run.json", {"run_id": "r", "profile": "smoke", "steps": [], "params": {}})
