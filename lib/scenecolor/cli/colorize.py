@@ -7,6 +7,8 @@ import json
 import signal
 from pathlib import Path
 
+VERIFY_THRESHOLD = 0.15  # scenecolor.colorize.verify.VerifyConfig.threshold (not imported: --help starts without torch)
+
 
 # -- many files (issue 14): DIR_OR_GLOB --out-dir OUT [--jobs N] [--dask ADDRESS] ---------------
 def _is_many(args: argparse.Namespace) -> bool:
@@ -65,6 +67,7 @@ def _colorize_one(args: argparse.Namespace) -> int:
         from scenecolor.core.errors import ParameterError
 
         raise ParameterError("give --out OUT.mp4 (or .mov/.mkv) for one video, or --out-dir OUT for a folder or glob")
+    from scenecolor.colorize.verify import VerifyConfig
     from scenecolor.workbook.runs import colorize_with_run  # torch, faiss, ... load only when the command runs
 
     summary = colorize_with_run(
@@ -76,6 +79,7 @@ def _colorize_one(args: argparse.Namespace) -> int:
         backend=args.backend,
         progress=not args.quiet,
         gallery=args.gallery,
+        verify=VerifyConfig(threshold=args.verify_threshold),
     )
     if args.json:
         print(json.dumps(summary.to_json()))
@@ -94,7 +98,18 @@ def _colorize_one(args: argparse.Namespace) -> int:
             where = "" if ref["frame"] is None else f" frame {ref['frame']}"
             score = "" if ref["score"] is None else f"{ref['score']:.3f}  "
             print(f"      {score}{ref['source']}{where}")
+        _print_dropped(sc)
     return 0
+
+
+def _print_dropped(scene: dict) -> None:
+    """The references verification dropped from a scene, and its fallback when none was kept."""
+    for ref in scene.get("dropped", []):
+        where = "" if ref["frame"] is None else f" frame {ref['frame']}"
+        print(f"      dropped (match {ref['match']:.3f}): {ref['source']}{where}")
+    if scene.get("fallback"):
+        how = "grey" if scene["fallback"] == "grey" else "with a faint tint of the pool's mean colour"
+        print(f"      no reference matches this scene: written {how}")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -141,7 +156,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="search this gallery (`scenecolor gallery build`) or folder of images/videos for references instead of "
         "the run's own pool",
     )
-    p.add_argument("--json", action="store_true", help="print a JSON summary (scenes and their references)")
+    p.add_argument(
+        "--verify-threshold",
+        type=float,
+        default=VERIFY_THRESHOLD,
+        help="a retrieved reference is kept only when this share (0..1) of a scene's pixels match it (optical flow, "
+        "cycle-consistent); a scene with none kept is written grey; 0 keeps every reference (default %(default)s)",
+    )
+    p.add_argument("--json", action="store_true", help="print a JSON summary (scenes, references kept and dropped)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_colorize)
 

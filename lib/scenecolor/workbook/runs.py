@@ -20,6 +20,7 @@ import pandas as pd
 from scenecolor.colorize.backend import ColorizerBackend, TorchColorizer
 from scenecolor.colorize.exemplar import load_references
 from scenecolor.colorize.refs import ReferenceFinder
+from scenecolor.colorize.verify import VerifyConfig
 from scenecolor.colorize.video import ColorizeSummary, colorize_video_file
 from scenecolor.core.artifacts import read_json, sha256_file
 from scenecolor.core.errors import MissingUpstreamError, ParameterError
@@ -170,13 +171,15 @@ def colorize_with_run(
     finder: ReferenceFinder | None = None,
     gallery: str | os.PathLike[str] | None = None,
     on_frames: Callable[[int], None] | None = None,
+    verify: VerifyConfig | None = None,
 ) -> ColorizeSummary:
     """``scenecolor colorize``: ``video`` -> ``out`` with the colorizer, references and settings of a run.
 
     ``gallery``: search this gallery (or folder of images/videos) instead of the run's own pool.
     With ``reference_files`` (1..5 images or ``clip.mp4#frame=N``) those references serve every
     scene and no pool is searched; they are read first, so a missing, unreadable or grey one is
-    reported (DataError naming it) before anything else.
+    reported (DataError naming it) before anything else. ``verify``: how retrieved references are checked
+    (:class:`scenecolor.colorize.verify.VerifyConfig`, its defaults when None).
     """
     if reference_files and gallery is not None:
         raise ParameterError("give either --reference files or a --gallery, not both")
@@ -201,6 +204,7 @@ def colorize_with_run(
         clip_len=clip_len,
         progress=progress,
         on_frames=on_frames,
+        verify=verify,
     )
 
 
