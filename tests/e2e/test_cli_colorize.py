@@ -70,7 +70,7 @@ def test_unrelated_pool_references_are_dropped_and_listed_and_the_output_stays_n
     assert main(argv) == 0
     summary = json.loads(capsys.readouterr().out)
     for scene in summary["scenes"]:
-        assert scene["references"] == [] and scene["ref_frame_ids"] == [] and scene["fallback"] == "prior"
+        assert scene["references"] == [] and scene["ref_frame_ids"] == [] and scene["fallback"] == "grey"
         assert len(scene["dropped"]) == 3
         for ref in scene["dropped"]:
             assert set(ref) == {"source", "frame", "score", "match"} and 0 <= ref["match"] < 0.15

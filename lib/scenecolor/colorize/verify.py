@@ -52,7 +52,7 @@ class VerifyConfig:
     method: FlowMethod = "dis_fast"
     sigma: float = 12.0  # photometric tolerance in normalised-lightness levels (40 levels = 1 std)
     cycle_tol: float = 0.03  # largest forward-backward flow error, as a share of the side (at least 1 px)
-    fallback: Fallback = "prior"  # what a scene without a verified reference gets
+    fallback: Fallback = "grey"  # what a scene without a verified reference gets
     prior_strength: float = 0.5  # the prior fallback's ab: this share of the pool's mean ab, 0..1
 
     def __post_init__(self) -> None:

@@ -181,7 +181,7 @@ def verification_summary(table: pd.DataFrame) -> pd.DataFrame:
                 "right_kept": int((g["kept"] & g["right_shot"]).sum()),
                 "other": int((~right).sum()),
                 "other_kept": int((g["kept"] & ~g["right_shot"]).sum()),
-                "scenes_none_kept": int((~g.groupby(["video_id", "scene"])["kept"].any()).sum()),
+                "scenes_none_kept": int((~g.groupby(["pool", "video_id", "scene"])["kept"].any()).sum()),
                 "AUC_match": roc_auc(right, g["match"].to_numpy()),
                 "AUC_retrieval_score": roc_auc(right, g["score"].to_numpy()),
             }

@@ -308,7 +308,7 @@ class EvaluationParams(StepParams):
         description="a retrieved reference is kept when this share of the scene's pixels match it (0: keep all)",
     )
     verify_fallback: Literal["grey", "prior"] = Field(
-        "prior", description="a scene with no reference kept: grey, or prior (half the open pool's mean ab)"
+        "grey", description="a scene with no reference kept: grey, or prior (half the open pool's mean ab)"
     )
 
     @model_validator(mode="after")
