@@ -35,7 +35,12 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_colorize_keeps_frame_count_size_and_fps_and_adds_colour(run: Path, clip: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out.mp4"
     assert (
-        main(["colorize", str(clip), "--out", str(out), "--run", str(run), "--references", "3", "--json", "--quiet"])
+        main(
+            [
+                *("colorize", str(clip), "--out", str(out), "--run", str(run), "--references", "3"),
+                *("--verify-threshold", "0", "--json", "--quiet"),  # every retrieved reference kept
+            ]
+        )
         == 0
     )
     summary = json.loads(capsys.readouterr().out)
@@ -49,6 +54,63 @@ def test_colorize_keeps_frame_count_size_and_fps_and_adds_colour(run: Path, clip
     lab_in, lab_out = rgb_to_lab(frames_in[::10]), rgb_to_lab(frames_out[::10])
     assert np.abs(lab_out[..., 0] - lab_in[..., 0]).mean() < 3.0  # the input's own lightness is kept
     assert np.hypot(lab_out[..., 1], lab_out[..., 2]).mean() > 1.0  # and colour is added
+
+
+@pytest.mark.slow
+def test_unrelated_pool_references_are_dropped_and_listed_and_the_output_stays_near_grey(
+    run: Path, clip: Path, tmp_path: Path, capsys
+) -> None:
+    """The run's pool holds photographs only (astronaut, coffee, ...), nothing of the bikes clip: verification
+    drops every retrieved reference, the JSON lists each with its match score, the scenes get the fallback."""
+    from scenecolor.core.color8 import lab_to_rgb8, rgb8_to_lab
+    from scenecolor.evaluate.metrics import per_frame_metrics
+
+    out = tmp_path / "out.mp4"
+    argv = ["colorize", str(clip), "--out", str(out), "--run", str(run), "--references", "3", "--json", "--quiet"]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    for scene in summary["scenes"]:
+        assert scene["references"] == [] and scene["ref_frame_ids"] == [] and scene["fallback"] == "grey"
+        assert len(scene["dropped"]) == 3
+        for ref in scene["dropped"]:
+            assert set(ref) == {"source", "frame", "score", "match"} and 0 <= ref["match"] < 0.15
+    truth, colorized = read_frames(clip)[::5], read_frames(out)[::5]
+    lab = rgb8_to_lab(truth)
+    lab[..., 1:] = 0
+    grey = per_frame_metrics(truth, lab_to_rgb8(lab))["PSNR"].mean()
+    assert abs(per_frame_metrics(truth, colorized)["PSNR"].mean() - grey) < 1.0
+    from scenecolor.cli.colorize import _print_dropped  # the text output lists the same
+
+    for scene in summary["scenes"]:
+        _print_dropped(scene)
+        text = capsys.readouterr().out
+        assert text.count("dropped (match 0.") == 3 and "no reference matches this scene: written grey" in text
+    _print_dropped({**summary["scenes"][0], "dropped": [], "fallback": None})
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.2"])
+def test_verify_threshold_outside_0_1_exits_2(clip: Path, tmp_path: Path, capsys, value: str) -> None:
+    argv = [
+        "colorize",
+        str(clip),
+        "--out",
+        str(tmp_path / "o.mp4"),
+        "--run",
+        str(tmp_path),
+        "--verify-threshold",
+        value,
+    ]
+    assert main(argv) == 2
+    assert "threshold must be in 0..1" in capsys.readouterr().err
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_the_cli_default_threshold_is_the_library_default() -> None:
+    from scenecolor.cli.colorize import VERIFY_THRESHOLD
+    from scenecolor.colorize.verify import VerifyConfig
+
+    assert VerifyConfig().threshold == VERIFY_THRESHOLD
 
 
 @pytest.mark.slow

@@ -269,3 +269,45 @@ def test_learning_rate_follows_warm_up_and_cosine_step_by_step(sets, tmp_path: P
     assert len(rates) == 10
     assert rates[0] < rates[1] == pytest.approx(max(rates))  # warm-up over 10 // 5 = 2 steps, then decay
     assert all(a > b for a, b in zip(rates[1:], rates[2:]))
+
+
+def test_mixed_exemplar_batches_are_deterministic_and_mix_in_another_videos_frames(sets) -> None:
+    """Exemplar batches with foreign_prob: the same seed gives the same batch; each clip's references beyond the
+    first are exact frames of another video, and some clips get only foreign ones (guide recomputed)."""
+    from scenecolor.colorize.exemplar_data import make_training_batch
+
+    train, _ = sets
+    video_of = {}
+    for i, shot in enumerate(train.clip_shots):
+        for row in train.shots[shot]:
+            video_of[int(row)] = train.clip_videos[i]
+
+    def batch(seed: int, prob: float):
+        rng = np.random.default_rng(seed)
+        return make_training_batch(
+            train, [0, 5, 10, 0, 5, 10], 3, "in_domain", rng, CFG.guide_config(), exemplar=True, foreign_prob=prob
+        )
+
+    first, again = batch(3, 1.0), batch(3, 1.0)
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    _, refs, _, guide = first
+    all_foreign = 0
+    for b, clip in enumerate([0, 5, 10, 0, 5, 10]):
+        own = train.clip_videos[clip]
+        imgs = refs[b].permute(0, 2, 3, 1).numpy()
+        exact = [
+            {
+                video_of[j]
+                for j in video_of
+                if np.array_equal(train.lab[j], x) or np.array_equal(train.lab[j][:, ::-1], x)
+            }
+            for x in imgs
+        ]
+        assert all(len(e) == 1 and own not in e for e in exact[1:])  # the second and third: another video's frames
+        all_foreign += bool(exact[0]) and own not in exact[0]
+    assert 0 < all_foreign < 6
+    _, same, _, _ = batch(3, 0.0)
+    for b, clip in enumerate([0, 5, 10, 0, 5, 10]):
+        for x in same[b].permute(0, 2, 3, 1).numpy():
+            assert not any(video_of[j] != train.clip_videos[clip] and np.array_equal(train.lab[j], x) for j in video_of)
+    assert guide.shape == (6, 9, 2, 32, 32)

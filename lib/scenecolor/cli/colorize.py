@@ -10,6 +10,8 @@ from pathlib import Path
 from scenecolor.cli import add_device_argument
 from scenecolor.cli._encoding import add_encoding_arguments, encoding_from_args
 
+VERIFY_THRESHOLD = 0.15  # scenecolor.colorize.verify.VerifyConfig.threshold (not imported: --help starts without torch)
+
 
 # -- many files (issue 14): DIR_OR_GLOB --out-dir OUT [--jobs N] [--dask ADDRESS] ---------------
 def _is_many(args: argparse.Namespace) -> bool:
@@ -70,6 +72,7 @@ def _colorize_one(args: argparse.Namespace) -> int:
         from scenecolor.core.errors import ParameterError
 
         raise ParameterError("give --out OUT.mp4 (or .mov/.mkv) for one video, or --out-dir OUT for a folder or glob")
+    from scenecolor.colorize.verify import VerifyConfig
     from scenecolor.workbook.runs import colorize_with_run  # torch, faiss, ... load only when the command runs
 
     summary = colorize_with_run(
@@ -83,6 +86,7 @@ def _colorize_one(args: argparse.Namespace) -> int:
         gallery=args.gallery,
         device=args.device,
         encoding=encoding_from_args(args),
+        verify=VerifyConfig(threshold=args.verify_threshold),
     )
     if args.json:
         print(json.dumps(summary.to_json()))
@@ -101,7 +105,18 @@ def _colorize_one(args: argparse.Namespace) -> int:
             where = "" if ref["frame"] is None else f" frame {ref['frame']}"
             score = "" if ref["score"] is None else f"{ref['score']:.3f}  "
             print(f"      {score}{ref['source']}{where}")
+        _print_dropped(sc)
     return 0
+
+
+def _print_dropped(scene: dict) -> None:
+    """The references verification dropped from a scene, and its fallback when none was kept."""
+    for ref in scene.get("dropped", []):
+        where = "" if ref["frame"] is None else f" frame {ref['frame']}"
+        print(f"      dropped (match {ref['match']:.3f}): {ref['source']}{where}")
+    if scene.get("fallback"):
+        how = "grey" if scene["fallback"] == "grey" else "with a faint tint of the pool's mean colour"
+        print(f"      no reference matches this scene: written {how}")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -149,7 +164,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the run's own pool",
     )
     add_encoding_arguments(p)
-    p.add_argument("--json", action="store_true", help="print a JSON summary (scenes and their references)")
+    p.add_argument(
+        "--verify-threshold",
+        type=float,
+        default=VERIFY_THRESHOLD,
+        help="a retrieved reference is kept only when this share (0..1) of a scene's pixels match it (optical flow, "
+        "cycle-consistent); a scene with none kept is written grey; 0 keeps every reference (default %(default)s)",
+    )
+    p.add_argument("--json", action="store_true", help="print a JSON summary (scenes, references kept and dropped)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_device_argument(p)
     p.set_defaults(func=_colorize)

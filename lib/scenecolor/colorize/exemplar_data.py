@@ -102,6 +102,35 @@ def guides_for_clips(gray: torch.Tensor, refs: torch.Tensor, guide_cfg: GuideCon
     return torch.from_numpy(np.stack(out)).permute(0, 4, 1, 2, 3).contiguous()
 
 
+def foreign_references(
+    data: ClipSet,
+    i: int,
+    refs: np.ndarray,
+    clip: np.ndarray,
+    rng: np.random.Generator,
+    guide_cfg: GuideConfig,
+    guide: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Clip i's same-shot references (R, S, S, 3) with frames of *another video* mixed in, as retrieval hands a
+    scene right and wrong references: half the time all R are foreign (nothing to copy: the network must learn
+    to leave the colour low rather than paint it), otherwise the first stays and the other R-1 are foreign (it
+    must pick the right one). Returns (references, guide (T, S, S, 9): recomputed from the new first reference
+    on the clip (T, S, S, 3) when it changed, else ``guide``). Clips of one video only: unchanged."""
+    others = [j for j, v in enumerate(data.clip_videos) if v != data.clip_videos[i]]
+    if not others:
+        return refs, guide
+    shot = data.shots[data.clip_shots[int(rng.choice(others))]]
+    every = rng.random() < 0.5
+    start = 0 if every else 1
+    out = refs.copy()
+    for k in range(start, len(refs)):
+        frame = data.lab[shot[int(rng.integers(len(shot)))]]
+        out[k] = frame[:, ::-1] if rng.random() < 0.5 else frame
+    if start == 1:
+        return out, guide
+    return out, scene_guides(clip[..., 0], out[0], guide_cfg)
+
+
 def make_training_batch(
     data: ClipSet,
     indices: list[int],
@@ -114,13 +143,20 @@ def make_training_batch(
     hue_prob: float = 0.5,
     foreign_prob: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """gray [B,1,T,S,S] (L/100), refs [B,R,3,S,S] Lab, true ab [B,2,T,S,S], guide [B,9,T,S,S]."""
+    """gray [B,1,T,S,S] (L/100), refs [B,R,3,S,S] Lab, true ab [B,2,T,S,S], guide [B,9,T,S,S].
+
+    ``foreign_prob``: the share of clips whose references mix in frames of another video - in exemplar batches
+    through :func:`foreign_references` (all foreign, or the first kept and the rest foreign), otherwise as
+    :func:`scenecolor.colorize.data.make_batch` does. Every draw comes from ``rng``: one seed, one batch.
+    """
     if not exemplar:
         gray, refs, true_ab = make_batch(data, indices, n_refs, pool, rng, hue_prob, foreign_prob)
         return gray, refs, true_ab, guides_for_clips(gray, refs, guide_cfg)
     clips, refs, guides = [], [], []
     for i in indices:
         c, r, g = exemplar_sample(data, int(i), n_refs, rng, guide_cfg, hue_prob)
+        if foreign_prob > 0 and rng.random() < foreign_prob:
+            r, g = foreign_references(data, int(i), r, c, rng, guide_cfg, g)
         clips.append(np.ascontiguousarray(c))
         refs.append(np.ascontiguousarray(r))
         guides.append(g)

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 import torch
 
+from scenecolor.colorize.verify import mean_ab
 from scenecolor.core.artifacts import sha256_file
 from scenecolor.core.color import rgb_to_lab
 from scenecolor.core.errors import DataError, ParameterError
@@ -150,6 +151,12 @@ class ReferenceFinder:
     def find(self, keyframes: list[np.ndarray], k: int) -> list[np.ndarray]:
         """Top-``k`` pool ids (best first) for each store-like uint8 key frame (one query per scene)."""
         return [s.ids for s in self.find_scenes([[f] for f in keyframes], k)]
+
+    def pool_mean_ab(self, max_frames: int = 64) -> np.ndarray:
+        """The mean ab (float32 (2,)) of up to ``max_frames`` pool frames spread over the pool: the ``prior``
+        fallback of :mod:`scenecolor.colorize.verify` for scenes that no reference matches."""
+        pick = np.unique(np.linspace(0, len(self.ids) - 1, min(max_frames, len(self.ids))).round().astype(np.int64))
+        return mean_ab(rgb_to_lab(self.load(self.ids[pick])))
 
     def reference_lab(self, ids: np.ndarray, resolution: int) -> np.ndarray:
         """The references as float32 Lab (R, S, S, 3) at the colorizer's working resolution."""

@@ -6,7 +6,10 @@
 1. detect the scenes with the run's cut detector settings (:mod:`scenecolor.scenes.ssim_detector`);
 2. for each scene, retrieve its top-R references from the run's reference pool or a user's gallery
    with the run's embedder (:mod:`scenecolor.colorize.refs`), a few grey frames of the scene being
-   the query - or take the user's own references (``--reference``) for every scene;
+   the query, and verify each against those frames (:mod:`scenecolor.colorize.verify`): a reference
+   that fails is dropped, and a scene left with none gets the safe fallback (grey, or a faint tint of the
+   pool's mean colour) - or take the user's own
+   references (``--reference``) for every scene, unverified;
 3. stream the frames: each frame's own full-resolution L is kept; L resized to the working
    resolution is colorized clip by clip (the scene's reference features are encoded once and
    reused); ab is upsampled to the input size and merged with the full-resolution L;
@@ -37,6 +40,7 @@ from tqdm.auto import tqdm
 from scenecolor.colorize.backend import ColorizerBackend
 from scenecolor.colorize.exemplar import colorize_scene, encode_scene_references
 from scenecolor.colorize.refs import ReferenceFinder, scene_query_frames
+from scenecolor.colorize.verify import VerifyConfig, fallback_ab, verify_references
 from scenecolor.core.color import merge_l_ab, rgb_to_lab
 from scenecolor.core.color8 import lab_to_rgb8, rgb8_lightness
 from scenecolor.core.encoding import Encoding
@@ -139,6 +143,7 @@ def colorize_video_file(
     chunk_frames: int = 16,
     on_frames: Callable[[int], None] | None = None,
     encoding: Encoding | None = None,
+    verify: VerifyConfig | None = None,
 ) -> ColorizeSummary:
     """Colorize ``video`` into ``out`` (.mp4, .mov or .mkv) with ``model``, coded as ``encoding`` (default: H.264 at
     the default crf; :class:`scenecolor.core.encoding.Encoding`).
@@ -150,6 +155,10 @@ def colorize_video_file(
     Each scene goes through :func:`scenecolor.colorize.exemplar.colorize_scene` at the video's own
     aspect ratio in chunks of ``chunk_frames`` (flow candidates over the chunk, forward and backward,
     fused at :func:`fusion_size`); the ab is upsampled to the frame and joined to its full-resolution L.
+    Retrieved references are verified with ``verify`` (default :class:`VerifyConfig`; threshold 0 keeps every
+    one): each scene's summary lists the ``references`` kept and those ``dropped``, each with its ``match``
+    score, and ``fallback`` (None, or when none passed "grey" or "prior": the scene written without colour or
+    with half the pool's mean ab, :func:`scenecolor.colorize.verify.fallback_ab`).
     ``prep`` is the frame store's pre-processing (key frames must look like the pool's frames);
     ``cut_config`` the scene detector's settings; ``backend`` only names the runtime in the summary.
     Raises the VideoError subclasses (missing, corrupt, empty video) and ParameterError, each
@@ -182,6 +191,8 @@ def colorize_video_file(
         wanted = {f: i for i, s in enumerate(scenes) for f in scene_query_frames(s)}
         keyframes = _keyframes(src, wanted, prep, rot)
         found = finder.find_scenes([keyframes[i] for i in range(len(scenes))], references)  # type: ignore[union-attr]
+        verify = verify or VerifyConfig()
+    prior: np.ndarray | None = None  # the pool's mean ab, read when a scene first needs the prior fallback
     summary = ColorizeSummary(str(src), str(dst), backend, 0, source.width, source.height, info.fps)
     bar = tqdm(
         total=detection.n_frames,
@@ -198,6 +209,7 @@ def colorize_video_file(
     out_frames = (t for _, t in iter_timed_frames(src))  # full resolution, coded orientation, with timestamps
     with bar, MediaWriter(dst, source, encoding=encoding) as writer:
         for scene_i, scene in enumerate(scenes):
+            dropped: list[dict[str, Any]] = []
             if own_refs is not None:
                 ids: list[int] = []
                 refs_lab = np.stack([cv2.resize(r, (size[1], size[0]), interpolation=cv2.INTER_AREA) for r in own_refs])
@@ -205,9 +217,18 @@ def colorize_video_file(
             else:
                 ids = [int(i) for i in found[scene_i].ids]
                 refs_lab = finder.reference_lab(np.asarray(ids), model.resolution)  # type: ignore[union-attr]
-                chosen = found[scene_i].references
-            summary.scenes.append({**scene, "ref_frame_ids": ids, "references": chosen})
-            feats = encode_scene_references(model, refs_lab, *size)  # once per scene, reused by every chunk
+                query_L = rgb_to_lab(np.stack(keyframes[scene_i]))[..., 0]
+                verdict = verify_references(query_L, refs_lab, verify)
+                scored = [{**r, "match": round(float(m), 4)} for r, m in zip(found[scene_i].references, verdict.scores)]
+                chosen = [r for r, k in zip(scored, verdict.keep) if k]
+                dropped = [r for r, k in zip(scored, verdict.keep) if not k]
+                ids, refs_lab = [i for i, k in zip(ids, verdict.keep) if k], refs_lab[verdict.keep]
+            fallback = None if len(refs_lab) else verify.fallback  # type: ignore[union-attr]
+            summary.scenes.append(
+                {**scene, "ref_frame_ids": ids, "references": chosen, "dropped": dropped, "fallback": fallback}
+            )
+            # the references' features, once per scene and reused by every chunk (none to encode on the fallback)
+            feats = encode_scene_references(model, refs_lab, *size) if fallback is None else None
             last = scene_i == len(scenes) - 1  # the last scene takes every frame left, however many decode
             left = scene["end"] - scene["start"]
             while last or left > 0:
@@ -215,7 +236,12 @@ def colorize_video_file(
                 if not batch:
                     break
                 gray = np.stack([to_working_gray(f, prep, size) for f in batch]).astype(np.float32)
-                ab = colorize_scene(model, gray, refs_lab, clip_len=clip_len, features=feats).ab
+                if fallback is None:
+                    ab = colorize_scene(model, gray, refs_lab, clip_len=clip_len, features=feats).ab
+                else:
+                    if prior is None and verify.fallback == "prior":  # type: ignore[union-attr]
+                        prior = finder.pool_mean_ab()  # type: ignore[union-attr]
+                    ab = fallback_ab(gray.shape, verify, prior)
                 for k in range(len(batch)):
                     timed = next(out_frames, None)
                     if timed is None:

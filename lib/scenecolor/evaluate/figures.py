@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from scenecolor.colorize.correspondence import FlowEngine, normalized_u8
+from scenecolor.colorize.verify import VerifyConfig, match_map
 from scenecolor.core.artifacts import atomic_path
 from scenecolor.core.color8 import lab_to_rgb8, rgb8_to_lab
 from scenecolor.core.video import write_video
@@ -197,5 +199,54 @@ def frame_strip(video: EvalVideo, result: EvaluationResult, methods: Sequence[st
                 ax.set_title(f"frame {int(video.source_frames[idx[c]])}", fontsize=7)
         axes[r, 0].set_ylabel(name, fontsize=7)
     fig.suptitle(video.video_id, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def verification_scores(table: pd.DataFrame, threshold: float) -> plt.Figure:
+    """Verification match score of every reference, per pool, right-shot references (green) against the others
+    (red), with the threshold: green dots left of it are lost references, red dots right of it wrong ones kept."""
+    pools = list(dict.fromkeys(table["pool"]))
+    fig, axes = plt.subplots(1, len(pools), figsize=(5 * len(pools), 2.6), squeeze=False)
+    rng = np.random.default_rng(0)
+    for ax, pool in zip(axes[0], pools):
+        g = table[table["pool"] == pool]
+        for right, colour, label in ((True, "tab:green", "right shot"), (False, "tab:red", "other footage")):
+            x = g.loc[g["right_shot"] == right, "match"].to_numpy()
+            ax.scatter(x, (0.5 if right else -0.5) + rng.uniform(-0.3, 0.3, x.size), s=14, c=colour, label=label)
+        ax.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:g}")
+        ax.set(title=f"{pool} pool", xlabel="match score (share of matching pixels)", xlim=(0, 1), yticks=[])
+        ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def match_maps(video: EvalVideo, scene: int, refs_rgb: np.ndarray, cfg: VerifyConfig | None = None) -> plt.Figure:
+    """One scene's middle frame (grey), each reference (uint8 RGB (R, S, S, 3)), and under it its per-pixel match
+    map on that frame (:func:`scenecolor.colorize.verify.match_map`: bright where the warped reference agrees and
+    the flow is cycle-consistent) with its mean there; ``scene`` indexes ``video.scenes``. The kept/dropped
+    verdict itself averages a few frames of the scene (notebook 05's verification table)."""
+    cfg = cfg or VerifyConfig()
+    s, e = video.scenes[scene]
+    mid = (s + e) // 2
+    side = cfg.side
+    frame_u8 = normalized_u8(cv2.resize(video.lab[mid, ..., 0], (side, side), interpolation=cv2.INTER_AREA))
+    engine = FlowEngine(cfg.method)
+    n = len(refs_rgb)
+    fig, axes = plt.subplots(2, n + 1, figsize=(1.9 * (n + 1), 4.0), squeeze=False)
+    axes[0, 0].imshow(_gray(video.frames[mid]))
+    axes[0, 0].set_title("grey frame", fontsize=8)
+    axes[1, 0].axis("off")
+    for k, ref in enumerate(refs_rgb, start=1):
+        ref_L = rgb8_to_lab(np.ascontiguousarray(ref))[..., 0]
+        ref_u8 = normalized_u8(cv2.resize(ref_L, (side, side), interpolation=cv2.INTER_AREA))
+        m = match_map(frame_u8, ref_u8, engine, cfg)
+        axes[0, k].imshow(ref)
+        axes[0, k].set_title(f"reference {k}", fontsize=8)
+        axes[1, k].imshow(m, cmap="magma", vmin=0, vmax=1)
+        axes[1, k].set_title(f"match here {m.mean():.2f}", fontsize=8)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
     fig.tight_layout()
     return fig

@@ -32,6 +32,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from scenecolor.colorize.exemplar import colorize_scene
+from scenecolor.colorize.refs import scene_query_frames
+from scenecolor.colorize.verify import Verdict, VerifyConfig, fallback_ab, mean_ab, verify_references
 from scenecolor.core.artifacts import atomic_path
 from scenecolor.core.color8 import lab_to_rgb8, rgb8_to_lab
 from scenecolor.core.errors import DataError
@@ -71,6 +73,11 @@ class ColorizerMethod:
     scene from the first reference, the predicted ab is resized back (bilinear) and later joined
     to the full-resolution L. With ``keep_details`` the candidates, confidences and fusion weights
     of the last call are kept in ``last_details`` (for the figures).
+
+    With ``verify`` the references are first checked against a few of the scene's grey frames (spread as
+    retrieval queries them, :func:`scenecolor.colorize.refs.scene_query_frames`), as ``scenecolor colorize``
+    does: the failures are dropped and a scene left with none gets the fallback (grey, or ``prior``: the
+    pool's mean ab, :func:`pool_prior`); ``last_verdict`` keeps the last scene's scores.
     """
 
     backend: object  # scenecolor.colorize.backend.ColorizerBackend
@@ -79,12 +86,107 @@ class ColorizerMethod:
     needs_references: bool = True
     keep_details: bool = False
     last_details: dict | None = None
+    verify: VerifyConfig | None = None
+    prior: np.ndarray | None = None  # (2,) the pool's mean ab for the prior fallback
+    last_verdict: Verdict | None = None
 
     def __call__(self, L: np.ndarray, refs_lab: np.ndarray) -> np.ndarray:
         check_method_inputs(L, refs_lab)
+        if self.verify is not None:
+            query = scene_query_frames({"start": 0, "end": len(L)})
+            self.last_verdict = verify_references(L[query], refs_lab, self.verify)
+            if not self.last_verdict.any_kept:
+                self.last_details = None
+                return fallback_ab(L.shape, self.verify, self.prior)
+            refs_lab = np.asarray(refs_lab)[self.last_verdict.keep]
         result = colorize_scene(self.backend, L, refs_lab, clip_len=self.clip_len, details=self.keep_details)
         self.last_details = result.details
         return result.ab
+
+
+def pool_prior(store: FrameStore) -> np.ndarray:
+    """The mean ab (float32 (2,)) of the frame store's train split - the open pool, never a test frame - that
+    the ``prior`` fallback tints a scene with when no reference passes verification."""
+    ids = store.ids(split="train")
+    if len(ids) == 0:
+        raise DataError("the frame store has no train-split frame to take the fallback's mean colour from")
+    return mean_ab(store.lab(ids))
+
+
+def verification_table(
+    videos: Sequence[EvalVideo],
+    refs: ReferenceTable,
+    store: FrameStore,
+    pools: Sequence[str],
+    n_refs: int,
+    cfg: VerifyConfig | None = None,
+) -> pd.DataFrame:
+    """Every scene's top ``n_refs`` references of every pool, verified as :class:`ColorizerMethod` verifies them.
+
+    One row per (pool, video_id, scene, rank): ref_frame_id, retrieval ``score`` (cosine), ``match`` (the
+    verification score), ``kept``, and ``right_shot``: whether the reference is a frame of the shot the scene's
+    key frame shows (references.csv's shot_id), the label verification should recover.
+    """
+    cfg = cfg or VerifyConfig()
+    shot_of = store.index.set_index("frame_id")["shot_id"]
+    t = refs.table
+    rows = []
+    for video in videos:
+        for (s, e), sid in zip(video.scenes, video.scene_ids):
+            L = video.lab[s:e, ..., 0]
+            query = L[scene_query_frames({"start": 0, "end": e - s})]
+            for pool in pools:
+                ids = refs.ids(pool, video.video_id, sid, n_refs)
+                verdict = verify_references(query, store.lab(ids), cfg)
+                sel = t[(t["pool"] == pool) & (t["video_id"] == video.video_id) & (t["scene"] == sid)].iloc[:n_refs]
+                for k, (ref, row) in enumerate(zip(ids, sel.itertuples())):
+                    rows.append(
+                        {
+                            "pool": pool,
+                            "video_id": video.video_id,
+                            "scene": sid,
+                            "rank": k + 1,
+                            "ref_frame_id": int(ref),
+                            "score": float(row.score),
+                            "match": float(verdict.scores[k]),
+                            "kept": bool(verdict.keep[k]),
+                            "right_shot": bool(shot_of.loc[int(ref)] == row.shot_id),
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve of ``scores`` for binary ``labels`` (ties count half); NaN without both classes."""
+    y = np.asarray(labels, dtype=bool)
+    s = np.asarray(scores, dtype=np.float64)
+    pos, neg = s[y], s[~y]
+    if pos.size == 0 or neg.size == 0:
+        return math.nan
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(greater / (pos.size * neg.size))
+
+
+def verification_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per pool (and all together): references of the right shot and of others, how many of each were kept,
+    and the ROC AUC of the verification ``match`` beside the retrieval ``score`` for telling them apart."""
+    rows = []
+    for pool, g in [*table.groupby("pool", sort=False), ("all", table)]:
+        right = g["right_shot"].to_numpy()
+        rows.append(
+            {
+                "pool": pool,
+                "references": len(g),
+                "right_shot": int(right.sum()),
+                "right_kept": int((g["kept"] & g["right_shot"]).sum()),
+                "other": int((~right).sum()),
+                "other_kept": int((g["kept"] & ~g["right_shot"]).sum()),
+                "scenes_none_kept": int((~g.groupby(["pool", "video_id", "scene"])["kept"].any()).sum()),
+                "AUC_match": roc_auc(right, g["match"].to_numpy()),
+                "AUC_retrieval_score": roc_auc(right, g["score"].to_numpy()),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 # -- running and scoring -----------------------------------------------------------------------

@@ -181,3 +181,31 @@ def target_check(table4: pd.DataFrame, ours: str, rivals: Sequence[str]) -> pd.D
                     }
                 )
     return pd.DataFrame(rows)
+
+
+def verification_effect(rows: pd.DataFrame, methods: Sequence[str], gray: str) -> pd.DataFrame:
+    """Per pool, each of ``methods`` (e.g. ours without and with reference verification) beside grey output:
+    frame-weighted PSNR and SSIM, their difference to grey, and the worst video's PSNR minus grey's there."""
+    out = []
+    for pool, g in rows.groupby("pool", sort=False):
+        grey = g[g["method"] == gray].set_index("video_id")
+        grey_all = aggregate(grey.reset_index(), ["method"]).iloc[0]
+        for method in methods:
+            m = g[g["method"] == method]
+            if m.empty:
+                continue
+            agg = aggregate(m, ["method"]).iloc[0]
+            per_video = m.set_index("video_id")["PSNR"] - grey["PSNR"].reindex(m["video_id"]).to_numpy()
+            out.append(
+                {
+                    "pool": pool,
+                    "method": method,
+                    "n_frames": int(agg["n_frames"]),
+                    "PSNR": agg["PSNR"],
+                    "SSIM": agg["SSIM"],
+                    "PSNR_vs_grey": agg["PSNR"] - grey_all["PSNR"],
+                    "SSIM_vs_grey": agg["SSIM"] - grey_all["SSIM"],
+                    "worst_video_PSNR_vs_grey": float(per_video.min()),
+                }
+            )
+    return pd.DataFrame(out)

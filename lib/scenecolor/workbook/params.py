@@ -234,6 +234,15 @@ class EvaluationParams(NetworkParams):
         8, ge=0, description="kept frames per shot in the exemplar protocol, reference included (0: all)"
     )
     exemplar_welsh: bool = Field(True, description="include Welsh in the exemplar protocol")
+    verify_threshold: float = Field(
+        0.15,
+        ge=0.0,
+        le=1.0,
+        description="a retrieved reference is kept when this share of the scene's pixels match it (0: keep all)",
+    )
+    verify_fallback: Literal["grey", "prior"] = Field(
+        "grey", description="a scene with no reference kept: grey, or prior (half the open pool's mean ab)"
+    )
 
     @model_validator(mode="after")
     def _check_ranges(self) -> EvaluationParams:

@@ -21,6 +21,7 @@ import torch
 from scenecolor.colorize.backend import ColorizerBackend, TorchColorizer
 from scenecolor.colorize.exemplar import load_references
 from scenecolor.colorize.refs import ReferenceFinder
+from scenecolor.colorize.verify import VerifyConfig
 from scenecolor.colorize.video import ColorizeSummary, colorize_video_file
 from scenecolor.core.artifacts import read_json, sha256_file
 from scenecolor.core.device import resolve_device
@@ -185,6 +186,7 @@ def colorize_with_run(
     on_frames: Callable[[int], None] | None = None,
     device: str = "cpu",
     encoding: Encoding | None = None,
+    verify: VerifyConfig | None = None,
 ) -> ColorizeSummary:
     """``scenecolor colorize``: ``video`` -> ``out`` with the colorizer, references and settings of a run.
 
@@ -194,7 +196,8 @@ def colorize_with_run(
     ``encoding``: how the output is coded (``--crf`` / ``--lossless``; default H.264 at the default crf).
     With ``reference_files`` (1..5 images or ``clip.mp4#frame=N``) those references serve every
     scene and no pool is searched; they are read first, so a missing, unreadable or grey one is
-    reported (DataError naming it) before anything else.
+    reported (DataError naming it) before anything else. ``verify``: how retrieved references are checked
+    (:class:`scenecolor.colorize.verify.VerifyConfig`, its defaults when None).
     """
     if reference_files and gallery is not None:
         raise ParameterError("give either --reference files or a --gallery, not both")
@@ -222,6 +225,7 @@ def colorize_with_run(
         progress=progress,
         on_frames=on_frames,
         encoding=encoding,
+        verify=verify,
     )
 
 
