@@ -31,6 +31,7 @@ def _colorize_many(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         reference_files=args.reference or None,
         gallery=args.gallery,
+        merge=args.merge,
     )
     root = find_videos(args.video)[0]
 
@@ -76,6 +77,7 @@ def _colorize_one(args: argparse.Namespace) -> int:
         backend=args.backend,
         progress=not args.quiet,
         gallery=args.gallery,
+        merge=args.merge,
     )
     if args.json:
         print(json.dumps(summary.to_json()))
@@ -140,6 +142,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="search this gallery (`scenecolor gallery build`) or folder of images/videos for references instead of "
         "the run's own pool",
+    )
+    p.add_argument(
+        "--merge",
+        choices=("luma", "lab"),
+        default="luma",
+        help="how colours join the full-resolution frames: luma keeps the input's own Y plane and writes new "
+        "chroma (fast); lab keeps its CIE L and converts every pixel (default %(default)s)",
     )
     p.add_argument("--json", action="store_true", help="print a JSON summary (scenes and their references)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

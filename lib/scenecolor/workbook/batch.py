@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scenecolor.colorize.video import MERGES
 from scenecolor.core.artifacts import atomic_write_json, digest_of, read_json, sha256_file
 from scenecolor.core.errors import ParameterError, ScenecolorError
 from scenecolor.core.media import CONTAINERS
@@ -195,6 +196,7 @@ def run_task(task: FileTask, *, progress: bool = False) -> FileResult:
             clip_len=task.options.get("clip_len"),
             reference_files=task.options.get("reference_files"),
             gallery=task.options.get("gallery"),
+            merge=task.options.get("merge", MERGES[0]),
         )
         result.status, result.frames, result.media = "done", summary.n_frames, summary.media
         result.seconds = round(time.perf_counter() - t0, 3)
@@ -279,10 +281,13 @@ def plan(
     jobs: int = 1,
     reference_files: list[str] | None = None,
     gallery: str | None = None,
+    merge: str = MERGES[0],
 ) -> list[FileTask]:
     """The tasks for every input of ``spec``, outputs under ``out_dir``."""
     if jobs < 1:
         raise ParameterError(f"--jobs must be >= 1, got {jobs}")
+    if merge not in MERGES:
+        raise ParameterError(f"--merge must be one of {', '.join(MERGES)}, got {merge!r}")
     root, files = find_videos(spec)
     out = Path(out_dir)
     files = [f for f in files if not f.resolve().is_relative_to(out.resolve())]  # earlier outputs are not inputs
@@ -290,7 +295,7 @@ def plan(
         raise ParameterError(f"'{spec}' holds no video outside --out-dir '{out}'")
     outs = output_paths(root, files, out, ext)
     key = run_key(run_dir, backend)
-    options = {"references": references, "backend": backend, "clip_len": clip_len, "ext": ext}
+    options = {"references": references, "backend": backend, "clip_len": clip_len, "ext": ext, "merge": merge}
     if reference_files:  # your own references (paths, resolved) serve every scene of every file
         options["reference_files"] = [str(Path(r).resolve()) if "#" not in str(r) else str(r) for r in reference_files]
     if gallery is not None:

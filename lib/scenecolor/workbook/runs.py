@@ -20,7 +20,7 @@ import pandas as pd
 from scenecolor.colorize.backend import ColorizerBackend, TorchColorizer
 from scenecolor.colorize.exemplar import load_references
 from scenecolor.colorize.refs import ReferenceFinder
-from scenecolor.colorize.video import ColorizeSummary, colorize_video_file
+from scenecolor.colorize.video import MERGES, ColorizeSummary, colorize_video_file
 from scenecolor.core.artifacts import read_json, sha256_file
 from scenecolor.core.errors import MissingUpstreamError, ParameterError
 from scenecolor.core.paths import checkout_root
@@ -170,14 +170,18 @@ def colorize_with_run(
     finder: ReferenceFinder | None = None,
     gallery: str | os.PathLike[str] | None = None,
     on_frames: Callable[[int], None] | None = None,
+    merge: str = MERGES[0],
 ) -> ColorizeSummary:
     """``scenecolor colorize``: ``video`` -> ``out`` with the colorizer, references and settings of a run.
 
     ``gallery``: search this gallery (or folder of images/videos) instead of the run's own pool.
     With ``reference_files`` (1..5 images or ``clip.mp4#frame=N``) those references serve every
     scene and no pool is searched; they are read first, so a missing, unreadable or grey one is
-    reported (DataError naming it) before anything else.
+    reported (DataError naming it) before anything else. ``merge``: how the colours join the
+    full-resolution frames (:func:`scenecolor.colorize.video.colorize_video_file`).
     """
+    if merge not in MERGES:
+        raise ParameterError(f"--merge must be one of {', '.join(MERGES)}, got {merge!r}")
     if reference_files and gallery is not None:
         raise ParameterError("give either --reference files or a --gallery, not both")
     own = load_references(reference_files) if reference_files else None
@@ -201,6 +205,7 @@ def colorize_with_run(
         clip_len=clip_len,
         progress=progress,
         on_frames=on_frames,
+        merge=merge,
     )
 
 
