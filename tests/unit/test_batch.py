@@ -132,8 +132,8 @@ def test_merge_is_an_option_of_every_file(tmp_path: Path, monkeypatch: pytest.Mo
     """--merge travels with each task (another merge is another output, not skipped); a bad one is refused."""
     monkeypatch.setattr(batch, "run_key", lambda run, backend="torch": "k")
     _touch(tmp_path / "in" / "a.mp4")
-    (luma,) = batch.plan(tmp_path / "in", tmp_path / "out", tmp_path)
+    (default,) = batch.plan(tmp_path / "in", tmp_path / "out", tmp_path)
     (lab,) = batch.plan(tmp_path / "in", tmp_path / "out", tmp_path, merge="lab")
-    assert luma.options["merge"] == "luma" and lab.options["merge"] == "lab" and luma.options != lab.options
-    with pytest.raises(ParameterError, match="--merge must be one of luma, lab"):
+    assert default.options["merge"] == "hybrid" and lab.options["merge"] == "lab" and default.options != lab.options
+    with pytest.raises(ParameterError, match="--merge must be one of hybrid, luma, lab"):
         batch.plan(tmp_path / "in", tmp_path / "out", tmp_path, merge="rgb")

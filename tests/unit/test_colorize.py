@@ -132,6 +132,33 @@ def test_luma_merge_keeps_the_y_plane_and_gives_the_frame_back_with_its_own_colo
         merge_luma(frame, lab[..., 0], lab[:-1, :, 1:], source)
 
 
+@pytest.mark.parametrize("colorspace", [1, 2])
+def test_hybrid_merge_gives_a_grey_frames_colours_their_luminance_back(colorspace: int) -> None:
+    """A grey frame (CIE L kept, ab = 0) + its original ab: the Lab merge gives the original back; keeping the
+    grey Y plane exactly does not (saturated colours keep a grey's luma); the hybrid merge's low-frequency Y
+    shift comes close to the Lab merge, and leaves Y alone where no colour is added."""
+    import cv2
+
+    rgb = _photo_frame()
+    lab = rgb_to_lab(rgb)
+    grey_rgb = merge_full_resolution(rgb, np.zeros_like(lab[..., 1:]))
+    source = _source(*rgb.shape[:2], colorspace, 1)
+    grey = _decoded(grey_rgb, source)
+    small = cv2.resize(lab, (80, 45), interpolation=cv2.INTER_AREA)
+    err = {
+        "lab": np.abs(merge_full_resolution(grey_rgb, small[..., 1:]).astype(int) - rgb).mean(),
+        "luma": np.abs(
+            _to_rgb(merge_luma(grey, small[..., 0], small[..., 1:], source), source).astype(int) - rgb
+        ).mean(),
+        "hybrid": np.abs(
+            _to_rgb(merge_luma(grey, small[..., 0], small[..., 1:], source, shift_luma=True), source).astype(int) - rgb
+        ).mean(),
+    }
+    assert err["hybrid"] < err["luma"] - 0.5 and err["hybrid"] < err["lab"] + 1.5, err
+    same = merge_luma(grey, small[..., 0], np.zeros_like(small[..., 1:]), source, shift_luma=True)
+    assert np.abs(same.y.astype(int) - grey.y).mean() < 0.5  # no colour: no shift but at edges (L of an average)
+
+
 def test_colorize_refuses_an_unknown_merge_before_writing(tmp_path) -> None:
     import sys
     from pathlib import Path
@@ -141,7 +168,7 @@ def test_colorize_refuses_an_unknown_merge_before_writing(tmp_path) -> None:
 
     clip = make_clip(tmp_path / "in.mp4")
     out = tmp_path / "out.mp4"
-    with pytest.raises(ParameterError, match="--merge must be one of luma, lab"):
+    with pytest.raises(ParameterError, match="--merge must be one of hybrid, luma, lab"):
         colorize_video_file(
             clip, out, model=None, finder=None, prep=Preprocess(size=32), cut_config=SsimConfig(), merge="rgb"
         )  # type: ignore[arg-type]

@@ -145,10 +145,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--merge",
-        choices=("luma", "lab"),
-        default="luma",
-        help="how colours join the full-resolution frames: luma keeps the input's own Y plane and writes new "
-        "chroma (fast); lab keeps its CIE L and converts every pixel (default %(default)s)",
+        choices=("hybrid", "luma", "lab"),
+        default="hybrid",
+        help="how colours join the full-resolution frames: luma keeps the input's own Y plane bit for bit and "
+        "writes new chroma (fast); hybrid also shifts Y by the colours' change of luma at the working size (as "
+        "fast, as close to the original as lab); lab keeps the CIE L and converts every pixel (default %(default)s)",
     )
     p.add_argument("--json", action="store_true", help="print a JSON summary (scenes and their references)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
