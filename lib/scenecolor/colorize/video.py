@@ -22,7 +22,8 @@
      (:func:`merge_full_resolution`): two full-resolution Lab conversions per frame.
 
    Measured on the grey version of Big Buck Bunny (720p, 60 frames) against its colour original:
-   PSNR 31.49 dB (lab), 31.48 (hybrid), 28.62 (luma); CIEDE2000 2.64, 2.66, 3.36;
+   PSNR 31.49 dB (lab), 31.48 (hybrid), 28.62 (luma); CIEDE2000 2.64, 2.66, 3.36. Upscaled to 1080p:
+   31.63 (lab), 31.63 (hybrid), and the whole CLI run took 36.8 s (hybrid) against 57.6 s (lab);
 4. write an mp4 of the same frame count, size and fps; it replaces an existing file only once
    complete (:class:`scenecolor.core.media.MediaWriter`: same timestamps, sample aspect ratio, rotation,
    colour description and audio streams as the input; .mp4, .mov or .mkv by the output name; a kill
