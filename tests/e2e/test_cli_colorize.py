@@ -54,6 +54,7 @@ def test_colorize_keeps_frame_count_size_and_fps_and_adds_colour(run: Path, clip
     lab_in, lab_out = rgb_to_lab(frames_in[::10]), rgb_to_lab(frames_out[::10])
     assert np.abs(lab_out[..., 0] - lab_in[..., 0]).mean() < 3.0  # the input's own lightness is kept
     assert np.hypot(lab_out[..., 1], lab_out[..., 2]).mean() > 1.0  # and colour is added
+    assert summary["media"]["merge"] == "hybrid"  # the default
 
 
 @pytest.mark.slow
@@ -113,9 +114,39 @@ def test_the_cli_default_threshold_is_the_library_default() -> None:
     assert VerifyConfig().threshold == VERIFY_THRESHOLD
 
 
+def test_each_merge_is_chosen_by_the_option(run: Path, clip: Path, tmp_path: Path, capsys) -> None:
+    """--merge lab joins ab to the frames' CIE L (the input's lightness); luma writes the input's Y plane
+    (re-encoded: equal but for the codec); hybrid and luma give the colours of lab, within codec and rounding."""
+    outs = {}
+    for merge in ("lab", "luma", "hybrid"):
+        outs[merge] = tmp_path / f"{merge}.mp4"
+        args = ["colorize", str(clip), "--out", str(outs[merge]), "--run", str(run), "--merge", merge]
+        args += ["--verify-threshold", "0"]  # keep the (unrelated) pool references: colour to compare
+        assert main([*args, "--json", "--quiet"]) == 0
+        assert json.loads(capsys.readouterr().out)["media"]["merge"] == merge
+    lab_in = rgb_to_lab(read_frames(clip)[::10])
+    lab = rgb_to_lab(read_frames(outs["lab"])[::10])
+    assert np.abs(lab[..., 0] - lab_in[..., 0]).mean() < 1.5 and np.hypot(lab[..., 1], lab[..., 2]).mean() > 1.0
+    y_in, y_out = read_frames(clip, pixel_format="gray"), read_frames(outs["luma"], pixel_format="gray")
+    assert np.abs(y_out.astype(int) - y_in).mean() < 1.0
+    for merge in ("luma", "hybrid"):
+        other = rgb_to_lab(read_frames(outs[merge])[::10])
+        assert np.abs(lab[..., 1:] - other[..., 1:]).mean() < 2.0
+
+
+def test_unknown_merge_exits_2_and_names_the_choices(clip: Path, tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["colorize", str(clip), "--out", str(tmp_path / "o.mp4"), "--run", str(tmp_path), "--merge", "rgb"])
+    assert exc.value.code == 2 and "invalid choice: 'rgb'" in capsys.readouterr().err
+    assert not (tmp_path / "o.mp4").exists()
+
+
 @pytest.mark.slow
-def test_grey_input_gives_the_same_video_as_its_colour_original(run: Path, clip: Path, tmp_path: Path) -> None:
-    """A colour input is converted to grey first: its colours never leak into the output."""
+@pytest.mark.parametrize("merge", ["lab", "hybrid", "luma"])
+def test_grey_input_gives_the_same_video_as_its_colour_original(run: Path, clip: Path, tmp_path: Path, merge) -> None:
+    """A colour input is converted to grey first: its colours never leak into the output. (The luma and
+    hybrid merges keep each input's own Y plane, which for a colour input is not the Y of its grey
+    version: the chroma is compared there.)"""
     frames = read_frames(clip)
     lab = rgb_to_lab(frames)
     lab[..., 1:] = 0
@@ -124,10 +155,16 @@ def test_grey_input_gives_the_same_video_as_its_colour_original(run: Path, clip:
     grey = tmp_path / "grey.mp4"
     write_video(grey, (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8), 25.0)
     for name, src in (("a.mp4", clip), ("b.mp4", grey)):
-        assert main(["colorize", str(src), "--out", str(tmp_path / name), "--run", str(run), "--quiet"]) == 0
+        args = ["colorize", str(src), "--out", str(tmp_path / name), "--run", str(run), "--merge", merge, "--quiet"]
+        args += ["--verify-threshold", "0"]  # the run's pool is photographs: keep its references, so colour is added
+        assert main(args) == 0
     a, b = read_frames(tmp_path / "a.mp4"), read_frames(tmp_path / "b.mp4")
     assert a.shape == b.shape
-    assert np.abs(a.astype(int) - b).mean() < 4  # only codec and L rounding differ
+    if merge == "lab":
+        assert np.abs(a.astype(int) - b).mean() < 4  # only codec and L rounding differ
+    else:
+        yuv_a, yuv_b = (read_frames(tmp_path / n, pixel_format="yuv444p") for n in ("a.mp4", "b.mp4"))
+        assert np.abs(yuv_a[:, 1:].astype(int) - yuv_b[:, 1:]).mean() < 3  # Cb, Cr (x264 codes them alike)
 
 
 def test_missing_run_exits_2_and_says_what_to_do(clip: Path, tmp_path: Path, capsys) -> None:

@@ -126,3 +126,14 @@ def test_own_references_and_gallery_are_options_of_every_file(tmp_path: Path, mo
     )
     (plain,) = batch.plan(tmp_path / "in", tmp_path / "out", tmp_path)
     assert "reference_files" not in plain.options and plain.options != task.options
+
+
+def test_merge_is_an_option_of_every_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--merge travels with each task (another merge is another output, not skipped); a bad one is refused."""
+    monkeypatch.setattr(batch, "run_key", lambda run, backend="torch": "k")
+    _touch(tmp_path / "in" / "a.mp4")
+    (default,) = batch.plan(tmp_path / "in", tmp_path / "out", tmp_path)
+    (lab,) = batch.plan(tmp_path / "in", tmp_path / "out", tmp_path, merge="lab")
+    assert default.options["merge"] == "hybrid" and lab.options["merge"] == "lab" and default.options != lab.options
+    with pytest.raises(ParameterError, match="--merge must be one of hybrid, luma, lab"):
+        batch.plan(tmp_path / "in", tmp_path / "out", tmp_path, merge="rgb")

@@ -10,11 +10,12 @@ from scenecolor.colorize import model as C
 from scenecolor.colorize.backend import ColorizerBackend, TorchColorizer, working_size
 from scenecolor.colorize.bench import bench_colorize
 from scenecolor.colorize.train import TrainConfig
-from scenecolor.colorize.video import merge_full_resolution, to_working_gray
-from scenecolor.core import training
+from scenecolor.colorize.video import colorize_video_file, merge_full_resolution, merge_luma, to_working_gray
+from scenecolor.core import media, training
 from scenecolor.core.color import lab_to_rgb, rgb_to_lab
 from scenecolor.core.errors import DataError, MissingUpstreamError, ParameterError
 from scenecolor.data.frames import FrameStoreBuilder, Preprocess
+from scenecolor.scenes.ssim_detector import SsimConfig
 from scenecolor.workbook.runs import cut_config, frame_store, open_backend, reference_finder, resolve_run_dir
 
 SMALL = TrainConfig(resolution=32, width=0.125).model_config()
@@ -78,6 +79,100 @@ def test_lab_round_trip_keeps_the_frame_when_ab_is_its_own() -> None:
     assert np.abs(exact.astype(int) - frame).max() <= 1  # Lab -> RGB round trip
     grey = merge_full_resolution(frame, np.zeros((32, 32, 2), np.float32))
     assert np.abs(grey[..., 0].astype(int) - grey[..., 2]).max() <= 1
+
+
+def _source(h: int, w: int, colorspace: int = 1, color_range: int = 1) -> media.MediaInfo:
+    """What probe_media says of an h x w H.264 input with these colour tags."""
+    from fractions import Fraction
+
+    fmt = media.output_pix_fmt(w, h)
+    return media.MediaInfo("in.mp4", "mp4", w, h, 25.0, 0, "h264", fmt, Fraction(1, 25), None, None, 0,
+                           colorspace, color_range, colorspace, colorspace)  # fmt: skip
+
+
+def _decoded(rgb: np.ndarray, source: media.MediaInfo) -> media.YuvFrame:
+    """``rgb`` as a decoder hands it over: planes in the output layout, the source's matrix and range."""
+    return media.YuvFrame(*media.rgb_to_output_yuv(rgb, source, media.output_pix_fmt(source.width, source.height)), 7)
+
+
+def _to_rgb(frame: media.YuvFrame, source: media.MediaInfo) -> np.ndarray:
+    import av
+
+    out = av.VideoFrame(source.width, source.height, media.output_pix_fmt(source.width, source.height))
+    for plane, arr in zip(out.planes, (frame.y, frame.u, frame.v)):
+        np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width] = arr
+    out.colorspace, out.color_range = source.colorspace, source.color_range
+    return media._to_rgb(out)
+
+
+@pytest.mark.parametrize(
+    "size,colorspace,color_range", [((90, 160), 1, 1), ((90, 160), 2, 0), ((90, 160), 1, 2), ((45, 81), 6, 1)]
+)
+def test_luma_merge_keeps_the_y_plane_and_gives_the_frame_back_with_its_own_colours(
+    size: tuple[int, int], colorspace: int, color_range: int
+) -> None:
+    """Y out is Y in, bit for bit (BT.709/601, limited/full range, odd sizes at 4:4:4); with the frame's own
+    ab at the working size the merged frame is the frame, as close as the Lab merge gets; ab = 0 is grey."""
+    import cv2
+
+    rgb = _photo_frame(*size)
+    source = _source(*size, colorspace, color_range)
+    frame = _decoded(rgb, source)
+    small = cv2.resize(rgb, (48, 27), interpolation=cv2.INTER_AREA)
+    lab = rgb_to_lab(small)
+    out = merge_luma(frame, lab[..., 0], lab[..., 1:], source)
+    assert out.y is frame.y and out.pts == 7
+    assert out.u.shape == frame.u.shape and out.v.shape == frame.v.shape and out.u.dtype == np.uint8
+    back = _to_rgb(out, source).astype(int)
+    lab_merge = merge_full_resolution(rgb, lab[..., 1:]).astype(int)
+    assert np.abs(back - rgb).mean() < 6 and np.abs(back - rgb).mean() < np.abs(lab_merge - rgb).mean() + 1.5
+    grey = merge_luma(frame, lab[..., 0], np.zeros_like(lab[..., 1:]), source)
+    assert np.abs(grey.u.astype(int) - 128).max() <= 1 and np.abs(grey.v.astype(int) - 128).max() <= 1  # no colour
+    with pytest.raises(DataError, match="ab must be L's shape"):
+        merge_luma(frame, lab[..., 0], lab[:-1, :, 1:], source)
+
+
+@pytest.mark.parametrize("colorspace", [1, 2])
+def test_hybrid_merge_gives_a_grey_frames_colours_their_luminance_back(colorspace: int) -> None:
+    """A grey frame (CIE L kept, ab = 0) + its original ab: the Lab merge gives the original back; keeping the
+    grey Y plane exactly does not (saturated colours keep a grey's luma); the hybrid merge's low-frequency Y
+    shift comes close to the Lab merge, and leaves Y alone where no colour is added."""
+    import cv2
+
+    rgb = _photo_frame()
+    lab = rgb_to_lab(rgb)
+    grey_rgb = merge_full_resolution(rgb, np.zeros_like(lab[..., 1:]))
+    source = _source(*rgb.shape[:2], colorspace, 1)
+    grey = _decoded(grey_rgb, source)
+    small = cv2.resize(lab, (80, 45), interpolation=cv2.INTER_AREA)
+    err = {
+        "lab": np.abs(merge_full_resolution(grey_rgb, small[..., 1:]).astype(int) - rgb).mean(),
+        "luma": np.abs(
+            _to_rgb(merge_luma(grey, small[..., 0], small[..., 1:], source), source).astype(int) - rgb
+        ).mean(),
+        "hybrid": np.abs(
+            _to_rgb(merge_luma(grey, small[..., 0], small[..., 1:], source, shift_luma=True), source).astype(int) - rgb
+        ).mean(),
+    }
+    assert err["hybrid"] < err["luma"] - 0.5 and err["hybrid"] < err["lab"] + 1.5, err
+    same = merge_luma(grey, small[..., 0], np.zeros_like(small[..., 1:]), source, shift_luma=True)
+    assert np.abs(same.y.astype(int) - grey.y).mean() < 0.5  # no colour: no shift but at edges (L of an average)
+
+
+def test_colorize_refuses_an_unknown_merge_before_writing(tmp_path) -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from helpers_media import make_clip
+
+    clip = make_clip(tmp_path / "in.mp4")
+    out = tmp_path / "out.mp4"
+    with pytest.raises(ParameterError, match="--merge must be one of hybrid, luma, lab"):
+        colorize_video_file(
+            clip, out, model=None, finder=None, prep=Preprocess(size=32), cut_config=SsimConfig(), merge="rgb"
+        )  # type: ignore[arg-type]
+    assert not out.exists()
 
 
 def test_working_gray_is_the_frame_stores_lightness_at_the_model_size() -> None:

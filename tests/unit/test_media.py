@@ -289,3 +289,75 @@ def test_frame_times_are_ffmpegs_best_effort() -> None:
     assert times[3:] == [4, 5, 6, 7]  # once the pts went backwards, the dts are believed
     avi = media._BestEffortClock(prefer_dts=True)
     assert [avi(p, d) for p, d in [(1, 1), (4, 2), (3, 3), (164, None)]] == [1, 2, 3, 164]
+
+
+def _planes_of(path: Path) -> list[tuple[np.ndarray, ...]]:
+    """Every frame's Y, Cb, Cr planes as decoded, without any conversion."""
+    with av.open(str(path)) as c:
+        return [tuple(p.copy() for p in media._planes(f)) for f in c.decode(video=0)]
+
+
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("in.mp4", {"colorspace": 1, "color_range": 1}),  # H.264 4:2:0, BT.709 limited
+        ("full.mp4", {"colorspace": 1, "color_range": 2}),  # full range
+        ("odd.mkv", {"size": (63, 47), "codec": "ffv1"}),  # odd sides: 4:2:0 in, 4:4:4 out
+        ("oddh.mkv", {"size": (64, 47), "codec": "ffv1", "pix_fmt": "yuv444p"}),
+    ],
+)
+def test_yuv_frames_reach_the_encoder_unchanged(tmp_path: Path, name: str, kwargs: dict) -> None:
+    """iter_yuv_frames -> write_yuv, encoded losslessly (crf 0): the output's Y planes are the input's bit
+    for bit, and its Cb/Cr too where the layout is the same; timestamps and tags are kept."""
+    src = make_clip(tmp_path / name, **kwargs)
+    info = media.probe_media(src)
+    with media.MediaWriter(tmp_path / "out.mkv", info, crf=0) as writer:
+        for f in media.iter_yuv_frames(src, info):
+            assert f.y.shape == (info.height, info.width) and f.u.shape == f.v.shape
+            writer.write_yuv(f.y, f.u, f.v, f.pts)
+    a, b = _planes_of(src), _planes_of(tmp_path / "out.mkv")
+    assert len(a) == len(b) == 12
+    assert all(np.array_equal(pa[0], pb[0]) for pa, pb in zip(a, b))
+    out = media.probe_media(tmp_path / "out.mkv")
+    assert (out.width, out.height, out.color_range, out.colorspace) == (
+        info.width,
+        info.height,
+        info.color_range,
+        info.colorspace,
+    )
+    assert out.pix_fmt.replace("yuvj", "yuv") == media.output_pix_fmt(info.width, info.height)  # yuvj: full range
+    if info.pix_fmt == out.pix_fmt:
+        assert all(np.array_equal(pa[1], pb[1]) and np.array_equal(pa[2], pb[2]) for pa, pb in zip(a, b))
+    assert _frame_times(tmp_path / "out.mkv") == _frame_times(src)
+
+
+@pytest.mark.parametrize("colorspace,color_range", [(1, 1), (1, 2), (6, 1), (None, None)])
+def test_rgb_to_output_yuv_is_the_writers_conversion(tmp_path: Path, colorspace, color_range) -> None:
+    """The planes rgb_to_output_yuv gives for an RGB frame are those write() encodes (same matrix and range):
+    BT.709 or BT.601, limited or full, unspecified read as BT.601 limited."""
+    src = make_clip(tmp_path / "in.mp4", colorspace=colorspace, color_range=color_range)
+    info = media.probe_media(src)
+    rgb = next(f.rgb for _, f in media.iter_timed_frames(src))
+    with media.MediaWriter(tmp_path / "out.mkv", info, crf=0) as writer:
+        writer.write(rgb)
+    y, u, v = media.rgb_to_output_yuv(rgb, info, "yuv420p")
+    written = _planes_of(tmp_path / "out.mkv")[0]
+    assert np.array_equal(written[0], y) and np.array_equal(written[1], u) and np.array_equal(written[2], v)
+    y444, u444, _ = media.rgb_to_output_yuv(rgb, info)
+    assert np.array_equal(y444, y) and u444.shape == y.shape
+    assert np.abs(u444[::2, ::2].astype(int) - u).mean() < 3  # 4:4:4 chroma subsampled is the 4:2:0 chroma
+
+
+def test_write_yuv_refuses_planes_of_the_wrong_shape_or_type(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "in.mp4")
+    info = media.probe_media(src)
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"an earlier result")
+    y = np.zeros((48, 64), np.uint8)
+    with pytest.raises(ValueError, match=r"plane u must be uint8 of shape \(24, 32\)"):
+        with media.MediaWriter(out, info) as writer:
+            writer.write_yuv(y, np.zeros((48, 64), np.uint8), np.zeros((24, 32), np.uint8))
+    with pytest.raises(ValueError, match="plane y must be uint8"):
+        with media.MediaWriter(out, info) as writer:
+            writer.write_yuv(y.astype(np.float32), np.zeros((24, 32), np.uint8), np.zeros((24, 32), np.uint8))
+    assert out.read_bytes() == b"an earlier result"

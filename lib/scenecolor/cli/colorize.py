@@ -38,6 +38,7 @@ def _colorize_many(args: argparse.Namespace) -> int:
         gallery=args.gallery,
         device=args.device,
         encoding=encoding_from_args(args),
+        merge=args.merge,
     )
     root = find_videos(args.video)[0]
 
@@ -87,6 +88,7 @@ def _colorize_one(args: argparse.Namespace) -> int:
         device=args.device,
         encoding=encoding_from_args(args),
         verify=VerifyConfig(threshold=args.verify_threshold),
+        merge=args.merge,
     )
     if args.json:
         print(json.dumps(summary.to_json()))
@@ -170,6 +172,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=VERIFY_THRESHOLD,
         help="a retrieved reference is kept only when this share (0..1) of a scene's pixels match it (optical flow, "
         "cycle-consistent); a scene with none kept is written grey; 0 keeps every reference (default %(default)s)",
+    )
+    p.add_argument(
+        "--merge",
+        choices=("hybrid", "luma", "lab"),
+        default="hybrid",
+        help="how colours join the full-resolution frames: luma keeps the input's own Y plane bit for bit and "
+        "writes new chroma (fast); hybrid also shifts Y by the colours' change of luma at the working size (as "
+        "fast, as close to the original as lab); lab keeps the CIE L and converts every pixel (default %(default)s)",
     )
     p.add_argument("--json", action="store_true", help="print a JSON summary (scenes, references kept and dropped)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

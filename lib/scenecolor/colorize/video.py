@@ -8,11 +8,24 @@
    with the run's embedder (:mod:`scenecolor.colorize.refs`), a few grey frames of the scene being
    the query, and verify each against those frames (:mod:`scenecolor.colorize.verify`): a reference
    that fails is dropped, and a scene left with none gets the safe fallback (grey, or a faint tint of the
-   pool's mean colour) - or take the user's own
-   references (``--reference``) for every scene, unverified;
-3. stream the frames: each frame's own full-resolution L is kept; L resized to the working
-   resolution is colorized clip by clip (the scene's reference features are encoded once and
-   reused); ab is upsampled to the input size and merged with the full-resolution L;
+   pool's mean colour) - or take the user's own references (``--reference``) for every scene, unverified;
+3. stream the frames: L resized to the working resolution is colorized clip by clip (the scene's
+   reference features are encoded once and reused), and the colours are joined to the full-resolution
+   frame by one of three merges (``merge``):
+
+   - ``luma``: the decoded frame's own Y plane is written as it is, bit for bit; only the chroma is
+     new: the colorized frame at the working size (its L + the network's ab) is converted to Cb/Cr
+     with the input's matrix and range and upsampled to the chroma planes (:func:`merge_luma`). No
+     full-resolution colour conversion at all;
+   - ``hybrid`` (default): as ``luma``, and Y also takes the colorized frame's change of luma at the
+     working size, upsampled (a grey frame's Y is that of a colourless pixel; at constant Y saturated
+     colours would come out too dark or too light);
+   - ``lab``: each frame's own full-resolution CIE L is kept and ab is upsampled to the input size
+     (:func:`merge_full_resolution`): two full-resolution Lab conversions per frame.
+
+   Measured on the grey version of Big Buck Bunny (720p, 60 frames) against its colour original:
+   PSNR 31.49 dB (lab), 31.48 (hybrid), 28.62 (luma); CIEDE2000 2.64, 2.66, 3.36. Upscaled to 1080p:
+   31.63 (lab), 31.63 (hybrid), and the whole CLI run took 36.8 s (hybrid) against 57.6 s (lab);
 4. write an mp4 of the same frame count, size and fps; it replaces an existing file only once
    complete (:class:`scenecolor.core.media.MediaWriter`: same timestamps, sample aspect ratio, rotation,
    colour description and audio streams as the input; .mp4, .mov or .mkv by the output name; a kill
@@ -45,19 +58,40 @@ from scenecolor.core.color import merge_l_ab, rgb_to_lab
 from scenecolor.core.color8 import lab_to_rgb8, rgb8_lightness
 from scenecolor.core.encoding import Encoding
 from scenecolor.core.errors import DataError, ParameterError
-from scenecolor.core.media import MediaWriter, container_for, from_upright, iter_timed_frames, probe_media, upright
+from scenecolor.core.media import (
+    MediaInfo,
+    MediaWriter,
+    YuvFrame,
+    container_for,
+    from_upright,
+    iter_timed_frames,
+    iter_yuv_frames,
+    probe_media,
+    rgb_to_output_yuv,
+    upright,
+)
 from scenecolor.core.video import probe
 from scenecolor.data.frames import Preprocess, preprocess_frame
 from scenecolor.scenes.ssim_detector import SsimConfig, detect_cuts
 
+MERGES = ("hybrid", "luma", "lab")  # how colours join the full-resolution frame; the first is the default
+
+
+def working_rgb(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """An RGB uint8 frame area-resized to ``size`` = (h, w) (the frame itself when already that size)."""
+    h, w = size
+    return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA) if frame.shape[:2] != (h, w) else frame
+
 
 def to_working_gray(frame: np.ndarray, prep: Preprocess, size: tuple[int, int]) -> np.ndarray:
     """An RGB uint8 frame -> lightness 0..100 at ``size`` = (h, w) (its aspect ratio kept):
-    area-resized, then the frame store's mean filter."""
-    h, w = size
-    small = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA) if frame.shape[:2] != (h, w) else frame
+    area-resized, then the frame store's mean filter (a uint8 frame's L through the lookup tables of
+    :func:`scenecolor.core.color8.rgb8_lightness`: scikit-image's L within 1e-3, a third of the time)."""
+    small = working_rgb(frame, size)
     if prep.mean_filter > 1:
         small = cv2.blur(small, (prep.mean_filter, prep.mean_filter), borderType=cv2.BORDER_REFLECT_101)
+    if small.dtype == np.uint8:
+        return rgb8_lightness(small)
     return rgb_to_lab(small)[..., 0].astype(np.float32)
 
 
@@ -90,6 +124,48 @@ def merge_full_resolution(frame: np.ndarray, ab_small: np.ndarray) -> np.ndarray
         warnings.simplefilter("ignore", UserWarning)
         rgb = merge_l_ab(lightness, ab)
     return (rgb * 255.0 + 0.5).astype(np.uint8)
+
+
+def merge_luma(
+    frame: YuvFrame, lightness: np.ndarray, ab: np.ndarray, source: MediaInfo, *, shift_luma: bool = False
+) -> YuvFrame:
+    """The decoded frame's own Y plane + the chroma of the colorized frame, computed at the working size.
+
+    With ``shift_luma`` (the ``hybrid`` merge) the Y plane also takes the colorized frame's change of luma
+    at the working size, upsampled: a grey frame's Y is the luma of a colourless pixel of the right CIE L,
+    and adding chroma at constant Y would darken or lighten saturated colours (a yellow by ~10% in BT.601).
+    The frame's own detail (everything finer than the working size) stays; only Y is no longer bit for bit.
+
+    Args:
+        frame: the full-resolution frame's planes (:func:`scenecolor.core.media.iter_yuv_frames`).
+        lightness: (h, w) float CIE L 0..100 of the frame at the working size, coded orientation.
+        ab: (h, w, 2) float the network's ab at the same size.
+        source: the input's :class:`MediaInfo`: its matrix (BT.601 when unspecified) and range convert
+            the colours to Cb/Cr exactly as the writer converts RGB.
+
+    Returns:
+        A :class:`YuvFrame` whose ``y`` is ``frame.y`` itself (bit for bit; without ``shift_luma``) and whose
+        Cb/Cr are those of (L, ab) -> 8-bit RGB, resized (bilinear up, area down) to ``frame``'s chroma planes.
+    """
+    if lightness.shape != ab.shape[:-1] or ab.shape[-1] != 2:
+        raise DataError(f"L has shape {lightness.shape} and ab {ab.shape}; ab must be L's shape plus a last axis of 2")
+    rgb = lab_to_rgb8(np.concatenate([lightness[..., None], ab], axis=-1))
+    y_small, cb, cr = rgb_to_output_yuv(rgb, source)
+    ch, cw = frame.u.shape
+    interp = cv2.INTER_AREA if cw < cb.shape[1] else cv2.INTER_LINEAR
+    y = frame.y
+    if shift_luma:
+        (h, w), (fh, fw) = y_small.shape, y.shape
+        own = cv2.resize(np.ascontiguousarray(y), (w, h), interpolation=cv2.INTER_AREA) if (h, w) != (fh, fw) else y
+        shift = y_small.astype(np.float32) - own.astype(np.float32)
+        shift = cv2.resize(shift, (fw, fh), interpolation=cv2.INTER_LINEAR) if (h, w) != (fh, fw) else shift
+        y = np.clip(y + shift + 0.5, 0, 255).astype(np.uint8)
+    return YuvFrame(
+        y,
+        cv2.resize(cb, (cw, ch), interpolation=interp),
+        cv2.resize(cr, (cw, ch), interpolation=interp),
+        frame.pts,
+    )
 
 
 @dataclass
@@ -144,6 +220,7 @@ def colorize_video_file(
     on_frames: Callable[[int], None] | None = None,
     encoding: Encoding | None = None,
     verify: VerifyConfig | None = None,
+    merge: str = MERGES[0],
 ) -> ColorizeSummary:
     """Colorize ``video`` into ``out`` (.mp4, .mov or .mkv) with ``model``, coded as ``encoding`` (default: H.264 at
     the default crf; :class:`scenecolor.core.encoding.Encoding`).
@@ -154,7 +231,10 @@ def colorize_video_file(
     those references serve every scene; otherwise each scene's top-``references`` come from ``finder``.
     Each scene goes through :func:`scenecolor.colorize.exemplar.colorize_scene` at the video's own
     aspect ratio in chunks of ``chunk_frames`` (flow candidates over the chunk, forward and backward,
-    fused at :func:`fusion_size`); the ab is upsampled to the frame and joined to its full-resolution L.
+    fused at :func:`fusion_size`); ``merge`` joins the colours to the full-resolution frame: ``"hybrid"`` and
+    ``"luma"`` keep its Y plane (hybrid shifted by the colours' change of luma) and write new chroma
+    (:func:`merge_luma`), ``"lab"`` keeps its CIE L and upsamples ab (:func:`merge_full_resolution`); an
+    encoding stored as RGB (FFV1) has no Y plane to keep and always takes ``"lab"``.
     Retrieved references are verified with ``verify`` (default :class:`VerifyConfig`; threshold 0 keeps every
     one): each scene's summary lists the ``references`` kept and those ``dropped``, each with its ``match``
     score, and ``fallback`` (None, or when none passed "grey" or "prior": the scene written without colour or
@@ -175,6 +255,8 @@ def colorize_video_file(
     up_h, up_w = (source.width, source.height) if rot % 180 else (source.height, source.width)  # as shown
     if src.resolve() == dst.resolve():
         raise ParameterError(f"--out '{dst}' is the input video itself; choose another output path")
+    if merge not in MERGES:
+        raise ParameterError(f"--merge must be one of {', '.join(MERGES)}, got {merge!r}")
     own_refs = [rgb_to_lab(r).astype(np.float32) for r in reference_images] if reference_images else None
     if own_refs is not None and len(own_refs) > model.max_refs:
         raise ParameterError(f"at most {model.max_refs} references, got {len(own_refs)}")
@@ -206,7 +288,11 @@ def colorize_video_file(
     # size, however long the video or the scene: colorize_scene's flow candidates (9 float32 channels at
     # 640x360, written in place by scene_guides) cost ~10 MB per frame, so a chunk of 16 adds ~155 MB.
     work_frames = (np.ascontiguousarray(upright(t.rgb, rot)) for _, t in iter_timed_frames(src))  # type: ignore[union-attr]
-    out_frames = (t for _, t in iter_timed_frames(src))  # full resolution, coded orientation, with timestamps
+    # full resolution, coded orientation, with timestamps: planes as decoded (hybrid, luma) or RGB (lab, and an
+    # encoding stored as RGB: no Y plane to keep)
+    merge = "lab" if encoding.rgb else merge
+    pix_fmt = encoding.pix_fmt(source.width, source.height)
+    out_frames = iter_yuv_frames(src, source, pix_fmt) if merge != "lab" else (t for _, t in iter_timed_frames(src))
     with bar, MediaWriter(dst, source, encoding=encoding) as writer:
         for scene_i, scene in enumerate(scenes):
             dropped: list[dict[str, Any]] = []
@@ -235,7 +321,8 @@ def colorize_video_file(
                 batch = list(itertools.islice(work_frames, chunk_frames if last else min(chunk_frames, left)))
                 if not batch:
                     break
-                gray = np.stack([to_working_gray(f, prep, size) for f in batch]).astype(np.float32)
+                smalls = [working_rgb(f, size) for f in batch]
+                gray = np.stack([to_working_gray(f, prep, size) for f in smalls]).astype(np.float32)
                 if fallback is None:
                     ab = colorize_scene(model, gray, refs_lab, clip_len=clip_len, features=feats).ab
                 else:
@@ -247,7 +334,12 @@ def colorize_video_file(
                     if timed is None:
                         raise DataError(f"video '{src}' decoded differently on a second pass; re-encode it")
                     ab_coded = np.ascontiguousarray(from_upright(ab[k], rot))
-                    writer.write(merge_full_resolution(timed.rgb, ab_coded), timed.pts)
+                    if isinstance(timed, YuvFrame):
+                        lightness = np.ascontiguousarray(from_upright(rgb8_lightness(smalls[k]), rot))
+                        merged = merge_luma(timed, lightness, ab_coded, source, shift_luma=merge == "hybrid")
+                        writer.write_yuv(merged.y, merged.u, merged.v, merged.pts)
+                    else:
+                        writer.write(merge_full_resolution(timed.rgb, ab_coded), timed.pts)
                 bar.update(len(batch))
                 if on_frames is not None:
                     on_frames(writer.n_frames)
@@ -259,6 +351,7 @@ def colorize_video_file(
         "encoding": encoding.to_json(),
         "audio": writer.report.audio,
         "rotation": rot,
+        "merge": merge,
         "sample_aspect_ratio": str(source.sample_aspect_ratio or "1"),
     }
     summary.seconds = round(time.perf_counter() - t0, 3)

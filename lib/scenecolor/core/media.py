@@ -28,6 +28,10 @@ The output appears under its name only once complete: it is written to an unname
 ``kill -9`` leaves a partial file behind, and an earlier output stays intact until replaced.
 Memory is bounded: one frame in flight, audio muxed as the video advances (no buffering of the
 audio track), the encoder's fixed lookahead.
+
+Frames go in as RGB (:meth:`MediaWriter.write`) or as Y, Cb, Cr planes already in the output's layout
+(:meth:`MediaWriter.write_yuv`, fed by :func:`iter_yuv_frames`): the second way keeps a decoded
+frame's own luma plane bit for bit and skips both RGB conversions of a full-resolution frame.
 """
 
 from __future__ import annotations
@@ -184,10 +188,63 @@ class TimedFrame:
     pts: int | None
 
 
+@dataclass(frozen=True)
+class YuvFrame:
+    """A decoded frame as the output's planes (:func:`output_pix_fmt`: 4:2:0, or 4:4:4 for odd sizes),
+    in the source's matrix and range, and its timestamp (None if it had none).
+
+    ``y`` is (H, W) uint8; ``u`` and ``v`` (Cb, Cr) are (ceil(H/2), ceil(W/2)) uint8 at 4:2:0, (H, W) at 4:4:4.
+    """
+
+    y: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    pts: int | None
+
+
+def output_pix_fmt(width: int, height: int) -> str:
+    """The pixel format :class:`MediaWriter` codes a ``width`` x ``height`` video in (odd sides: 4:4:4)."""
+    return "yuv444p" if width % 2 or height % 2 else "yuv420p"
+
+
 def _to_rgb(frame: av.VideoFrame) -> np.ndarray:
     # The frame's own matrix and range (a full-range frame would otherwise be read as limited range).
     rng = JPEG_RANGE if int(frame.color_range) == JPEG_RANGE else None
     return frame.reformat(format="rgb24", src_color_range=rng, dst_color_range=JPEG_RANGE).to_ndarray()
+
+
+def _planes(frame: av.VideoFrame) -> tuple[np.ndarray, ...]:
+    """A planar 8-bit frame's planes as (height, width) views (the line padding cut off)."""
+    return tuple(np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width] for p in frame.planes)
+
+
+def _to_output_yuv(frame: av.VideoFrame, pix_fmt: str, source: MediaInfo) -> av.VideoFrame:
+    """The decoded frame in the output's pixel format and range: the frame itself when it already is
+    (the usual 8-bit 4:2:0 input: no conversion, its planes go to the encoder untouched)."""
+    if frame.format.name == pix_fmt and int(frame.color_range) == source.color_range:
+        return frame
+    rng = JPEG_RANGE if int(frame.color_range) == JPEG_RANGE else None
+    return frame.reformat(
+        format=pix_fmt,
+        src_color_range=rng,
+        dst_colorspace=source.colorspace,
+        dst_color_range=source.color_range or None,
+    )
+
+
+def rgb_to_output_yuv(rgb: np.ndarray, source: MediaInfo, pix_fmt: str = "yuv444p") -> tuple[np.ndarray, ...]:
+    """(H, W, 3) uint8 RGB -> its Y, Cb, Cr planes, uint8, with the conversion :meth:`MediaWriter.write`
+    applies (FFmpeg's, with the source's matrix - BT.601 when unspecified - and range)."""
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+    return _planes(_rgb_frame_to_yuv(frame, source, pix_fmt))
+
+
+def _rgb_frame_to_yuv(frame: av.VideoFrame, source: MediaInfo, pix_fmt: str) -> av.VideoFrame:
+    return frame.reformat(
+        format=pix_fmt,
+        dst_colorspace=source.colorspace,
+        dst_color_range=source.color_range or None,
+    )
 
 
 class _BestEffortClock:
@@ -217,6 +274,20 @@ class _BestEffortClock:
         return dts
 
 
+def _decoded(
+    path: str | os.PathLike[str], tally: DecodeTally | None = None
+) -> Iterator[tuple[av.VideoFrame, int | None]]:
+    """Every decoded frame with its best-effort timestamp; errors name the file (a header frame count that
+    differs from the decoded one is a warning; ``tally`` receives both)."""
+    p = Path(path)
+    with _open_container(p) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        clock = _BestEffortClock(prefer_dts=container.format.name == "avi")
+        for frame in decoded_frames(container, stream, p, tally if tally is not None else DecodeTally()):
+            yield frame, clock(frame.pts, frame.dts)
+
+
 def iter_timed_frames(
     path: str | os.PathLike[str], *, wanted: set[int] | None = None, tally: DecodeTally | None = None
 ) -> Iterator[tuple[int, TimedFrame | None]]:
@@ -227,14 +298,20 @@ def iter_timed_frames(
     decoded one is a warning; ``tally`` receives both). Timestamps are FFmpeg's best effort (see
     :class:`_BestEffortClock`).
     """
-    p = Path(path)
-    with _open_container(p) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        clock = _BestEffortClock(prefer_dts=container.format.name == "avi")
-        for n, frame in enumerate(decoded_frames(container, stream, p, tally if tally is not None else DecodeTally())):
-            pts = clock(frame.pts, frame.dts)
-            yield (n, TimedFrame(_to_rgb(frame), pts)) if wanted is None or n in wanted else (n, None)
+    for n, (frame, pts) in enumerate(_decoded(path, tally)):
+        yield n, (TimedFrame(_to_rgb(frame), pts) if wanted is None or n in wanted else None)
+
+
+def iter_yuv_frames(path: str | os.PathLike[str], source: MediaInfo, pix_fmt: str | None = None) -> Iterator[YuvFrame]:
+    """Yield every decoded frame of ``path`` as a :class:`YuvFrame` in the planar YUV layout ``pix_fmt`` (default
+    :func:`output_pix_fmt`: what :class:`MediaWriter` writes for ``source``, its :func:`probe_media`). An 8-bit
+    input of that layout and range (an H.264 4:2:0 video, say) passes through unconverted; others are converted by
+    FFmpeg (4:4:4 -> 4:2:0 resamples only the chroma; 10-bit luma is rounded to 8 bits). The arrays are views of
+    the decoder's frame."""
+    pix_fmt = pix_fmt or output_pix_fmt(source.width, source.height)
+    for frame, pts in _decoded(path):
+        y, u, v = _planes(_to_output_yuv(frame, pix_fmt, source))
+        yield YuvFrame(y, u, v, pts)
 
 
 def upright(frame: np.ndarray, rotation: int) -> np.ndarray:
@@ -534,21 +611,36 @@ class MediaWriter:
             raise ValueError(f"frame shape {rgb.shape[:2]} != source size {(src.height, src.width)}")
         if rgb.ndim == 2:
             rgb = np.repeat(rgb[:, :, None], 3, axis=2)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        if self.encoding.rgb:  # stored as RGB (FFV1): no YUV matrix or range applies
+            self._encode(frame.reformat(format=self.pix_fmt), pts)
+        else:
+            self._encode(_rgb_frame_to_yuv(frame, src, self.pix_fmt), pts)
+
+    def write_yuv(self, y: np.ndarray, u: np.ndarray, v: np.ndarray, pts: int | None = None) -> None:
+        """Append one frame given as its Y, Cb, Cr planes (uint8, the shapes of :class:`YuvFrame` for this
+        source, in its matrix and range) at ``pts``: the planes reach the encoder unchanged. Not for an
+        encoding stored as RGB (FFV1): use :meth:`write`."""
+        if self.encoding.rgb:
+            raise ValueError(f"{self.encoding.describe()} stores RGB frames: write them with write(), not write_yuv()")
+        frame = av.VideoFrame(self.source.width, self.source.height, self.pix_fmt)
+        for name, plane, arr in zip("yuv", frame.planes, (y, u, v)):
+            if arr.dtype != np.uint8 or arr.shape != (plane.height, plane.width):
+                raise ValueError(
+                    f"plane {name} must be uint8 of shape {(plane.height, plane.width)} for {self.pix_fmt}, "
+                    f"got {arr.dtype} {arr.shape}"
+                )
+            np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width] = arr
+        self._encode(frame, pts)
+
+    def _encode(self, frame: av.VideoFrame, pts: int | None) -> None:
+        src = self.source
         if pts is None:  # a frame without timestamp: n / fps after the previous one
             step = max(1, int(round(1 / (src.fps or 25) / src.time_base)))
             pts = 0 if self._last_pts is None else self._last_pts + step
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # the encoder needs strictly increasing timestamps
         self._last_pts = pts
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        if self.encoding.rgb:
-            frame = frame.reformat(format=self.pix_fmt)
-        else:
-            frame = frame.reformat(
-                format=self.pix_fmt,
-                dst_colorspace=src.colorspace,
-                dst_color_range=src.color_range or None,
-            )
         frame.colorspace, frame.color_range = self._matrix_and_range()
         frame.pts, frame.time_base = pts, src.time_base
         if self._tracks:

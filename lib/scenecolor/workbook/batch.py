@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scenecolor.colorize.video import MERGES
 from scenecolor.core.artifacts import atomic_write_json, digest_of, read_json, sha256_file
 from scenecolor.core.encoding import Encoding
 from scenecolor.core.errors import ParameterError, ScenecolorError
@@ -199,6 +200,7 @@ def run_task(task: FileTask, *, progress: bool = False) -> FileResult:
             gallery=task.options.get("gallery"),
             device=task.device,
             encoding=Encoding(**task.options.get("encoding", {})),
+            merge=task.options.get("merge", MERGES[0]),
         )
         result.status, result.frames, result.media = "done", summary.n_frames, summary.media
         result.seconds = round(time.perf_counter() - t0, 3)
@@ -285,6 +287,7 @@ def plan(
     gallery: str | None = None,
     device: str = "cpu",
     encoding: Encoding | None = None,
+    merge: str = MERGES[0],
 ) -> list[FileTask]:
     """The tasks for every input of ``spec``, outputs under ``out_dir`` (networks on ``device``: auto, cpu, cuda);
     ``encoding`` (default H.264 at the default crf) is one of the options, so a file written with another crf or
@@ -293,6 +296,8 @@ def plan(
         raise ParameterError(f"--jobs must be >= 1, got {jobs}")
     encoding = encoding or Encoding()
     encoding.check_output(Path(out_dir) / f"output{ext}")
+    if merge not in MERGES:
+        raise ParameterError(f"--merge must be one of {', '.join(MERGES)}, got {merge!r}")
     root, files = find_videos(spec)
     out = Path(out_dir)
     files = [f for f in files if not f.resolve().is_relative_to(out.resolve())]  # earlier outputs are not inputs
@@ -306,6 +311,7 @@ def plan(
         "clip_len": clip_len,
         "ext": ext,
         "encoding": encoding.to_json(),
+        "merge": merge,
     }
     if reference_files:  # your own references (paths, resolved) serve every scene of every file
         options["reference_files"] = [str(Path(r).resolve()) if "#" not in str(r) else str(r) for r in reference_files]

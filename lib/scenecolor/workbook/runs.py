@@ -22,7 +22,7 @@ from scenecolor.colorize.backend import ColorizerBackend, TorchColorizer
 from scenecolor.colorize.exemplar import load_references
 from scenecolor.colorize.refs import ReferenceFinder
 from scenecolor.colorize.verify import VerifyConfig
-from scenecolor.colorize.video import ColorizeSummary, colorize_video_file
+from scenecolor.colorize.video import MERGES, ColorizeSummary, colorize_video_file
 from scenecolor.core.artifacts import read_json, sha256_file
 from scenecolor.core.device import resolve_device
 from scenecolor.core.encoding import Encoding
@@ -187,6 +187,7 @@ def colorize_with_run(
     device: str = "cpu",
     encoding: Encoding | None = None,
     verify: VerifyConfig | None = None,
+    merge: str = MERGES[0],
 ) -> ColorizeSummary:
     """``scenecolor colorize``: ``video`` -> ``out`` with the colorizer, references and settings of a run.
 
@@ -198,7 +199,11 @@ def colorize_with_run(
     scene and no pool is searched; they are read first, so a missing, unreadable or grey one is
     reported (DataError naming it) before anything else. ``verify``: how retrieved references are checked
     (:class:`scenecolor.colorize.verify.VerifyConfig`, its defaults when None).
+    ``merge``: how the colours join the
+    full-resolution frames (:func:`scenecolor.colorize.video.colorize_video_file`).
     """
+    if merge not in MERGES:
+        raise ParameterError(f"--merge must be one of {', '.join(MERGES)}, got {merge!r}")
     if reference_files and gallery is not None:
         raise ParameterError("give either --reference files or a --gallery, not both")
     (encoding or Encoding()).check_output(out)
@@ -226,6 +231,7 @@ def colorize_with_run(
         on_frames=on_frames,
         encoding=encoding,
         verify=verify,
+        merge=merge,
     )
 
 
