@@ -19,6 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from helpers_media import make_clip  # noqa: E402
 from scenecolor.core import media  # noqa: E402
+from scenecolor.core.encoding import Encoding  # noqa: E402
 from scenecolor.core.errors import ParameterError  # noqa: E402
 
 
@@ -311,7 +312,7 @@ def test_yuv_frames_reach_the_encoder_unchanged(tmp_path: Path, name: str, kwarg
     for bit, and its Cb/Cr too where the layout is the same; timestamps and tags are kept."""
     src = make_clip(tmp_path / name, **kwargs)
     info = media.probe_media(src)
-    with media.MediaWriter(tmp_path / "out.mkv", info, crf=0) as writer:
+    with media.MediaWriter(tmp_path / "out.mkv", info, encoding=Encoding(crf=0)) as writer:
         for f in media.iter_yuv_frames(src, info):
             assert f.y.shape == (info.height, info.width) and f.u.shape == f.v.shape
             writer.write_yuv(f.y, f.u, f.v, f.pts)
@@ -338,7 +339,7 @@ def test_rgb_to_output_yuv_is_the_writers_conversion(tmp_path: Path, colorspace,
     src = make_clip(tmp_path / "in.mp4", colorspace=colorspace, color_range=color_range)
     info = media.probe_media(src)
     rgb = next(f.rgb for _, f in media.iter_timed_frames(src))
-    with media.MediaWriter(tmp_path / "out.mkv", info, crf=0) as writer:
+    with media.MediaWriter(tmp_path / "out.mkv", info, encoding=Encoding(crf=0)) as writer:
         writer.write(rgb)
     y, u, v = media.rgb_to_output_yuv(rgb, info, "yuv420p")
     written = _planes_of(tmp_path / "out.mkv")[0]
