@@ -15,7 +15,7 @@ from helpers_colorizer import build_photo_store, build_reference_table, photo  #
 from scenecolor.colorize import correspondence as K  # noqa: E402
 from scenecolor.colorize.exemplar import check_has_colour, colorize_scene, load_reference, load_references  # noqa: E402
 from scenecolor.colorize.train import TrainConfig, load_training_data, train_colorizer  # noqa: E402
-from scenecolor.core.color import lab_to_rgb, rgb_to_lab  # noqa: E402
+from scenecolor.core.color import AB_SCALE, lab_to_rgb, rgb_to_lab  # noqa: E402
 from scenecolor.core.errors import DataError  # noqa: E402
 from scenecolor.core.video import write_video  # noqa: E402
 
@@ -100,7 +100,7 @@ def test_propagation_carries_colour_forward_and_backward() -> None:
     guide = K.scene_guides(lab[..., 0], lab[0])
     assert guide.shape == (6, 96, 128, K.GUIDE_CHANNELS)
     assert np.all((guide[..., 2::3] >= 0) & (guide[..., 2::3] <= 1))
-    err_fwd = np.abs(guide[1:, 8:-8, 8:-8, 3:5] * K.AB_SCALE - lab[1:, 8:-8, 8:-8, 1:]).mean()
+    err_fwd = np.abs(guide[1:, 8:-8, 8:-8, 3:5] * AB_SCALE - lab[1:, 8:-8, 8:-8, 1:]).mean()
     assert err_fwd < 3.0
 
 

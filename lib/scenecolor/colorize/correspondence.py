@@ -41,9 +41,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from scenecolor.core.color import AB_SCALE
 from scenecolor.core.errors import DataError, ParameterError
 
-AB_SCALE = 110.0
 GUIDE_CHANNELS = 9  # (ab/110, confidence) x (direct, forward, backward)
 CANDIDATES = ("direct flow", "forward propagation", "backward propagation", "attention")
 FlowMethod = Literal["dis_ultrafast", "dis_fast", "dis_medium", "farneback"]

@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 
 from scenecolor.colorize.backend import working_size
-from scenecolor.colorize.correspondence import AB_SCALE, GuideConfig, scene_guides
-from scenecolor.core.color import rgb_to_lab
+from scenecolor.colorize.correspondence import GuideConfig, scene_guides
+from scenecolor.core.color import AB_SCALE, rgb_to_lab
 from scenecolor.core.errors import DataError, VideoError
 from scenecolor.core.video import iter_frames
 

@@ -65,6 +65,7 @@ from scenecolor.core.media import (
     container_for,
     from_upright,
     iter_timed_frames,
+    iter_upright_frames,
     iter_yuv_frames,
     probe_media,
     rgb_to_output_yuv,
@@ -190,14 +191,8 @@ class ColorizeSummary:
 def _keyframes(video: Path, wanted: dict[int, int], prep: Preprocess, rotation: int = 0) -> dict[int, list[np.ndarray]]:
     """Decode the query frames (frame index -> scene), upright, pre-processed like the frame store, per scene."""
     found: dict[int, list[np.ndarray]] = {}
-    left = len(wanted)
-    for n, timed in iter_timed_frames(video, wanted=set(wanted)):  # only query frames are converted to RGB
-        if timed is not None:
-            frame = np.ascontiguousarray(upright(timed.rgb, rotation))
-            found.setdefault(wanted[n], []).append(preprocess_frame(frame, prep))
-            left -= 1
-            if left == 0:
-                break
+    for n, frame in iter_upright_frames(video, wanted, rotation):
+        found.setdefault(wanted[n], []).append(preprocess_frame(frame, prep))
     return found
 
 

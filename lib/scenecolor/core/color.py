@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # torch is imported lazily: data steps need not pay for it
 
 L_MAX = 100.0
 AB_RANGE = 128.0  # a, b lie roughly in [-128, 127] for sRGB colours
+AB_SCALE = 110.0  # the networks see ab / AB_SCALE (about [-1, 1]) and give ab back in those units
 
 # sRGB (linear) -> XYZ, D65 (IEC 61966-2-1), and the D65 reference white (2 degree observer).
 _RGB_TO_XYZ = np.array(

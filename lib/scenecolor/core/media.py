@@ -41,7 +41,7 @@ import io
 import os
 import struct
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -318,6 +318,30 @@ def upright(frame: np.ndarray, rotation: int) -> np.ndarray:
     """The frame as a player shows it (``rotation`` counter-clockwise degrees, multiples of 90)."""
     k = int(round(rotation / 90.0)) % 4
     return np.rot90(frame, k) if k else frame
+
+
+def iter_upright_frames(
+    path: str | os.PathLike[str], wanted: Collection[int] | None = None, rotation: int | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(n, frame)`` for the frames of ``path`` whose index ``n`` is in ``wanted`` (all when None), in order.
+
+    Each frame is RGB uint8 (H, W, 3), contiguous, as a player shows it: the display rotation
+    (``rotation`` degrees counter-clockwise; read from the file when None) applied, so a phone clip's
+    frames come upright. Only wanted frames are converted to RGB, and decoding stops after the last one.
+    Errors name the file, as :func:`iter_timed_frames`'s do.
+    """
+    if rotation is None:
+        rotation = probe_media(path).rotation
+    left = None if wanted is None else len(set(wanted))
+    if left == 0:
+        return
+    for n, timed in iter_timed_frames(path, wanted=None if wanted is None else set(wanted)):
+        if timed is not None:
+            yield n, np.ascontiguousarray(upright(timed.rgb, rotation))
+            if left is not None:
+                left -= 1
+                if left == 0:
+                    return
 
 
 def from_upright(frame: np.ndarray, rotation: int) -> np.ndarray:
