@@ -183,7 +183,7 @@ def test_training_lifts_exemplar_psnr_above_epoch_zero(tmp_path: Path, data) -> 
 
 
 def test_colorize_scene_keeps_the_aspect_ratio_and_returns_details(data) -> None:
-    from scenecolor.colorize.backend import TorchColorizer, working_size
+    from scenecolor.colorize.backend import TorchColorizer, network_size_hw
     from scenecolor.colorize.model import ColorizerConfig, SceneColorizer
 
     torch.manual_seed(0)
@@ -193,7 +193,7 @@ def test_colorize_scene_keeps_the_aspect_ratio_and_returns_details(data) -> None
     lab = rgb_to_lab(frames).astype(np.float32)
     out = colorize_scene(backend, lab[1:, ..., 0], lab[:1], clip_len=3, details=True)
     assert out.ab.shape == (4, 72, 120, 2)
-    h, w = working_size(72, 120, 48)
+    h, w = network_size_hw(72, 120, 48)
     assert (h % 16, w % 16) == (0, 0) and w > h
     assert out.details is not None and out.details["candidates"].shape == (4, h, w, 8)
     assert out.details["confidence"].shape == (4, h, w, 4) and out.details["weights"].shape == (4, h, w, 4)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from scenecolor.colorize import model as C
-from scenecolor.colorize.backend import ColorizerBackend, TorchColorizer, working_size
+from scenecolor.colorize.backend import ColorizerBackend, TorchColorizer, network_size_hw
 from scenecolor.colorize.bench import bench_colorize
 from scenecolor.colorize.train import TrainConfig
 from scenecolor.colorize.video import colorize_video_file, merge_full_resolution, merge_luma, to_working_gray
@@ -177,7 +177,7 @@ def test_colorize_refuses_an_unknown_merge_before_writing(tmp_path) -> None:
 
 def test_working_gray_is_the_frame_stores_lightness_at_the_model_size() -> None:
     frame = _photo_frame()
-    size = working_size(*frame.shape[:2], 32)
+    size = network_size_hw(*frame.shape[:2], 32)
     assert size[0] % 16 == 0 and size[1] % 16 == 0 and size[1] > size[0]  # the frame's aspect ratio, about 32x32 pixels
     gray = to_working_gray(frame, Preprocess(size=64, mean_filter=3), size) / 100.0
     assert gray.shape == size and 0 <= gray.min() and gray.max() <= 1

@@ -260,7 +260,7 @@ def colorize_video_file(
     if own_refs is None and finder is None:
         raise ParameterError("give references (--reference PATH) or a run with a reference pool")
     clip_len = clip_len or model.clip_len
-    size = fusion_size(up_h, up_w, fusion_width)  # colorize_scene runs the network at working_size, fuses here
+    size = fusion_size(up_h, up_w, fusion_width)  # colorize_scene runs the network at network_size_hw, fuses here
     detection = detect_cuts(src, cut_config)
     scenes = detection.scenes()
     if own_refs is None:

@@ -46,7 +46,7 @@ from scenecolor.evaluate.data import (  # noqa: F401  (re-exported: the notebook
     EvalVideo,
     ReferenceTable,
     frames_of_test_shots,
-    load_test_videos,
+    load_eval_videos,
     steady_segments,
 )
 
