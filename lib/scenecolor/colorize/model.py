@@ -33,8 +33,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from scenecolor import paper
-from scenecolor.colorize.correspondence import GUIDE_CHANNELS, CandidateFusion, CorrespondenceAttention, split_guide
-from scenecolor.colorize.correspondence import _Conv as _CorrConv
+from scenecolor.colorize.correspondence import (
+    GUIDE_CHANNELS,
+    CandidateFusion,
+    CorrConv,
+    CorrespondenceAttention,
+    split_guide,
+)
 from scenecolor.core.color import AB_SCALE
 from scenecolor.core.device import resolve_device
 from scenecolor.core.errors import CheckpointError, DataError, ParameterError
@@ -505,7 +510,7 @@ def prepare_for_inference(model: SceneColorizer) -> SceneColorizer:
     up to float rounding; the original model is left as it is (train it, export it)."""
     fast = copy.deepcopy(model).eval()
     for module in fast.modules():
-        if isinstance(module, (ConvBNELU, Fuse1x1, TemporalConv, _CorrConv)):
+        if isinstance(module, (ConvBNELU, Fuse1x1, TemporalConv, CorrConv)):
             module.conv = _fold(module.conv, module.bn)
             module.bn = nn.Identity()
     fast.memory_format = torch.channels_last

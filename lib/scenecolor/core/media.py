@@ -52,7 +52,7 @@ import numpy as np
 
 from scenecolor.core.encoding import Encoding
 from scenecolor.core.errors import CorruptVideoError, EmptyVideoError, ParameterError, VideoError
-from scenecolor.core.video import DecodeTally, _open_container, _pick_codec, decoded_frames
+from scenecolor.core.video import DecodeTally, decoded_frames, open_container, pick_codec
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 AUDIO_FALLBACK = "aac"
@@ -133,7 +133,7 @@ def _matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
 def probe_media(path: str | os.PathLike[str]) -> MediaInfo:
     """Probe the video stream (decoding its first frame for the display matrix and colour tags) and the audio."""
     p = Path(path)
-    with _open_container(p) as container:
+    with open_container(p) as container:
         stream = container.streams.video[0]
         ctx = stream.codec_context
         try:
@@ -280,7 +280,7 @@ def _decoded(
     """Every decoded frame with its best-effort timestamp; errors name the file (a header frame count that
     differs from the decoded one is a warning; ``tally`` receives both)."""
     p = Path(path)
-    with _open_container(p) as container:
+    with open_container(p) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         clock = _BestEffortClock(prefer_dts=container.format.name == "avi")
@@ -534,7 +534,7 @@ class MediaWriter:
     def _add_video(self) -> None:
         src = self.source
         rate = Fraction(src.fps).limit_denominator(1001) if src.fps > 0 else Fraction(25)
-        codec = _pick_codec(self.encoding)
+        codec = pick_codec(self.encoding)
         stream = self._container.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = src.width, src.height, self.pix_fmt
         ctx = stream.codec_context
