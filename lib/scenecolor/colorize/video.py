@@ -249,14 +249,14 @@ def colorize_video_file(
     rot = source.rotation
     up_h, up_w = (source.width, source.height) if rot % 180 else (source.height, source.width)  # as shown
     if src.resolve() == dst.resolve():
-        raise ParameterError(f"--out '{dst}' is the input video itself; choose another output path")
+        raise ParameterError(f"out '{dst}' is the input video itself; choose another output path", "out")
     if merge not in MERGES:
-        raise ParameterError(f"--merge must be one of {', '.join(MERGES)}, got {merge!r}")
+        raise ParameterError(f"merge must be one of {', '.join(MERGES)}, got {merge!r}", "merge")
     own_refs = [rgb_to_lab(r).astype(np.float32) for r in reference_images] if reference_images else None
     if own_refs is not None and len(own_refs) > model.max_refs:
         raise ParameterError(f"at most {model.max_refs} references, got {len(own_refs)}")
     if own_refs is None and not 1 <= references <= model.max_refs:
-        raise ParameterError(f"--references must be in 1..{model.max_refs}, got {references}")
+        raise ParameterError(f"references must be in 1..{model.max_refs}, got {references}", "references")
     if own_refs is None and finder is None:
         raise ParameterError("give references (--reference PATH) or a run with a reference pool")
     clip_len = clip_len or model.clip_len
