@@ -26,7 +26,7 @@ from scenecolor.core.errors import (
     ManifestError,
     ParameterError,
 )
-from scenecolor.data import build as datasets
+from scenecolor.data import build
 from scenecolor.data.frames import FrameStore
 from scenecolor.data.manifests.format import Manifest
 from scenecolor.data.plan import BuildConfig, assign_splits, plan_shots
@@ -110,9 +110,9 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built(media: Path, tmp_path_factory: pytest.TempPathFactory) -> datasets.DatasetSummary:
+def built(media: Path, tmp_path_factory: pytest.TempPathFactory) -> build.DatasetSummary:
     out = tmp_path_factory.mktemp("built")
-    return datasets.build_embedded_dataset(out, manifest=str(media / "m.yaml"), **SMALL)
+    return build.build_embedded_dataset(out, manifest=str(media / "m.yaml"), **SMALL)
 
 
 def _copy_media(media: Path, dest: Path) -> Path:
@@ -122,7 +122,7 @@ def _copy_media(media: Path, dest: Path) -> Path:
     return dest
 
 
-def test_products_follow_the_contract(built: datasets.DatasetSummary) -> None:
+def test_products_follow_the_contract(built: build.DatasetSummary) -> None:
     out = built.out_dir
     for name in ("frames/frames.npy", "frames/index.csv", "shots.csv", "test_videos.json"):
         assert (out / name).is_file(), name
@@ -157,7 +157,7 @@ def test_products_follow_the_contract(built: datasets.DatasetSummary) -> None:
     assert index.loc[index["shot_id"] == "vid0_s1", "source_frame"].tolist() == [20, 25, 30, 35, 40]
 
 
-def test_splits_are_by_source_without_leakage(built: datasets.DatasetSummary) -> None:
+def test_splits_are_by_source_without_leakage(built: build.DatasetSummary) -> None:
     shots = built.shots
     assert (shots.groupby("group")["split"].nunique() == 1).all()
     photo_clips = shots[shots["kind"] == "photo"]
@@ -167,16 +167,14 @@ def test_splits_are_by_source_without_leakage(built: datasets.DatasetSummary) ->
         assert part["synthetic_motion"].any() and (~part["synthetic_motion"]).any(), (
             f"{split} lacks real or photo shots"
         )
-    report = datasets.leakage_report(built.out_dir)
+    report = build.leakage_report(built.out_dir)
     assert report["ok"].all(), report
     table = built.split_table()
     assert table["frames"].sum() == len(built.index)
 
 
-def test_same_seed_same_data_other_seed_other_splits(
-    media: Path, built: datasets.DatasetSummary, tmp_path: Path
-) -> None:
-    again = datasets.build_embedded_dataset(tmp_path / "a", manifest=str(media / "m.yaml"), **SMALL)
+def test_same_seed_same_data_other_seed_other_splits(media: Path, built: build.DatasetSummary, tmp_path: Path) -> None:
+    again = build.build_embedded_dataset(tmp_path / "a", manifest=str(media / "m.yaml"), **SMALL)
     assert sha256_file(again.out_dir / "frames/frames.npy") == sha256_file(built.out_dir / "frames/frames.npy")
     assert (again.out_dir / "test_videos.json").read_text() == (built.out_dir / "test_videos.json").read_text()
     pd.testing.assert_frame_equal(again.shots, built.shots)
@@ -188,7 +186,7 @@ def test_same_seed_same_data_other_seed_other_splits(
     assert len({tuple(sorted(s.items())) for s in splits.values()}) > 1  # the seed matters
 
 
-def test_test_video_ground_truth_matches_the_pixels(built: datasets.DatasetSummary) -> None:
+def test_test_video_ground_truth_matches_the_pixels(built: build.DatasetSummary) -> None:
     record = json.loads((built.out_dir / "test_videos.json").read_text())
     assert "incoming shot weighs at least as much" in record["convention"]
     montages = [v for v in record["videos"] if not v["real"]]
@@ -215,7 +213,7 @@ def test_test_video_ground_truth_matches_the_pixels(built: datasets.DatasetSumma
                 assert frames[t["start"] : t["end"]].mean(axis=(1, 2, 3)).min() < 0.5 * frames[t["start"] - 1].mean()
 
 
-def test_the_real_multishot_video_is_listed_with_its_cuts(built: datasets.DatasetSummary) -> None:
+def test_the_real_multishot_video_is_listed_with_its_cuts(built: build.DatasetSummary) -> None:
     videos = {v["video_id"]: v for v in json.loads((built.out_dir / "test_videos.json").read_text())["videos"]}
     for k in range(3):
         v = videos[f"vid{k}"]
@@ -230,13 +228,13 @@ def test_the_real_multishot_video_is_listed_with_its_cuts(built: datasets.Datase
 def test_checksum_mismatch_leaves_the_earlier_data_set(media: Path, tmp_path: Path) -> None:
     src = _copy_media(media, tmp_path / "media")
     out = tmp_path / "out"
-    datasets.build_embedded_dataset(out, manifest=str(src / "m.yaml"), **{**SMALL, "n_test_videos": 0})
+    build.build_embedded_dataset(out, manifest=str(src / "m.yaml"), **{**SMALL, "n_test_videos": 0})
     before = {
         p: sha256_file(out / p) for p in ("frames/frames.npy", "frames/index.csv", "shots.csv", "test_videos.json")
     }
     skio.imsave(src / "photo2.png", np.zeros((90, 120, 3), np.uint8), check_contrast=False)
     with pytest.raises(ChecksumMismatchError, match="photo2.*sha256"):
-        datasets.build_embedded_dataset(out, manifest=str(src / "m.yaml"), **SMALL)
+        build.build_embedded_dataset(out, manifest=str(src / "m.yaml"), **SMALL)
     assert {p: sha256_file(out / p) for p in before} == before
 
 
@@ -244,7 +242,7 @@ def test_missing_source_file(media: Path, tmp_path: Path) -> None:
     src = _copy_media(media, tmp_path / "media")
     (src / "vid1.mp4").unlink()
     with pytest.raises(ManifestError, match="vid1.*does not exist"):
-        datasets.build_embedded_dataset(tmp_path / "out", manifest=str(src / "m.yaml"), **SMALL)
+        build.build_embedded_dataset(tmp_path / "out", manifest=str(src / "m.yaml"), **SMALL)
     assert not (tmp_path / "out" / "frames").exists()
 
 
@@ -263,13 +261,13 @@ def test_corrupt_or_empty_video_keeps_the_earlier_data_set(
 ) -> None:
     src = _copy_media(media, tmp_path / "media")
     out = tmp_path / "out"
-    datasets.build_embedded_dataset(out, manifest=str(src / "m.yaml"), **{**SMALL, "n_test_videos": 0})
+    build.build_embedded_dataset(out, manifest=str(src / "m.yaml"), **{**SMALL, "n_test_videos": 0})
     before = sha256_file(out / "frames/frames.npy")
     data = (src / "vid2.mp4").read_bytes()
     (src / "vid2.mp4").write_bytes(data[: len(data) // 3] if damage == "truncate" else b"")
     _repin(src, "vid2")
     with pytest.raises(error, match="vid2.mp4"):
-        datasets.build_embedded_dataset(out, manifest=str(src / "m.yaml"), **SMALL)
+        build.build_embedded_dataset(out, manifest=str(src / "m.yaml"), **SMALL)
     assert sha256_file(out / "frames/frames.npy") == before
     assert not [p for p in out.iterdir() if p.name.startswith(".build-tmp")]
 
@@ -280,12 +278,12 @@ def test_cut_list_longer_than_the_video(media: Path, tmp_path: Path) -> None:
     data["entries"][0]["shots"][1]["end"] = 99
     (src / "m.yaml").write_text(yaml.safe_dump(data))
     with pytest.raises(ManifestError, match="vid0_s1.*ends at frame 99.*44 frames"):
-        datasets.build_embedded_dataset(tmp_path / "out", manifest=str(src / "m.yaml"), **SMALL)
+        build.build_embedded_dataset(tmp_path / "out", manifest=str(src / "m.yaml"), **SMALL)
 
 
 def test_too_few_test_sources_for_test_videos(media: Path, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="test videos need two or more"):
-        datasets.build_embedded_dataset(
+        build.build_embedded_dataset(
             tmp_path / "out", manifest=str(media / "m.yaml"), **{**SMALL, "segment_frames": 60, "clip_frames": 30}
         )
 
@@ -314,7 +312,7 @@ def test_bad_parameters_are_named() -> None:
 def test_real_embedded_data_set(tmp_path: Path) -> None:
     """The real manifest: checksums verify, bikes.mp4's hand-checked cuts change the picture,
     and the test split holds real-video shots and photo clips."""
-    summary = datasets.build_embedded_dataset(
+    summary = build.build_embedded_dataset(
         tmp_path,
         size=32,
         frame_step=25,
@@ -336,7 +334,7 @@ def test_real_embedded_data_set(tmp_path: Path) -> None:
     assert all(diffs[c - 1] > 5 * np.median(diffs) for c in bikes["cuts"])
     others = np.delete(diffs, [c - 1 for c in bikes["cuts"]])
     assert others.max() < min(diffs[c - 1] for c in bikes["cuts"])  # no other frame change is as large
-    assert datasets.leakage_report(tmp_path)["ok"].all()
+    assert build.leakage_report(tmp_path)["ok"].all()
 
 
 def test_build_config_defaults_match_the_notebook_parameters() -> None:
@@ -352,7 +350,7 @@ def test_corrupt_photograph_is_named(media: Path, tmp_path: Path) -> None:
     (src / "photo1.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not a picture")
     _repin(src, "photo1")
     with pytest.raises(DataError, match="photograph .*photo1.png' cannot be read"):
-        datasets.build_embedded_dataset(tmp_path / "out", manifest=str(src / "m.yaml"), **SMALL)
+        build.build_embedded_dataset(tmp_path / "out", manifest=str(src / "m.yaml"), **SMALL)
     assert not (tmp_path / "out" / "frames").exists()
 
 

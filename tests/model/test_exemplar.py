@@ -15,7 +15,7 @@ from helpers_colorizer import build_photo_store, build_reference_table, photo  #
 from scenecolor.colorize import correspondence as K  # noqa: E402
 from scenecolor.colorize.exemplar import check_has_colour, colorize_scene, load_reference, load_references  # noqa: E402
 from scenecolor.colorize.train import TrainConfig, load_training_data, train_colorizer  # noqa: E402
-from scenecolor.core.color import lab_to_rgb, rgb_to_lab  # noqa: E402
+from scenecolor.core.color import AB_SCALE, lab_to_rgb, rgb_to_lab  # noqa: E402
 from scenecolor.core.errors import DataError  # noqa: E402
 from scenecolor.core.video import write_video  # noqa: E402
 
@@ -100,7 +100,7 @@ def test_propagation_carries_colour_forward_and_backward() -> None:
     guide = K.scene_guides(lab[..., 0], lab[0])
     assert guide.shape == (6, 96, 128, K.GUIDE_CHANNELS)
     assert np.all((guide[..., 2::3] >= 0) & (guide[..., 2::3] <= 1))
-    err_fwd = np.abs(guide[1:, 8:-8, 8:-8, 3:5] * K.AB_SCALE - lab[1:, 8:-8, 8:-8, 1:]).mean()
+    err_fwd = np.abs(guide[1:, 8:-8, 8:-8, 3:5] * AB_SCALE - lab[1:, 8:-8, 8:-8, 1:]).mean()
     assert err_fwd < 3.0
 
 
@@ -183,7 +183,7 @@ def test_training_lifts_exemplar_psnr_above_epoch_zero(tmp_path: Path, data) -> 
 
 
 def test_colorize_scene_keeps_the_aspect_ratio_and_returns_details(data) -> None:
-    from scenecolor.colorize.backend import TorchColorizer, working_size
+    from scenecolor.colorize.backend import TorchColorizer, network_size_hw
     from scenecolor.colorize.model import ColorizerConfig, SceneColorizer
 
     torch.manual_seed(0)
@@ -193,7 +193,7 @@ def test_colorize_scene_keeps_the_aspect_ratio_and_returns_details(data) -> None
     lab = rgb_to_lab(frames).astype(np.float32)
     out = colorize_scene(backend, lab[1:, ..., 0], lab[:1], clip_len=3, details=True)
     assert out.ab.shape == (4, 72, 120, 2)
-    h, w = working_size(72, 120, 48)
+    h, w = network_size_hw(72, 120, 48)
     assert (h % 16, w % 16) == (0, 0) and w > h
     assert out.details is not None and out.details["candidates"].shape == (4, h, w, 8)
     assert out.details["confidence"].shape == (4, h, w, 4) and out.details["weights"].shape == (4, h, w, 4)

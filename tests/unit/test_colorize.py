@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from scenecolor.colorize import model as C
-from scenecolor.colorize.backend import ColorizerBackend, TorchColorizer, working_size
+from scenecolor.colorize.backend import ColorizerBackend, TorchColorizer, network_size_hw
 from scenecolor.colorize.bench import bench_colorize
 from scenecolor.colorize.train import TrainConfig
 from scenecolor.colorize.video import colorize_video_file, merge_full_resolution, merge_luma, to_working_gray
@@ -160,24 +160,29 @@ def test_hybrid_merge_gives_a_grey_frames_colours_their_luminance_back(colorspac
 
 
 def test_colorize_refuses_an_unknown_merge_before_writing(tmp_path) -> None:
+    import pickle
     import sys
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from helpers_media import make_clip
+    from scenecolor.cli import worded
 
     clip = make_clip(tmp_path / "in.mp4")
     out = tmp_path / "out.mp4"
-    with pytest.raises(ParameterError, match="--merge must be one of hybrid, luma, lab"):
+    with pytest.raises(ParameterError, match="^merge must be one of hybrid, luma, lab") as caught:
         colorize_video_file(
             clip, out, model=None, finder=None, prep=Preprocess(size=32), cut_config=SsimConfig(), merge="rgb"
         )  # type: ignore[arg-type]
     assert not out.exists()
+    assert caught.value.parameter == "merge" and pickle.loads(pickle.dumps(caught.value)).parameter == "merge"
+    assert worded(caught.value).startswith("--merge must be one of hybrid, luma, lab")  # how the CLI says it
+    assert worded(ParameterError("no flag here")) == "no flag here"
 
 
 def test_working_gray_is_the_frame_stores_lightness_at_the_model_size() -> None:
     frame = _photo_frame()
-    size = working_size(*frame.shape[:2], 32)
+    size = network_size_hw(*frame.shape[:2], 32)
     assert size[0] % 16 == 0 and size[1] % 16 == 0 and size[1] > size[0]  # the frame's aspect ratio, about 32x32 pixels
     gray = to_working_gray(frame, Preprocess(size=64, mean_filter=3), size) / 100.0
     assert gray.shape == size and 0 <= gray.min() and gray.max() <= 1

@@ -118,7 +118,7 @@ def run(tmp_path_factory) -> Path:
 
 
 def _videos(run: Path, **kw):
-    return E.load_test_videos(
+    return E.load_eval_videos(
         run / "artifacts" / "00_data_prep",
         run / "artifacts" / "02_scene_analysis" / "scenes.json",
         Preprocess(size=S, mean_filter=3),
@@ -142,7 +142,7 @@ def test_steady_segments_skip_cuts_and_transition_frames():
     assert E.steady_segments(6, [], []) == [(0, 6)]
 
 
-def test_load_test_videos_maps_scenes_to_kept_frames(run):
+def test_load_eval_videos_maps_scenes_to_kept_frames(run):
     v0, v1 = _videos(run, frame_step=2)
     assert v0.frames.shape == (6, S, S, 3) and v0.frames.dtype == np.uint8
     assert v0.scenes == [(0, 3), (3, 6)] and v0.steady == [(0, 3), (3, 6)]
@@ -152,21 +152,21 @@ def test_load_test_videos_maps_scenes_to_kept_frames(run):
     assert v1.scenes == [(0, 2)] and v1.scene_ids == [1]
 
 
-def test_load_test_videos_limits(run):
+def test_load_eval_videos_limits(run):
     (v0,) = _videos(run, max_videos=1, max_frames=4)
     assert v0.n_frames == 4 and v0.scenes == [(0, 4)] and v0.scene_ids == [0]
     _, v1 = _videos(run, test_shots_only=False)
     assert v1.n_frames == 8 and v1.scene_ids == [0, 1]
 
 
-def test_load_test_videos_missing_inputs(run, tmp_path):
+def test_load_eval_videos_missing_inputs(run, tmp_path):
     with pytest.raises(DataError, match="00_data_prep"):
-        E.load_test_videos(tmp_path, run / "artifacts" / "02_scene_analysis" / "scenes.json", Preprocess(size=S))
+        E.load_eval_videos(tmp_path, run / "artifacts" / "02_scene_analysis" / "scenes.json", Preprocess(size=S))
     with pytest.raises(DataError, match="02_scene_analysis"):
-        E.load_test_videos(run / "artifacts" / "00_data_prep", tmp_path / "scenes.json", Preprocess(size=S))
+        E.load_eval_videos(run / "artifacts" / "00_data_prep", tmp_path / "scenes.json", Preprocess(size=S))
     atomic_write_json(tmp_path / "scenes.json", {"v0": {"scenes": [{"start": 0, "end": 12, "keyframe": 6}]}})
     with pytest.raises(DataError, match="no entry for test video 'v1'"):
-        E.load_test_videos(run / "artifacts" / "00_data_prep", tmp_path / "scenes.json", Preprocess(size=S))
+        E.load_eval_videos(run / "artifacts" / "00_data_prep", tmp_path / "scenes.json", Preprocess(size=S))
     with pytest.raises(DataError, match="frame_step"):
         _videos(run, frame_step=0)
 

@@ -11,8 +11,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from helpers_colorizer import pan_frames, photo  # noqa: E402
-from scenecolor.colorize.correspondence import AB_SCALE, GuideConfig, scene_guides  # noqa: E402
-from scenecolor.core.color import rgb_to_lab  # noqa: E402
+from scenecolor.colorize.correspondence import GuideConfig, scene_guides  # noqa: E402
+from scenecolor.core.color import AB_SCALE, rgb_to_lab  # noqa: E402
 from scenecolor.core.encoding import Encoding  # noqa: E402
 from scenecolor.core.errors import DataError, ParameterError  # noqa: E402
 from scenecolor.core.video import read_frames  # noqa: E402

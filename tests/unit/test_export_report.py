@@ -15,12 +15,12 @@ import torch
 from scenecolor.colorize.data import ClipSet
 from scenecolor.core.errors import DataError, ExportError
 from scenecolor.evaluate.metrics import psnr
-from scenecolor.export import compare as export_report
+from scenecolor.export import compare
 from scenecolor.export import figures as export_figures
 from scenecolor.export import latency as export_bench
 
 
-def _data(n_clips: int = 3, t: int = 2, s: int = 16) -> export_report.EdgeInputs:
+def _data(n_clips: int = 3, t: int = 2, s: int = 16) -> compare.EdgeInputs:
     rng = np.random.default_rng(0)
     n = n_clips * t + 2
     lab = np.concatenate([rng.uniform(30, 80, (n, s, s, 1)), rng.uniform(-20, 20, (n, s, s, 2))], -1).astype(np.float32)
@@ -29,10 +29,10 @@ def _data(n_clips: int = 3, t: int = 2, s: int = 16) -> export_report.EdgeInputs
     test = ClipSet("test", lab, clips, refs, [f"s{i}" for i in range(n_clips)], [f"v{i}" for i in range(n_clips)])
     gray = torch.rand(1, 1, t, s, s)
     timing_refs = torch.rand(1, 2, 3, s, s) * 50
-    return export_report.EdgeInputs(test, [], gray, timing_refs, np.zeros((2, s, s, 3), np.uint8), n_refs=2)
+    return compare.EdgeInputs(test, [], gray, timing_refs, np.zeros((2, s, s, 3), np.uint8), n_refs=2)
 
 
-def _runtime(name: str, offset: float = 0.0, size: int = 4_000_000) -> export_report.Runtime:
+def _runtime(name: str, offset: float = 0.0, size: int = 4_000_000) -> compare.Runtime:
     """ab = true-ish colour from the references' mean ab plus ``offset``, the same for every frame."""
 
     def encode(refs: torch.Tensor) -> tuple[np.ndarray]:
@@ -42,41 +42,41 @@ def _runtime(name: str, offset: float = 0.0, size: int = 4_000_000) -> export_re
         b, _, t, h, w = gray.shape
         return np.broadcast_to(feats[0][:, :, None, None, None] + offset, (b, 2, t, h, w)).astype(np.float32).copy()
 
-    return export_report.Runtime(name, encode, clip, size, 1_000_000)
+    return compare.Runtime(name, encode, clip, size, 1_000_000)
 
 
 def test_identical_runtimes_pass_parity_and_a_different_one_is_named() -> None:
     data = _data()
-    table = export_report.colorizer_parity(_runtime("a"), _runtime("b"), data, atol=1e-6)
+    table = compare.colorizer_parity(_runtime("a"), _runtime("b"), data, atol=1e-6)
     assert list(table["max |ab diff|"]) == [0.0, 0.0] and len(table) == 2
     with pytest.raises(ExportError, match=r"'?off'? differs from a by up to 0.5 in ab \(allowed 0.0001\)"):
-        export_report.colorizer_parity(_runtime("a"), _runtime("off", offset=0.5), data, atol=1e-4)
+        compare.colorizer_parity(_runtime("a"), _runtime("off", offset=0.5), data, atol=1e-4)
 
 
 def test_test_split_psnr_matches_metrics_psnr() -> None:
     data = _data()
     rt = _runtime("a", offset=3.0)
-    ab = export_report.test_split_outputs(rt, data, batch=2)
+    ab = compare.test_split_outputs(rt, data, batch=2)
     assert ab.shape == (3, 2, 2, 16, 16)
-    got = export_report.test_split_psnr(ab, data)
+    got = compare.test_split_psnr(ab, data)
     want = []
     for i in range(3):
         lab = data.test.lab[data.test.clips[i]]
-        truth = export_report._to_uint8(lab[..., 0], lab[..., 1:])
-        pred = export_report._to_uint8(lab[..., 0], np.moveaxis(ab[i], 0, -1))
+        truth = compare._to_uint8(lab[..., 0], lab[..., 1:])
+        pred = compare._to_uint8(lab[..., 0], np.moveaxis(ab[i], 0, -1))
         want.append(psnr(truth, pred))
     assert got == pytest.approx(float(np.mean(np.concatenate(want))))
     true_ab = np.stack([np.moveaxis(data.test.lab[c][..., 1:], -1, 0) for c in data.test.clips])
-    assert export_report.test_split_psnr(true_ab, data) == float("inf")
+    assert compare.test_split_psnr(true_ab, data) == float("inf")
 
 
 def test_compare_runtimes_table_and_targets() -> None:
     data = _data()
     runtimes = [_runtime("torch fp32 (eager)", size=8_000_000), _runtime("int8", offset=0.01, size=2_000_000)]
-    rows, outputs = export_report.compare_runtimes(runtimes, data, warmup=0, repeats=2)
+    rows, outputs = compare.compare_runtimes(runtimes, data, warmup=0, repeats=2)
     assert set(outputs) == {"torch fp32 (eager)", "int8"}
     assert rows[1]["max |ab - torch|"] == pytest.approx(0.01, abs=1e-6)
-    table = export_report.edge_table(rows)
+    table = compare.edge_table(rows)
     assert list(table["source"]) == ["measured", "measured", "quoted"]
     quoted = table.iloc[-1]
     assert (
@@ -96,7 +96,7 @@ def test_compare_runtimes_table_and_targets() -> None:
         fake.loc[0, "PSNR test (dB)"] - 0.5,
         3.0,
     ]
-    met = export_report.targets(fake, "int8").set_index("target")["met"]
+    met = compare.targets(fake, "int8").set_index("target")["met"]
     assert list(met) == [True, False, True]
     for fig in (export_figures.plot_speed_size(table), export_figures.plot_frames(data, outputs)):
         assert len(fig.axes) >= 2
@@ -114,7 +114,7 @@ def test_interleaved_timing_takes_turns() -> None:
 
 def test_edge_inputs_missing_store(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="frame store"):
-        export_report.edge_inputs(
+        compare.edge_inputs(
             tmp_path / "nope",
             tmp_path / "references.csv",
             resolution=32,

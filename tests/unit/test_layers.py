@@ -154,9 +154,32 @@ def test_only_workbook_knows_run_folders_and_papermill():
     assert not bad, "\n".join(bad)
 
 
+def private_imports(path: Path) -> list[tuple[str, int]]:
+    """(module.name, line) for every ``from scenecolor.X import _name`` in ``path`` (dunders aside)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [
+        (f"{node.module}.{a.name}", node.lineno)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "scenecolor"
+        for a in node.names
+        if a.name.startswith("_") and not a.name.endswith("__")
+    ]
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_private_names_cross_modules(module):
+    bad = [f"line {line}: {name}" for name, line in private_imports(MODULES[module])]
+    assert not bad, (
+        f"{module} imports another module's private names; make them public in their owner or move them:\n"
+        + "\n".join(bad)
+    )
+
+
 def test_the_checker_sees_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from scenecolor.workbook import pipeline\n\ndef f():\n    from scenecolor.core import video\n")
     found = scenecolor_imports(bad)
     assert ("scenecolor.workbook.pipeline", 1, True) in found
     assert ("scenecolor.core.video", 4, False) in found
+    bad.write_text("from scenecolor.core.color import _EPS, L_MAX, __all__\nfrom os import _exit\n")
+    assert private_imports(bad) == [("scenecolor.core.color._EPS", 1)]

@@ -104,6 +104,22 @@ def test_upright_and_back_are_inverse() -> None:
     assert media.upright(frame, 90).shape == (3, 2, 2)
 
 
+def test_selected_frames_come_upright_in_order(tmp_path: Path) -> None:
+    """A phone clip (display rotation 90) yields only the wanted frames, turned as a player shows them."""
+    from scenecolor.core.video import iter_frames
+
+    src = make_clip(tmp_path / "phone.mp4", n=12, size=(64, 48), rotation=90)
+    coded = list(iter_frames(src))
+    got = list(media.iter_upright_frames(src, {7, 2}))
+    assert [n for n, _ in got] == [2, 7]
+    for n, frame in got:
+        assert frame.shape == (64, 48, 3) and frame.flags.c_contiguous
+        assert np.array_equal(frame, np.rot90(coded[n]))
+    assert [n for n, _ in media.iter_upright_frames(src, None, rotation=0)] == list(range(12))
+    assert list(media.iter_upright_frames(src, set())) == []
+    assert [n for n, _ in media.iter_upright_frames(src, {11, 40})] == [11]  # frames beyond the end are absent
+
+
 def test_variable_frame_timestamps_are_kept(tmp_path: Path) -> None:
     pts = [0, 40, 80, 200, 240, 400, 410, 420, 500, 640, 700, 800]
     src = make_clip(tmp_path / "vfr.mkv", pts=pts, time_base=Fraction(1, 1000))

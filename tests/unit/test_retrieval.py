@@ -12,7 +12,7 @@ import torch
 from helpers_embedder import build_store
 from scenecolor.core.errors import DataError, ParameterError
 from scenecolor.core.video import write_video
-from scenecolor.data.frames import Preprocess
+from scenecolor.data.frames import Preprocess, preprocess_frame
 from scenecolor.embed.model import Embedder, EmbedderConfig
 from scenecolor.retrieval import index as R
 from scenecolor.retrieval import metrics as M
@@ -347,6 +347,31 @@ def test_scene_queries_decode_keyframes_and_find_store_frames(store, tmp_path):
     assert list(table["query_frame_id"]) == [2, 9]  # frames 2 and 9 of the video are store frames 2 and 9
     assert qframes.shape == (2, 32, 32, 3)
     assert np.abs(qframes.astype(int) - store.uint8([2, 9]).astype(int)).mean() < 6
+
+
+def test_query_frames_of_a_rotated_test_video_come_upright(tmp_path):
+    """A phone clip's query frames are turned as ``scenecolor colorize`` turns its own (display rotation applied)."""
+    from helpers_media import make_clip
+    from scenecolor.core.video import iter_frames
+
+    (tmp_path / "test_videos").mkdir()
+    clip = make_clip(tmp_path / "test_videos" / "phone.mp4", n=12, size=(64, 48), rotation=90)
+    video = {
+        "video_id": "p",
+        "path": "test_videos/phone.mp4",
+        "n_frames": 12,
+        "fps": 25,
+        "real": True,
+        "cuts": [],
+        "shots": [],
+    }
+    (tmp_path / "test_videos.json").write_text(json.dumps({"videos": [video]}))
+    coded = list(iter_frames(clip))
+    prep = Preprocess(size=32, mean_filter=1)
+    [[a, b]] = RR.frames_of_videos(tmp_path, [("p", 0, [3, 8])], prep)
+    upright = [preprocess_frame(np.ascontiguousarray(np.rot90(coded[n])), prep) for n in (3, 8)]
+    assert np.array_equal(a, upright[0]) and np.array_equal(b, upright[1])
+    assert not np.array_equal(a, preprocess_frame(coded[3], prep))  # the coded orientation would differ
 
 
 def test_bad_scene_lists(store, tmp_path):

@@ -23,7 +23,7 @@ from scenecolor.scenes.experiments import (
     k_sensitivity,
     load_scene_clips,
     load_single_shot_clips,
-    load_test_videos,
+    load_test_video_truth,
     run_all,
     ssdev_separation,
     summarize,
@@ -84,24 +84,24 @@ def test_videos(tmp_path_factory) -> Path:
     return root / "test_videos.json"
 
 
-def test_load_test_videos_reads_kinds_and_windows(test_videos):
-    videos = load_test_videos(test_videos)
+def test_load_test_video_truth_reads_kinds_and_windows(test_videos):
+    videos = load_test_video_truth(test_videos)
     assert [v.video_id for v in videos] == ["a", "b"]
     assert videos[1].kinds == ("hard", "dissolve") and videos[1].windows == ((30, 30), (52, 59))
     assert videos[0].path == test_videos.parent / "a.mp4"
 
 
-def test_load_test_videos_missing_or_malformed(tmp_path):
+def test_load_test_video_truth_missing_or_malformed(tmp_path):
     with pytest.raises(DataError, match="does not exist; run notebooks/00_data_prep"):
-        load_test_videos(tmp_path / "test_videos.json")
+        load_test_video_truth(tmp_path / "test_videos.json")
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"videos": [{"video_id": "x"}]}))
     with pytest.raises(DataError, match="bad.json' is malformed"):
-        load_test_videos(bad)
+        load_test_video_truth(bad)
 
 
 def test_detectors_side_by_side_and_the_summary(test_videos):
-    videos = load_test_videos(test_videos)
+    videos = load_test_video_truth(test_videos)
     rows, found = run_all(videos, all_detectors(), tolerance=2)
     assert len(rows) == 6 and set(rows["detector"]) == {"ssdev (ours)", "ContentDetector", "AdaptiveDetector"}
     ours_a = found[("a", "ssdev (ours)")]
@@ -129,7 +129,7 @@ def test_detectors_side_by_side_and_the_summary(test_videos):
 
 
 def test_write_scenes_json_atomically_and_keep_the_old_file_on_error(test_videos, tmp_path):
-    videos = load_test_videos(test_videos)
+    videos = load_test_video_truth(test_videos)
     found = {(v.video_id, "ssdev (ours)"): detect_cuts(v.path) for v in videos}
     out = tmp_path / "scenes.json"
     write_scenes_json(out, videos, found, "ssdev (ours)")

@@ -14,7 +14,7 @@ import sys
 import warnings
 from types import ModuleType
 
-from scenecolor.core.errors import ScenecolorError
+from scenecolor.core.errors import ParameterError, ScenecolorError
 
 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:
@@ -67,6 +67,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def worded(exc: ScenecolorError) -> str:
+    """The error's message with the parameter it opens with worded as the command-line flag
+    (``merge must be ...`` -> ``--merge must be ...``)."""
+    text = str(exc)
+    name = exc.parameter if isinstance(exc, ParameterError) else None
+    if name and text.startswith(name):
+        return "--" + name.replace("_", "-") + text[len(name) :]
+    return text
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
     print(f"scenecolor: warning: {message}", file=sys.stderr)
 
@@ -87,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning = _show_warning
             return int(args.func(args) or 0)
     except ScenecolorError as exc:
-        print(f"scenecolor {args.command}: error: {exc}", file=sys.stderr)
+        print(f"scenecolor {args.command}: error: {worded(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

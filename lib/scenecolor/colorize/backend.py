@@ -40,7 +40,7 @@ class ColorizerBackend(Protocol):
         """float32 (R, H, W, 3) CIE Lab references (L 0..100) -> opaque features (once per scene).
 
         H and W are multiples of 16, the working size of the clips that follow (S x S for the
-        square frame store; any aspect ratio otherwise, see :func:`working_size`)."""
+        square frame store; any aspect ratio otherwise, see :func:`network_size_hw`)."""
         ...
 
     def predict_ab(
@@ -53,7 +53,7 @@ class ColorizerBackend(Protocol):
         ...
 
 
-def working_size(height: int, width: int, resolution: int) -> tuple[int, int]:
+def network_size_hw(height: int, width: int, resolution: int) -> tuple[int, int]:
     """The network's (h, w) for a frame of ``height`` x ``width``: its aspect ratio, about
     ``resolution``^2 pixels (the pixel count it was trained at), both sides multiples of 16."""
     r = float(np.sqrt(height / max(width, 1)))

@@ -41,9 +41,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from scenecolor.core.color import AB_SCALE
 from scenecolor.core.errors import DataError, ParameterError
 
-AB_SCALE = 110.0
 GUIDE_CHANNELS = 9  # (ab/110, confidence) x (direct, forward, backward)
 CANDIDATES = ("direct flow", "forward propagation", "backward propagation", "attention")
 FlowMethod = Literal["dis_ultrafast", "dis_fast", "dis_medium", "farneback"]
@@ -229,7 +229,9 @@ def blend_guides(
 
 
 # -- attention correspondence (inside the network) -------------------------------------------------
-class _Conv(nn.Module):
+class CorrConv(nn.Module):
+    """3x3 convolution (replicate padding, no bias), batch norm, ELU: the correspondence stage's layer."""
+
     def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, padding_mode="replicate", bias=False)
@@ -245,7 +247,9 @@ class MatchEncoder(nn.Module):
 
     def __init__(self, dim: int) -> None:
         super().__init__()
-        self.body = nn.Sequential(_Conv(1, 16, 2), _Conv(16, 32, 2), _Conv(32, 32), _Conv(32, dim, 2), _Conv(dim, dim))
+        self.body = nn.Sequential(
+            CorrConv(1, 16, 2), CorrConv(16, 32, 2), CorrConv(32, 32), CorrConv(32, dim, 2), CorrConv(dim, dim)
+        )
         self.proj = nn.Conv2d(dim, dim, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: L/50 - 1, [N, 1, H, W]

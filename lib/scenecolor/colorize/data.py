@@ -151,7 +151,7 @@ def _pick_refs(positions: list[int], n_refs: int, rng: np.random.Generator | Non
     return chosen
 
 
-def _rotate_ab(lab: np.ndarray, angle: float) -> np.ndarray:
+def rotate_ab(lab: np.ndarray, angle: float) -> np.ndarray:
     """Rotate the ab plane by ``angle`` radians (a hue shift that keeps L and chroma)."""
     c, s = np.cos(angle), np.sin(angle)
     out = lab.copy()
@@ -197,7 +197,7 @@ def make_batch(
             ref = np.stack([r[:, ::-1] if f else r for r, f in zip(ref, flips)])
             if rng.random() < hue_prob:
                 angle = rng.uniform(-np.pi, np.pi)
-                clip, ref = _rotate_ab(clip, angle), _rotate_ab(ref, angle)
+                clip, ref = rotate_ab(clip, angle), rotate_ab(ref, angle)
         clips.append(np.ascontiguousarray(clip))
         refs.append(np.ascontiguousarray(ref))
     clip_t = torch.from_numpy(np.stack(clips)).permute(0, 4, 1, 2, 3)  # [B, 3, T, S, S]

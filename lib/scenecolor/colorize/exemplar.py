@@ -7,7 +7,7 @@
 * :func:`colorize_scene` is the one function that turns a scene's lightness and its references
   into ab with a :class:`scenecolor.colorize.ColorizerBackend`: the frames and references are
   brought to the network's working size at the frames' own aspect ratio
-  (:func:`scenecolor.colorize.backend.working_size`), the flow candidates are computed over the whole
+  (:func:`scenecolor.colorize.backend.network_size_hw`), the flow candidates are computed over the whole
   scene (forward and backward propagation), the network runs clip by clip, and the ab is resized
   back. ``scenecolor colorize`` (via :func:`scenecolor.colorize.video.colorize_video_file`) and notebook
   05 (via :class:`scenecolor.evaluate.protocol.ColorizerMethod`) both call it.
@@ -25,9 +25,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from scenecolor.colorize.backend import working_size
-from scenecolor.colorize.correspondence import AB_SCALE, GuideConfig, scene_guides
-from scenecolor.core.color import rgb_to_lab
+from scenecolor.colorize.backend import network_size_hw
+from scenecolor.colorize.correspondence import GuideConfig, scene_guides
+from scenecolor.core.color import AB_SCALE, rgb_to_lab
 from scenecolor.core.errors import DataError, VideoError
 from scenecolor.core.video import iter_frames
 
@@ -102,9 +102,9 @@ def _resize(x: np.ndarray, h: int, w: int) -> np.ndarray:
 
 
 def _network_size(backend: Any, height: int, width: int, square: bool) -> tuple[int, int]:
-    """(h, w) the network runs at for frames of ``height`` x ``width``: S x S with ``square``, else working_size."""
+    """(h, w) the network runs at for frames of ``height`` x ``width``: S x S with ``square``, else network_size_hw."""
     res = int(backend.resolution)
-    return (res, res) if square else working_size(height, width, res)
+    return (res, res) if square else network_size_hw(height, width, res)
 
 
 def encode_scene_references(
@@ -138,7 +138,7 @@ def colorize_scene(
 ) -> SceneResult:
     """Colorize one scene: L (T, H, W) lightness 0..100 + refs_lab (R, H', W', 3) -> ab (T, H, W, 2).
 
-    The network runs at :func:`scenecolor.colorize.backend.working_size` of (H, W) (or S x S with
+    The network runs at :func:`scenecolor.colorize.backend.network_size_hw` of (H, W) (or S x S with
     ``square``, the frame store's geometry); every reference is resized to that size; the flow
     candidates run over the whole scene from the first reference; ``clip_len`` frames go through
     the network at a time.

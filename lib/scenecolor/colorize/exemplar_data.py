@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from scenecolor.colorize.correspondence import GUIDE_CHANNELS, GuideConfig, scene_guides
-from scenecolor.colorize.data import ClipSet, _rotate_ab, make_batch
+from scenecolor.colorize.data import ClipSet, make_batch, rotate_ab
 
 WINDOW = 6  # shot frames on each side of a training clip over which the flow candidates are computed
 
@@ -90,7 +90,7 @@ def exemplar_sample(
         start = k - lo
     if rng.random() < hue_prob:
         angle = rng.uniform(-np.pi, np.pi)
-        seq, refs = _rotate_ab(seq, angle), _rotate_ab(refs, angle)
+        seq, refs = rotate_ab(seq, angle), rotate_ab(refs, angle)
     guide = scene_guides(seq[..., 0], refs[0], guide_cfg)
     return seq[start : start + T], refs, guide[start : start + T]
 

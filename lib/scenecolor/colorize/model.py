@@ -33,8 +33,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from scenecolor import paper
-from scenecolor.colorize.correspondence import GUIDE_CHANNELS, CandidateFusion, CorrespondenceAttention, split_guide
-from scenecolor.colorize.correspondence import _Conv as _CorrConv
+from scenecolor.colorize.correspondence import (
+    GUIDE_CHANNELS,
+    CandidateFusion,
+    CorrConv,
+    CorrespondenceAttention,
+    split_guide,
+)
+from scenecolor.core.color import AB_SCALE
 from scenecolor.core.device import resolve_device
 from scenecolor.core.errors import CheckpointError, DataError, ParameterError
 from scenecolor.core.training import load_checkpoint
@@ -58,7 +64,7 @@ class ColorizerConfig:
     attn_dim: int = 64  # width of queries and keys
     dec_channels: tuple[int, int, int] = (64, 32, 16)  # decoder widths at 1/8, 1/4, 1/2
     max_refs: int = 5
-    ab_scale: float = 110.0  # ab = ab_scale * clamp(blend + correction, -1, 1)
+    ab_scale: float = AB_SCALE  # ab = ab_scale * clamp(blend + correction, -1, 1)
     corr_dim: int = 32  # width of the correspondence stage's matching features (1/8 size)
     # the references' side of the correspondence attention is pooled by this much more (2: 1/16 size), so every
     # 1/8 frame position attends over 4x fewer reference positions: the softmax over R*N dominates the CPU time
@@ -504,7 +510,7 @@ def prepare_for_inference(model: SceneColorizer) -> SceneColorizer:
     up to float rounding; the original model is left as it is (train it, export it)."""
     fast = copy.deepcopy(model).eval()
     for module in fast.modules():
-        if isinstance(module, (ConvBNELU, Fuse1x1, TemporalConv, _CorrConv)):
+        if isinstance(module, (ConvBNELU, Fuse1x1, TemporalConv, CorrConv)):
             module.conv = _fold(module.conv, module.bn)
             module.bn = nn.Identity()
     fast.memory_format = torch.channels_last

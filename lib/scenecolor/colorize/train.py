@@ -29,13 +29,13 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from scenecolor.colorize.correspondence import AB_SCALE, FlowMethod, GuideConfig
+from scenecolor.colorize.correspondence import FlowMethod, GuideConfig
 from scenecolor.colorize.data import POOLS, ClipSet, build_clip_set, make_batch
 from scenecolor.colorize.exemplar_data import ExemplarValSet, guides_for_clips, make_training_batch
 from scenecolor.colorize.model import ARCH, ColorizerConfig, SceneColorizer, load_colorizer
 from scenecolor.core import training
 from scenecolor.core.artifacts import atomic_torch_save
-from scenecolor.core.color import torch_lab_to_rgb
+from scenecolor.core.color import AB_SCALE, torch_lab_to_rgb
 from scenecolor.core.errors import ScenecolorError, validated
 from scenecolor.core.loop import TrainResult, train_epochs
 from scenecolor.data.frames import FrameStore
@@ -180,8 +180,7 @@ def colorization_loss(
     pred_ab: torch.Tensor, true_ab: torch.Tensor, huber_delta: float, temporal_weight: float
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Huber on ab/110 plus ``temporal_weight`` x L1 of the frame-to-frame ab change ([B,2,T,H,W])."""
-    scale = 110.0
-    pred, true = pred_ab / scale, true_ab / scale
+    pred, true = pred_ab / AB_SCALE, true_ab / AB_SCALE
     huber = F.smooth_l1_loss(pred, true, beta=huber_delta)  # Huber: quadratic below delta, then linear
     if pred.shape[2] > 1 and temporal_weight > 0:
         temporal = F.l1_loss(pred[:, :, 1:] - pred[:, :, :-1], true[:, :, 1:] - true[:, :, :-1])

@@ -65,6 +65,7 @@ from scenecolor.core.media import (
     container_for,
     from_upright,
     iter_timed_frames,
+    iter_upright_frames,
     iter_yuv_frames,
     probe_media,
     rgb_to_output_yuv,
@@ -190,14 +191,8 @@ class ColorizeSummary:
 def _keyframes(video: Path, wanted: dict[int, int], prep: Preprocess, rotation: int = 0) -> dict[int, list[np.ndarray]]:
     """Decode the query frames (frame index -> scene), upright, pre-processed like the frame store, per scene."""
     found: dict[int, list[np.ndarray]] = {}
-    left = len(wanted)
-    for n, timed in iter_timed_frames(video, wanted=set(wanted)):  # only query frames are converted to RGB
-        if timed is not None:
-            frame = np.ascontiguousarray(upright(timed.rgb, rotation))
-            found.setdefault(wanted[n], []).append(preprocess_frame(frame, prep))
-            left -= 1
-            if left == 0:
-                break
+    for n, frame in iter_upright_frames(video, wanted, rotation):
+        found.setdefault(wanted[n], []).append(preprocess_frame(frame, prep))
     return found
 
 
@@ -254,18 +249,18 @@ def colorize_video_file(
     rot = source.rotation
     up_h, up_w = (source.width, source.height) if rot % 180 else (source.height, source.width)  # as shown
     if src.resolve() == dst.resolve():
-        raise ParameterError(f"--out '{dst}' is the input video itself; choose another output path")
+        raise ParameterError(f"out '{dst}' is the input video itself; choose another output path", "out")
     if merge not in MERGES:
-        raise ParameterError(f"--merge must be one of {', '.join(MERGES)}, got {merge!r}")
+        raise ParameterError(f"merge must be one of {', '.join(MERGES)}, got {merge!r}", "merge")
     own_refs = [rgb_to_lab(r).astype(np.float32) for r in reference_images] if reference_images else None
     if own_refs is not None and len(own_refs) > model.max_refs:
         raise ParameterError(f"at most {model.max_refs} references, got {len(own_refs)}")
     if own_refs is None and not 1 <= references <= model.max_refs:
-        raise ParameterError(f"--references must be in 1..{model.max_refs}, got {references}")
+        raise ParameterError(f"references must be in 1..{model.max_refs}, got {references}", "references")
     if own_refs is None and finder is None:
         raise ParameterError("give references (--reference PATH) or a run with a reference pool")
     clip_len = clip_len or model.clip_len
-    size = fusion_size(up_h, up_w, fusion_width)  # colorize_scene runs the network at working_size, fuses here
+    size = fusion_size(up_h, up_w, fusion_width)  # colorize_scene runs the network at network_size_hw, fuses here
     detection = detect_cuts(src, cut_config)
     scenes = detection.scenes()
     if own_refs is None:

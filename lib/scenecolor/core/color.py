@@ -22,16 +22,17 @@ if TYPE_CHECKING:  # torch is imported lazily: data steps need not pay for it
 
 L_MAX = 100.0
 AB_RANGE = 128.0  # a, b lie roughly in [-128, 127] for sRGB colours
+AB_SCALE = 110.0  # the networks see ab / AB_SCALE (about [-1, 1]) and give ab back in those units
 
 # sRGB (linear) -> XYZ, D65 (IEC 61966-2-1), and the D65 reference white (2 degree observer).
-_RGB_TO_XYZ = np.array(
+RGB_TO_XYZ = np.array(
     [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]],
     dtype=np.float64,
 )
-_XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ)
-_WHITE_D65 = np.array([0.95047, 1.0, 1.08883], dtype=np.float64)
-_EPS = (6.0 / 29.0) ** 3  # 0.008856: below it f(t) is linear
-_KAPPA = (29.0 / 6.0) ** 2 / 3.0  # slope of the linear part (7.787)
+XYZ_TO_RGB = np.linalg.inv(RGB_TO_XYZ)
+WHITE_D65 = np.array([0.95047, 1.0, 1.08883], dtype=np.float64)
+LAB_EPS = (6.0 / 29.0) ** 3  # 0.008856: below it f(t) is linear
+LAB_KAPPA = (29.0 / 6.0) ** 2 / 3.0  # slope of the linear part (7.787)
 
 
 def _check_last_axis(arr: np.ndarray, name: str) -> None:
@@ -108,7 +109,7 @@ def _torch_lab_f(t: torch.Tensor) -> torch.Tensor:
     """CIE Lab's f(t): the cube root above eps, its linear toe below (root taken on values clamped away from 0)."""
     import torch
 
-    return torch.where(t > _EPS, t.clamp_min(_EPS) ** (1.0 / 3.0), _KAPPA * t + 16.0 / 116.0)
+    return torch.where(t > LAB_EPS, t.clamp_min(LAB_EPS) ** (1.0 / 3.0), LAB_KAPPA * t + 16.0 / 116.0)
 
 
 def torch_rgb_to_lab(rgb: torch.Tensor, dim: int = 1) -> torch.Tensor:
@@ -120,10 +121,10 @@ def torch_rgb_to_lab(rgb: torch.Tensor, dim: int = 1) -> torch.Tensor:
     import torch
 
     _check_channels(rgb, dim, "rgb")
-    xyz = _apply_matrix(_torch_linear(rgb), _RGB_TO_XYZ, dim)
+    xyz = _apply_matrix(_torch_linear(rgb), RGB_TO_XYZ, dim)
     shape = [1] * xyz.ndim
     shape[dim] = 3
-    f = _torch_lab_f(xyz / _matrix(_WHITE_D65, xyz).reshape(shape))
+    f = _torch_lab_f(xyz / _matrix(WHITE_D65, xyz).reshape(shape))
     fx, fy, fz = torch.unbind(f, dim=dim)
     lightness = 116.0 * fy - 16.0
     a = 500.0 * (fx - fy)
@@ -140,7 +141,7 @@ def torch_rgb_to_lightness(rgb: torch.Tensor, dim: int = 1) -> torch.Tensor:
 
 def _torch_lightness_of_linear(linear: torch.Tensor, dim: int) -> torch.Tensor:
     """Linear RGB -> CIE L through Y / Yn alone (one row of the XYZ matrix)."""
-    return 116.0 * _torch_lab_f(_apply_matrix(linear, _RGB_TO_XYZ[1:2] / _WHITE_D65[1], dim)) - 16.0
+    return 116.0 * _torch_lab_f(_apply_matrix(linear, RGB_TO_XYZ[1:2] / WHITE_D65[1], dim)) - 16.0
 
 
 def torch_srgb8_to_lightness(rgb8: torch.Tensor, dim: int = 1) -> torch.Tensor:
@@ -166,11 +167,11 @@ def torch_lab_to_rgb(lab: torch.Tensor, dim: int = 1) -> torch.Tensor:
     fz = fy - b / 200.0
     f = torch.stack([fx, fy, fz], dim=dim)
     delta = 6.0 / 29.0
-    xyz = torch.where(f > delta, f.clamp_min(delta) ** 3, (f - 16.0 / 116.0) / _KAPPA)
+    xyz = torch.where(f > delta, f.clamp_min(delta) ** 3, (f - 16.0 / 116.0) / LAB_KAPPA)
     shape = [1] * xyz.ndim
     shape[dim] = 3
-    xyz = xyz * _matrix(_WHITE_D65, xyz).reshape(shape)
-    linear = _apply_matrix(xyz, _XYZ_TO_RGB, dim).clamp(0.0, 1.0)
+    xyz = xyz * _matrix(WHITE_D65, xyz).reshape(shape)
+    linear = _apply_matrix(xyz, XYZ_TO_RGB, dim).clamp(0.0, 1.0)
     rgb = torch.where(linear > 0.0031308, 1.055 * linear.clamp_min(0.0031308) ** (1.0 / 2.4) - 0.055, 12.92 * linear)
     return rgb.clamp(0.0, 1.0)
 

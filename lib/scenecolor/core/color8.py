@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scenecolor.core.color import _EPS, _KAPPA, _RGB_TO_XYZ, _WHITE_D65, _XYZ_TO_RGB
+from scenecolor.core.color import LAB_EPS, LAB_KAPPA, RGB_TO_XYZ, WHITE_D65, XYZ_TO_RGB
 from scenecolor.core.errors import DataError
 
 
@@ -34,8 +34,8 @@ _CODE_AT_CELL = np.searchsorted(_CODE_THRESHOLDS, np.arange(_GRID + 1, dtype=np.
     np.int32
 )
 _NEXT_THRESHOLD = np.append(_CODE_THRESHOLDS, np.float32(np.inf))  # threshold above each code
-_RGB_TO_XYZN = (_RGB_TO_XYZ / _WHITE_D65[:, None]).T.astype(np.float32)  # rows: r, g, b -> X/Xn, Y/Yn, Z/Zn
-_XYZ_TO_RGB_T = _XYZ_TO_RGB.T.astype(np.float32)
+_RGB_TO_XYZN = (RGB_TO_XYZ / WHITE_D65[:, None]).T.astype(np.float32)  # rows: r, g, b -> X/Xn, Y/Yn, Z/Zn
+_XYZ_TO_RGB_T = XYZ_TO_RGB.T.astype(np.float32)
 
 
 def rgb8_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -43,7 +43,7 @@ def rgb8_to_lab(rgb: np.ndarray) -> np.ndarray:
     if rgb.dtype != np.uint8 or rgb.ndim < 1 or rgb.shape[-1] != 3:
         raise DataError(f"rgb8_to_lab needs uint8 RGB with 3 channels last, got {rgb.dtype} {rgb.shape}")
     xyz = _LINEAR_OF_CODE[rgb] @ _RGB_TO_XYZN
-    f = np.where(xyz > _EPS, np.cbrt(xyz), _KAPPA * xyz + np.float32(16.0 / 116.0))
+    f = np.where(xyz > LAB_EPS, np.cbrt(xyz), LAB_KAPPA * xyz + np.float32(16.0 / 116.0))
     fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
     return np.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1).astype(np.float32)
 
@@ -55,7 +55,7 @@ def rgb8_lightness(rgb: np.ndarray) -> np.ndarray:
         raise DataError(f"rgb8_lightness needs uint8 RGB with 3 channels last, got {rgb.dtype} {rgb.shape}")
     lut = _LINEAR_OF_CODE * _RGB_TO_XYZN[:, 1][:, None]  # (3, 256): each channel's code -> its share of Y/Yn
     y = lut[0][rgb[..., 0]] + lut[1][rgb[..., 1]] + lut[2][rgb[..., 2]]
-    fy = np.where(y > _EPS, np.cbrt(y), _KAPPA * y + np.float32(16.0 / 116.0))
+    fy = np.where(y > LAB_EPS, np.cbrt(y), LAB_KAPPA * y + np.float32(16.0 / 116.0))
     return (116.0 * fy - 16.0).astype(np.float32)
 
 
@@ -69,8 +69,8 @@ def lab_to_rgb8(lab: np.ndarray) -> np.ndarray:
         [fy + lab[..., 1] / 500.0, fy, np.maximum(fy - lab[..., 2] / 200.0, 0.0)], axis=-1
     )  # scikit-image clips f_z < 0
     delta = np.float32(6.0 / 29.0)
-    xyz = np.where(f > delta, f * f * f, (f - np.float32(16.0 / 116.0)) / np.float32(_KAPPA))
-    linear = (xyz * _WHITE_D65.astype(np.float32)) @ _XYZ_TO_RGB_T
+    xyz = np.where(f > delta, f * f * f, (f - np.float32(16.0 / 116.0)) / np.float32(LAB_KAPPA))
+    linear = (xyz * WHITE_D65.astype(np.float32)) @ _XYZ_TO_RGB_T
     cell = (np.clip(linear, 0.0, 1.0) * _GRID).astype(np.int32)
     code = _CODE_AT_CELL[cell]
     code += linear >= _NEXT_THRESHOLD[code]

@@ -19,7 +19,18 @@ class ScenecolorError(Exception):
 
 
 class ParameterError(ScenecolorError, ValueError):
-    """A profile or notebook parameter is unknown, of the wrong type or out of range."""
+    """A profile or notebook parameter is unknown, of the wrong type or out of range.
+
+    ``parameter``: the argument at fault, when the message opens with its name; the CLI words it as its flag
+    (``reference_images`` -> ``--reference-images``), so library messages name no flag.
+    """
+
+    def __init__(self, message: str, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+    def __reduce__(self) -> tuple[Any, ...]:  # keep ``parameter`` across processes
+        return type(self), (str(self), self.parameter)
 
 
 class MissingUpstreamError(ScenecolorError):

@@ -41,7 +41,7 @@ import io
 import os
 import struct
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -52,7 +52,7 @@ import numpy as np
 
 from scenecolor.core.encoding import Encoding
 from scenecolor.core.errors import CorruptVideoError, EmptyVideoError, ParameterError, VideoError
-from scenecolor.core.video import DecodeTally, _open_container, _pick_codec, decoded_frames
+from scenecolor.core.video import DecodeTally, decoded_frames, open_container, pick_codec
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 AUDIO_FALLBACK = "aac"
@@ -133,7 +133,7 @@ def _matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
 def probe_media(path: str | os.PathLike[str]) -> MediaInfo:
     """Probe the video stream (decoding its first frame for the display matrix and colour tags) and the audio."""
     p = Path(path)
-    with _open_container(p) as container:
+    with open_container(p) as container:
         stream = container.streams.video[0]
         ctx = stream.codec_context
         try:
@@ -280,7 +280,7 @@ def _decoded(
     """Every decoded frame with its best-effort timestamp; errors name the file (a header frame count that
     differs from the decoded one is a warning; ``tally`` receives both)."""
     p = Path(path)
-    with _open_container(p) as container:
+    with open_container(p) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         clock = _BestEffortClock(prefer_dts=container.format.name == "avi")
@@ -318,6 +318,30 @@ def upright(frame: np.ndarray, rotation: int) -> np.ndarray:
     """The frame as a player shows it (``rotation`` counter-clockwise degrees, multiples of 90)."""
     k = int(round(rotation / 90.0)) % 4
     return np.rot90(frame, k) if k else frame
+
+
+def iter_upright_frames(
+    path: str | os.PathLike[str], wanted: Collection[int] | None = None, rotation: int | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(n, frame)`` for the frames of ``path`` whose index ``n`` is in ``wanted`` (all when None), in order.
+
+    Each frame is RGB uint8 (H, W, 3), contiguous, as a player shows it: the display rotation
+    (``rotation`` degrees counter-clockwise; read from the file when None) applied, so a phone clip's
+    frames come upright. Only wanted frames are converted to RGB, and decoding stops after the last one.
+    Errors name the file, as :func:`iter_timed_frames`'s do.
+    """
+    if rotation is None:
+        rotation = probe_media(path).rotation
+    left = None if wanted is None else len(set(wanted))
+    if left == 0:
+        return
+    for n, timed in iter_timed_frames(path, wanted=None if wanted is None else set(wanted)):
+        if timed is not None:
+            yield n, np.ascontiguousarray(upright(timed.rgb, rotation))
+            if left is not None:
+                left -= 1
+                if left == 0:
+                    return
 
 
 def from_upright(frame: np.ndarray, rotation: int) -> np.ndarray:
@@ -510,7 +534,7 @@ class MediaWriter:
     def _add_video(self) -> None:
         src = self.source
         rate = Fraction(src.fps).limit_denominator(1001) if src.fps > 0 else Fraction(25)
-        codec = _pick_codec(self.encoding)
+        codec = pick_codec(self.encoding)
         stream = self._container.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = src.width, src.height, self.pix_fmt
         ctx = stream.codec_context

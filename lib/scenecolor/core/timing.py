@@ -41,9 +41,9 @@ def best_seconds(run: Callable[[], object], repeats: int) -> float:
 
 @contextmanager
 def torch_threads(n: int) -> Iterator[None]:
-    """torch's intra-op threads set to ``n`` for the block, then restored (the setting is process-wide)."""
+    """torch's intra-op threads set to ``n`` (at least 1) for the block, then restored (the setting is process-wide)."""
     before = torch.get_num_threads()
-    torch.set_num_threads(n)
+    torch.set_num_threads(max(1, int(n)))
     try:
         yield
     finally:

@@ -158,7 +158,7 @@ def _check_exists(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _open_container(path: Path) -> Iterator[av.container.InputContainer]:
+def open_container(path: Path) -> Iterator[av.container.InputContainer]:
     _check_exists(path)
     try:
         container = av.open(str(path), mode="r")
@@ -178,7 +178,7 @@ def _open_container(path: Path) -> Iterator[av.container.InputContainer]:
 def probe(path: str | os.PathLike[str]) -> VideoInfo:
     """Read size, frame rate, declared frame count and codec without decoding the frames."""
     p = Path(path)
-    with _open_container(p) as container:
+    with open_container(p) as container:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate or Fraction(25, 1)
         return VideoInfo(
@@ -223,7 +223,7 @@ def iter_frames(
     if step < 1:
         raise ValueError(f"step must be >= 1, got {step}")
     p = Path(path)
-    with _open_container(p) as container:
+    with open_container(p) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         if fast:
@@ -248,7 +248,7 @@ def read_frames(path: str | os.PathLike[str], **kwargs: object) -> np.ndarray:
 def count_frames(path: str | os.PathLike[str]) -> int:
     """Count decodable frames (decodes the whole file, converts none; the header count can be missing or wrong)."""
     p, tally = Path(path), DecodeTally()
-    with _open_container(p) as container:
+    with open_container(p) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for _ in decoded_frames(container, stream, p, tally):
@@ -256,7 +256,7 @@ def count_frames(path: str | os.PathLike[str]) -> int:
     return tally.decoded
 
 
-def _pick_codec(encoding: Encoding | None = None) -> str:
+def pick_codec(encoding: Encoding | None = None) -> str:
     """The FFmpeg encoder for ``encoding`` (default: the lossy one): libx264, else mpeg4 where FFmpeg lacks it."""
     codec = encoding.codec if encoding is not None else "libx264"
     if codec in av.codecs_available:
@@ -303,7 +303,7 @@ class VideoWriter:
         fmt = "matroska" if self.path.suffix.lower() in MATROSKA_SUFFIXES else "mp4"
         self._container = av.open(str(tmp), mode="w", format=fmt)
         rate = Fraction(self.fps).limit_denominator(1001)
-        codec = _pick_codec(self.encoding)
+        codec = pick_codec(self.encoding)
         self._stream = self._container.add_stream(codec, rate=rate)
         self._stream.width = self.width
         self._stream.height = self.height

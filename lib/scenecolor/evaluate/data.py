@@ -111,7 +111,7 @@ def steady_segments(
     return segs
 
 
-def load_test_videos(
+def load_eval_videos(
     data_dir: Path,
     scenes_path: Path,
     prep: Preprocess,

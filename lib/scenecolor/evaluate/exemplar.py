@@ -40,7 +40,7 @@ from scenecolor.core.errors import DataError
 from scenecolor.core.media import MediaWriter, iter_timed_frames, probe_media
 from scenecolor.core.video import iter_frames, probe, read_frames, write_video
 from scenecolor.data.test_videos import read_test_videos
-from scenecolor.evaluate import metrics as M
+from scenecolor.evaluate import metrics
 from scenecolor.evaluate.data import EvalVideo, steady_segments
 from scenecolor.evaluate.protocol import render, score_video
 
@@ -239,7 +239,7 @@ def evaluate_exemplar(
                 row.update(score_video(video, rgb))
                 row["sec_per_frame"] = seconds / video.n_frames
                 rows.append(row)
-                psnr = M.per_frame_metrics(video.frames, rgb)["PSNR"]
+                psnr = metrics.per_frame_metrics(video.frames, rgb)["PSNR"]
                 per_frame += [
                     {"clip_id": clip.clip_id, "method": method.name, "t": t + 1, "PSNR": float(p)}  # type: ignore[attr-defined]
                     for t, p in enumerate(psnr)
@@ -352,7 +352,7 @@ def encoding_ceiling(
                     for t in truth:
                         writer.write(t.rgb, t.pts)
                 back = [t.rgb for _, t in iter_timed_frames(out)]
-                psnr = [float(M.psnr(a.rgb, b)[0]) for a, b in zip(truth, back)]
+                psnr = [float(metrics.psnr(a.rgb, b)[0]) for a, b in zip(truth, back)]
                 diff = max(int(np.abs(a.rgb.astype(np.int16) - b).max()) for a, b in zip(truth, back))
                 size = out.stat().st_size
                 rows.append(

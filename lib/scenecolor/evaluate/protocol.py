@@ -39,14 +39,14 @@ from scenecolor.core.color8 import lab_to_rgb8, rgb8_to_lab
 from scenecolor.core.errors import DataError
 from scenecolor.core.video import iter_frames
 from scenecolor.data.frames import FrameStore
-from scenecolor.evaluate import metrics as M
+from scenecolor.evaluate import metrics
 from scenecolor.evaluate.baselines import ColorizeMethod, check_method_inputs
 from scenecolor.evaluate.data import (  # noqa: F401  (re-exported: the notebook's one import for the inputs)
     POOLS,
     EvalVideo,
     ReferenceTable,
     frames_of_test_shots,
-    load_test_videos,
+    load_eval_videos,
     steady_segments,
 )
 
@@ -222,8 +222,8 @@ def temporal_scores(video: EvalVideo, rgb: np.ndarray) -> dict[str, float]:
     for s, e in video.steady:
         if e - s < 2:
             continue
-        cdcs.append(M.cdc(rgb[s:e]))
-        t = M.ab_temporal_metrics(true_lab[s:e, ..., 1:], lab[s:e, ..., 1:])
+        cdcs.append(metrics.cdc(rgb[s:e]))
+        t = metrics.ab_temporal_metrics(true_lab[s:e, ..., 1:], lab[s:e, ..., 1:])
         n = e - s - 1
         d_sum, gt_sum, err_sum, pairs = (
             d_sum + t["dAB"] * n,
@@ -244,10 +244,10 @@ def temporal_scores(video: EvalVideo, rgb: np.ndarray) -> dict[str, float]:
 
 def score_video(video: EvalVideo, rgb: np.ndarray) -> dict[str, float]:
     """Every image measure (frame mean, undefined frames skipped) plus the temporal ones."""
-    per = M.per_frame_metrics(video.frames, rgb)
-    row: dict[str, float] = {name: M.finite_mean(v) for name, v in per.items()}
+    per = metrics.per_frame_metrics(video.frames, rgb)
+    row: dict[str, float] = {name: metrics.finite_mean(v) for name, v in per.items()}
     row.update(temporal_scores(video, rgb))
-    row["colorfulness"] = M.colorfulness(rgb)
+    row["colorfulness"] = metrics.colorfulness(rgb)
     return row
 
 
@@ -346,7 +346,7 @@ def compare_videos(
     """
     from itertools import zip_longest
 
-    per: dict[str, list[float]] = {name: [] for name in M.IMAGE_MEASURES}
+    per: dict[str, list[float]] = {name: [] for name in metrics.IMAGE_MEASURES}
     hist_t, hist_c = [], []
     prev = None
     d_sum = gt_sum = err_sum = 0.0
@@ -365,10 +365,10 @@ def compare_videos(
                 ""
                 "to the same size first"
             )
-        for name, v in M.per_frame_metrics(k, q).items():
+        for name, v in metrics.per_frame_metrics(k, q).items():
             per[name].append(float(v[0]))
-        hist_t.append(M.channel_histograms(k[None])[0])
-        hist_c.append(M.channel_histograms(q[None])[0])
+        hist_t.append(metrics.channel_histograms(k[None])[0])
+        hist_c.append(metrics.channel_histograms(q[None])[0])
         ab_k, ab_q = rgb8_to_lab(k)[..., 1:], rgb8_to_lab(q)[..., 1:]
         if prev is not None:
             dk, dq = ab_k - prev[0], ab_q - prev[1]
@@ -381,12 +381,12 @@ def compare_videos(
         n += 1
         if max_frames and n >= max_frames:
             break
-    out: dict[str, float] = {name: M.finite_mean(v) for name, v in per.items()}
+    out: dict[str, float] = {name: metrics.finite_mean(v) for name, v in per.items()}
     pairs = max(1, n - 1)
     out.update(
         {
-            "CDC": M.cdc_from_histograms(np.stack(hist_c)) if n > 1 else math.nan,
-            "CDC_truth": M.cdc_from_histograms(np.stack(hist_t)) if n > 1 else math.nan,
+            "CDC": metrics.cdc_from_histograms(np.stack(hist_c)) if n > 1 else math.nan,
+            "CDC_truth": metrics.cdc_from_histograms(np.stack(hist_t)) if n > 1 else math.nan,
             "dAB": d_sum / pairs if n > 1 else math.nan,
             "dAB_gt": gt_sum / pairs if n > 1 else math.nan,
             "dAB_err": err_sum / pairs if n > 1 else math.nan,

@@ -38,6 +38,7 @@ from scenecolor.colorize.model import (
 )
 from scenecolor.core.color import lab_to_rgb, rgb_to_lab
 from scenecolor.core.errors import DataError, ExportError, MissingUpstreamError
+from scenecolor.core.timing import torch_threads
 from scenecolor.data.frames import FrameStore
 from scenecolor.evaluate.metrics import psnr
 from scenecolor.export.latency import (
@@ -47,7 +48,6 @@ from scenecolor.export.latency import (
     heavy_convs,
     measure_interleaved,
     profile_ops,
-    torch_threads,
 )
 from scenecolor.export.models import COLORIZER_ONNX, COLORIZER_REFS_ONNX, example_guide, read_metadata, trained_clip_len
 from scenecolor.export.onnx import ort_session, run_session

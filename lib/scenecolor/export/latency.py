@@ -7,10 +7,9 @@ compared inside one run on one machine: the table reports ratios against torch f
 
 from __future__ import annotations
 
-import contextlib
 import statistics
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 
 from scenecolor.core.errors import ParameterError
+from scenecolor.core.timing import torch_threads
 from scenecolor.export.onnx import ort_session, run_session
 
 
@@ -40,17 +40,6 @@ class Latency:
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ms_per_frame": self.ms_per_frame}
-
-
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run a block with ``n`` torch intra-op threads, restoring the previous count after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(n)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def measure_latency(

@@ -24,10 +24,11 @@ import numpy as np
 import torch
 
 from scenecolor.colorize.backend import check_backend_inputs, clip_guide
-from scenecolor.colorize.correspondence import AB_SCALE, GuideConfig
+from scenecolor.colorize.correspondence import GuideConfig
 from scenecolor.colorize.exemplar_data import guides_for_clips
 from scenecolor.colorize.model import ClipColorizerGraph, ReferenceEncoderGraph, load_colorizer
 from scenecolor.core.artifacts import atomic_write_bytes
+from scenecolor.core.color import AB_SCALE
 from scenecolor.core.errors import CheckpointError, ExportError
 from scenecolor.core.training import load_checkpoint
 from scenecolor.embed.model import ARCH, load_embedder, to_input

@@ -37,9 +37,8 @@ from PIL import Image
 
 from scenecolor.core.artifacts import atomic_path, atomic_save_npy, atomic_write_json, read_json, sha256_file
 from scenecolor.core.errors import DataError, ParameterError, ScenecolorError
-from scenecolor.core.media import probe_media, upright
+from scenecolor.core.media import iter_upright_frames
 from scenecolor.core.timing import torch_threads
-from scenecolor.core.video import iter_frames
 from scenecolor.data.frames import Preprocess, preprocess_frame
 from scenecolor.retrieval.index import SearchIndex, build_index, exact_search, read_index, recall_at_1, write_index
 from scenecolor.scenes.ssim_detector import SsimConfig, detect_cuts
@@ -187,39 +186,23 @@ def shot_frames(n_frames: int, scenes: Sequence[dict[str, int]], per_shot: int) 
     return sorted(out)
 
 
-def _upright_frames(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
-    """A video's RGB frames as a player shows them (its display rotation applied), as ``scenecolor colorize``
-    turns its key frames: a phone clip's gallery frames then match its own grey frames, and load upright."""
-    rotation = probe_media(path).rotation
-    return (np.ascontiguousarray(upright(frame, rotation)) for frame in iter_frames(path))
-
-
 def video_frames(
     path: str | os.PathLike[str], per_shot: int, cut_config: SsimConfig | None = None
 ) -> list[tuple[int, np.ndarray]]:
     """(frame index, upright RGB uint8 frame) for ``per_shot`` frames of each shot of a video (shots by the SSIM
-    detector)."""
+    detector). Frames come as a player shows them, as ``scenecolor colorize`` turns its key frames: a phone
+    clip's gallery frames then match its own grey frames."""
     detection = detect_cuts(path, cut_config or SsimConfig())
-    wanted = set(shot_frames(detection.n_frames, detection.scenes(), per_shot))
-    out = []
-    for n, frame in enumerate(_upright_frames(path)):
-        if n in wanted:
-            out.append((n, frame))
-            if len(out) == len(wanted):
-                break
-    return out
+    return list(iter_upright_frames(path, shot_frames(detection.n_frames, detection.scenes(), per_shot)))
 
 
 def _read_frames(source: str, frames: set[int]) -> dict[int, np.ndarray]:
     """RGB uint8 frames of one source: the image itself (frame -1) or frames of a video, decoded in one pass."""
     if frames == {-1}:
         return {-1: read_image(source)}
-    out: dict[int, np.ndarray] = {}
-    for n, img in enumerate(_upright_frames(source)):
-        if n in frames:
-            out[n] = img
-            if len(out) == len(frames):
-                return out
+    out = dict(iter_upright_frames(source, frames))
+    if len(out) == len(frames):
+        return out
     raise DataError(f"gallery source '{source}' lacks frame(s) {sorted(frames - set(out))} now; rebuild the gallery")
 
 

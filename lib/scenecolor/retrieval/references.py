@@ -26,7 +26,7 @@ import pandas as pd
 
 from scenecolor.core.artifacts import atomic_path
 from scenecolor.core.errors import DataError
-from scenecolor.core.video import iter_frames
+from scenecolor.core.media import iter_upright_frames
 from scenecolor.data.frames import SPLITS, FrameStore, Preprocess, preprocess_frame
 from scenecolor.data.test_videos import read_test_videos
 from scenecolor.retrieval.index import FeatureStore, build_index, pool_frame_ids
@@ -74,7 +74,7 @@ def scene_queries(
     *,
     progress: bool = True,
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """The keyframe of every scene as a pre-processed store-sized frame, with its metadata.
+    """The keyframe of every scene (upright) as a pre-processed store-sized frame, with its metadata.
 
     Returns (table: video_id, scene, keyframe, shot_id, query_frame_id; frames uint8 (n, S, S, 3)).
     """
@@ -94,12 +94,9 @@ def scene_queries(
                 f"scenes.json lists video '{vid}' that test_videos.json does not; re-run notebook 02 on this run's data"
             )
         keyframes = {int(s["keyframe"]): i for i, s in enumerate(entry["scenes"])}
-        found: dict[int, np.ndarray] = {}
-        for n, frame in enumerate(iter_frames(base / videos[vid]["path"])):
-            if n in keyframes:
-                found[n] = preprocess_frame(frame, prep)
-            if len(found) == len(keyframes):
-                break
+        found = {
+            n: preprocess_frame(frame, prep) for n, frame in iter_upright_frames(base / videos[vid]["path"], keyframes)
+        }
         for kf, scene in sorted(keyframes.items(), key=lambda kv: kv[1]):
             if kf not in found:
                 raise DataError(
@@ -125,7 +122,8 @@ def frames_of_videos(
 ) -> list[list[np.ndarray]]:
     """Pre-processed frames of test videos: for each (video_id, scene, frame indices), the frames, in order.
 
-    Each video of test_videos.json is decoded once.
+    Each video of test_videos.json is decoded once; frames come upright (the display rotation applied), as
+    ``scenecolor colorize`` decodes its query frames.
     """
     base = Path(data_dir)
     videos = {v["video_id"]: v for v in read_test_videos(base)}
@@ -136,11 +134,8 @@ def frames_of_videos(
         need.setdefault(vid, set()).update(frames)
     got: dict[tuple[str, int], np.ndarray] = {}
     for vid, frames in need.items():
-        for n, frame in enumerate(iter_frames(base / videos[vid]["path"])):
-            if n in frames:
-                got[(vid, n)] = preprocess_frame(frame, prep)
-                if sum(k[0] == vid for k in got) == len(frames):
-                    break
+        for n, frame in iter_upright_frames(base / videos[vid]["path"], frames):
+            got[(vid, n)] = preprocess_frame(frame, prep)
     missing = [(v, f) for v, _, fs in wanted for f in fs if (v, f) not in got]
     if missing:
         raise DataError(f"frame {missing[0][1]} of video '{missing[0][0]}' lies beyond its end; re-run notebook 02")

@@ -38,10 +38,10 @@ from scenecolor.scenes.ssim_detector import (
     SsimConfig,
     SsimCutDetector,
     decode_only,
+    decode_size_wh,
     detect_cuts,
     redecide,
     run_detector,
-    working_size,
 )
 
 
@@ -68,7 +68,7 @@ def _window(transition: dict | None, cut: int) -> tuple[int, int]:
     return min(start, cut), max(end - 1, cut)
 
 
-def load_test_videos(path: str | os.PathLike[str]) -> list[TestVideo]:
+def load_test_video_truth(path: str | os.PathLike[str]) -> list[TestVideo]:
     """The ground truth of notebook 00's test videos (``path``: its folder or test_videos.json)."""
     entries = read_test_videos(path)
     try:
@@ -617,7 +617,7 @@ def scene_first_frames(path: str | os.PathLike[str], starts: Sequence[int], widt
     """RGB thumbnails of the given frames (e.g. each scene's first frame), decoded in one pass."""
     wanted = sorted(set(int(s) for s in starts))
     info = probe(path)
-    size = working_size(info.width, info.height, width)
+    size = decode_size_wh(info.width, info.height, width)
     found: dict[int, np.ndarray] = {}
     for i, frame in enumerate(iter_frames(path, pixel_format="rgb24", size=size)):
         if i in wanted:

@@ -200,8 +200,9 @@ class CutDetector(ABC):
         """End of the video: return the detection (``n_frames`` counts every decoded frame)."""
 
 
-def working_size(width: int, height: int, target_width: int) -> tuple[int, int] | None:
-    """Decoder output size keeping the aspect ratio (even sides), or None if already that small."""
+def decode_size_wh(width: int, height: int, target_width: int) -> tuple[int, int] | None:
+    """Decoder output (width, height) at ``target_width`` keeping the aspect ratio (even sides), or None if already
+    that small."""
     if target_width <= 0 or width <= target_width:
         return None
     h = max(2, int(round(height * target_width / width / 2)) * 2)
@@ -221,7 +222,7 @@ class SsimCutDetector(CutDetector):
         self.start(25.0)
 
     def decode_size(self, width: int, height: int) -> tuple[int, int] | None:
-        return working_size(width, height, self.config.width)
+        return decode_size_wh(width, height, self.config.width)
 
     def start(self, fps: float, step: int = 1) -> None:
         self._fps, self._step = fps, step
