@@ -166,6 +166,7 @@ def test_training_lifts_exemplar_psnr_above_epoch_zero(tmp_path: Path, data) -> 
         lr=1e-3,
         width=0.5,
         exemplar_prob=1.0,
+        foreign_prob=0.0,  # same-shot references only: what is measured here is learning to copy
         val_clips=4,
         exemplar_val_shots=4,
         hue_prob=0.5,
