@@ -144,14 +144,11 @@ def speedups(latencies: Sequence[Latency], baseline: str) -> dict[str, float]:
     return {lat.name: ref / lat.ms_per_frame for lat in latencies}
 
 
-def profile_ops(
-    path: str | Path, inputs: Sequence[torch.Tensor | np.ndarray], *, threads: int = 1, runs: int = 3
-) -> dict[str, float]:
-    """ONNX Runtime's own profiler: mean ms per call spent in each operator type, largest first.
-
-    Shows where a graph's time goes (e.g. int8 convolutions against the float ELUs around them).
-    The profile file is written to a temporary folder and removed.
-    """
+def _profile_events(
+    path: str | Path, inputs: Sequence[torch.Tensor | np.ndarray], *, threads: int, runs: int
+) -> tuple[list[dict[str, Any]], float]:
+    """ONNX Runtime's profiler events of one warm-up call and ``runs`` calls of ``path`` on ``inputs``, and the
+    timestamp (us) where the first profiled call starts (the warm-up allocates: it is not counted)."""
     import json
     import tempfile
 
@@ -167,12 +164,22 @@ def profile_ops(
         opts.log_severity_level = 3
         session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         feed = {i.name: a for i, a in zip(session.get_inputs(), arrays)}
-        session.run(None, feed)  # the first call allocates: profile the later ones
-        for _ in range(runs):
+        for _ in range(1 + runs):
             session.run(None, feed)
         events = json.loads(Path(session.end_profiling()).read_text())
-    runs_events = [e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"]
-    start_us = runs_events[1]["ts"] if len(runs_events) > 1 else 0  # skip the allocating first run
+    model_runs = [e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"]
+    return events, (model_runs[1]["ts"] if len(model_runs) > 1 else 0)
+
+
+def profile_ops(
+    path: str | Path, inputs: Sequence[torch.Tensor | np.ndarray], *, threads: int = 1, runs: int = 3
+) -> dict[str, float]:
+    """ONNX Runtime's own profiler: mean ms per call spent in each operator type, largest first.
+
+    Shows where a graph's time goes (e.g. int8 convolutions against the float ELUs around them).
+    The profile file is written to a temporary folder and removed.
+    """
+    events, start_us = _profile_events(path, inputs, threads=threads, runs=runs)
     totals: dict[str, float] = {}
     for e in events:
         if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and e["ts"] >= start_us:
@@ -209,26 +216,7 @@ def heavy_convs(
 ) -> list[ConvShape]:
     """The ``top`` convolution shapes of a float32 graph that take the most time on ``inputs``
     (ONNX Runtime's profiler, the call after a warm-up), largest total first, each with its count."""
-    import json
-    import tempfile
-
-    import onnxruntime as ort
-
-    arrays = [np.ascontiguousarray(x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x) for x in inputs]
-    with tempfile.TemporaryDirectory(prefix="scenecolor-profile-") as tmp:
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, int(threads))
-        opts.inter_op_num_threads = 1
-        opts.enable_profiling = True
-        opts.profile_file_prefix = str(Path(tmp) / "ort")
-        opts.log_severity_level = 3
-        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        feed = {i.name: a for i, a in zip(session.get_inputs(), arrays)}
-        session.run(None, feed)
-        session.run(None, feed)
-        events = json.loads(Path(session.end_profiling()).read_text())
-    runs = [e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"]
-    start_us = runs[-1]["ts"] if runs else 0
+    events, start_us = _profile_events(path, inputs, threads=threads, runs=1)
     totals: dict[tuple[int, ...], list[float]] = {}
     for e in events:
         args = e.get("args", {})
