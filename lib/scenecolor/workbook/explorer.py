@@ -72,7 +72,7 @@ class SceneView:
     colorized: np.ndarray  # uint8 (n, S, S, 3)
     truth: np.ndarray  # uint8 (n, S, S, 3)
     references: tuple[ReferenceInView, ...]
-    fallback: bool  # no reference passed verification: the scene got the fallback, not a reference's colours
+    fallback: str  # "" when a reference was kept; else the fallback the scene got instead ("grey" or "prior")
     psnr: float  # dB, mean over every frame of the scene
     ssim: float  # mean over every frame of the scene
     psnr_grey: float  # dB, the grey input's, for scale
@@ -104,7 +104,7 @@ class SceneView:
     def summary(self) -> str:
         """One line: the scene, its scores and what verification did."""
         kept = sum(r.kept for r in self.references)
-        what = "no reference kept: grey fallback" if self.fallback else f"{kept} of {len(self.references)} kept"
+        what = f"none kept: {self.fallback} fallback" if self.fallback else f"{kept} of {len(self.references)} kept"
         return (
             f"{self.video_id} scene {self.scene_id} ({self.pool} pool, {self.frames[1] - self.frames[0]} frames): "
             f"PSNR {self.psnr:.2f} dB (grey input {self.psnr_grey:.2f} dB), SSIM {self.ssim:.4f}; references: "
@@ -261,7 +261,7 @@ def scene_view(
         colorized=rgb[shown],
         truth=truth[shown],
         references=references,
-        fallback=not verdict.keep.any(),
+        fallback="" if verdict.any_kept or ours.verify is None else ours.verify.fallback,
         psnr=metrics.finite_mean(metrics.psnr(truth, rgb)),
         ssim=metrics.finite_mean(metrics.ssim(truth, rgb)),
         psnr_grey=metrics.finite_mean(metrics.psnr(truth, grey)),
@@ -270,56 +270,54 @@ def scene_view(
     )
 
 
-def _reference_title(i: int, r: ReferenceInView) -> str:
+def _reference_title(i: int, r: ReferenceInView, width: int = 18) -> str:
     why = f"rank {r.rank}, score {r.retrieval_score:.3f}" if r.rank else "not retrieved"
-    return f"ref {i}: #{r.frame_id} ({r.shot_id})\n{why}\nmatch {r.match:.2f}: {'kept' if r.kept else 'DROPPED'}"
+    shot = r.shot_id if len(r.shot_id) <= width else r.shot_id[: width - 1] + "…"
+    return f"ref {i}: #{r.frame_id}\n{shot}\n{why}\nmatch {r.match:.2f}: {'kept' if r.kept else 'DROPPED'}"
 
 
 def plot_view(view: SceneView, width_in: float = 9.5) -> plt.Figure:
     """Draw a view: top row the grey keyframe and each reference (retrieval score, match, kept or dropped: a
-    dropped one is framed red, a kept one green); bottom row the colorized frames, then the truth's.
+    dropped one is framed red, a kept one green); under it the colorized frames, and under each the truth's.
 
-    ``width_in`` inches wide (about 1000 px at the notebook's 110 dpi); text at >= 9 pt.
+    ``width_in`` inches wide (about 1000 px at the notebook's 110 dpi); text at >= 9 pt; the test frames at their
+    video's aspect ratio, the references square (as stored).
     """
     n_ref, n_shown = len(view.references), len(view.shown)
-    cols = max(1 + n_ref, 2 * n_shown)
-    panel = width_in / cols
+    top_cols = 1 + n_ref
+    frame_h = min(width_in / n_shown / view.display_aspect, 1.6)  # inches; a square video's frames stay small
+    top_h = width_in / top_cols
+    fig = plt.figure(figsize=(width_in, top_h + 2 * frame_h + 1.9))
+    grid = fig.add_gridspec(3, top_cols * n_shown, height_ratios=[top_h + 0.7, frame_h, frame_h])
     aspect = 1.0 / view.display_aspect  # imshow's height / width of a pixel: the test frames at their own aspect
-    fig, axes = plt.subplots(2, cols, figsize=(width_in, 2 * panel + 1.9), squeeze=False)
-    for ax in axes.ravel():
+
+    def panel(row: int, col: int, span: int, img: np.ndarray, title: str, img_aspect: float = aspect) -> plt.Axes:
+        ax = fig.add_subplot(grid[row, col * span : (col + 1) * span])
+        ax.imshow(img, aspect=img_aspect)
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_axis_off()
-    top, bottom = axes[0], axes[1]
+        ax.set_title(title, fontsize=FONT)
+        return ax
+
     key = view.key
-    top[0].set_axis_on()
-    top[0].imshow(view.grey[key], aspect=aspect)
-    top[0].set_title(f"grey keyframe\n(scene frame {int(view.shown[key])})", fontsize=FONT)
+    panel(0, 0, n_shown, view.grey[key], f"grey keyframe\n(scene frame {int(view.shown[key])})")
     for i, r in enumerate(view.references, start=1):
-        ax = top[i]
-        ax.set_axis_on()
-        ax.imshow(r.rgb)
-        ax.set_title(_reference_title(i, r), fontsize=FONT, color="black" if r.kept else "firebrick")
+        ax = panel(0, i, n_shown, r.rgb, _reference_title(i, r), img_aspect=1.0)
+        ax.title.set_color("black" if r.kept else "firebrick")
         for spine in ax.spines.values():
             spine.set_edgecolor("seagreen" if r.kept else "firebrick")
             spine.set_linewidth(3)
-    rows = [("colorized", view.colorized), ("truth", view.truth)]
-    col = 0
-    for name, frames in rows:
+    for row, (name, frames) in enumerate([("colorized", view.colorized), ("truth", view.truth)], start=1):
         for j, frame in enumerate(frames):
-            ax = bottom[col]
-            ax.set_axis_on()
-            ax.imshow(frame, aspect=aspect)
-            ax.set_title(f"{name}, frame {int(view.shown[j])}", fontsize=FONT)
-            col += 1
+            panel(row, j, top_cols, frame, f"{name}, scene frame {int(view.shown[j])}")
     what = (
-        "no reference passed verification: the scene gets the fallback"
+        f"no reference passed verification: {view.fallback} fallback"
         if view.fallback
         else f"{sum(r.kept for r in view.references)} of {n_ref} references kept"
     )
     fig.suptitle(
         f"{view.video_id}, scene {view.scene_id} ({view.pool} pool): PSNR {view.psnr:.2f} dB "
-        f"(grey {view.psnr_grey:.2f} dB), SSIM {view.ssim:.3f}; {what}",
+        f"(grey input {view.psnr_grey:.2f} dB), SSIM {view.ssim:.3f}; {what}",
         fontsize=FONT + 1,
     )
     fig.tight_layout()
