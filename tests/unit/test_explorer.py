@@ -209,6 +209,11 @@ def test_the_widget_builds_without_a_front_end_and_its_button_colorizes_again(st
     assert [r.frame_id for r in ex.view.references] == [outside, 38]
     assert ex.image.value != first_png and ex.scores.value != first_scores
     assert f"<td>{outside}</td>" in ex.scores.value
+    shown = ex.view
+    for slot in ex.slots:
+        slot.value = X.NONE
+    ex.button.click()  # nothing to colorize with: said where the scores go, the last view stays
+    assert ex.view is shown and "no reference chosen" in ex.scores.value
     ex.scene.value = ("tv", 1)  # a new scene: its own retrievals in the slots, colorized at once
     assert [s.value for s in ex.slots] == [6, 8, 9] and ex.view.scene_id == 1
     ex.pool.value = "open"

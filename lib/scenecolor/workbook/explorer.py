@@ -391,10 +391,13 @@ class ReferenceExplorer(widgets.VBox):
             self.scene.value = (initial.video_id, initial.scene_id)
             self.pool.value = initial.pool
         self._fill_slots([r.frame_id for r in initial.references] if initial is not None else None)
-        self._show(initial if initial is not None else self._colorize())
+        if initial is not None:
+            self._show(initial)
+        else:
+            self._refresh()
         self.scene.observe(self._on_scene, names="value")
         self.pool.observe(self._on_scene, names="value")
-        self.button.on_click(lambda _: self._show(self._colorize()))
+        self.button.on_click(lambda _: self._refresh())
 
     def _fill_slots(self, chosen: Sequence[int] | None = None) -> None:
         """Every slot's options: the candidates of the current scene and pool; values: ``chosen`` or the top R."""
@@ -425,9 +428,19 @@ class ReferenceExplorer(widgets.VBox):
         self.image.value = _png(view)
         self.scores.value = _scores_html(view)
 
+    def _refresh(self) -> None:
+        """Colorize with the slots as they are; a choice the view refuses (no slot filled) is said in red where
+        the scores go, since an error raised in a widget callback never reaches the notebook."""
+        try:
+            view = self._colorize()
+        except DataError as exc:
+            self.scores.value = f"<p style='color:firebrick'>{html.escape(str(exc))}</p>"
+            return
+        self._show(view)
+
     def _on_scene(self, _change: object) -> None:
         self._fill_slots()
-        self._show(self._colorize())
+        self._refresh()
 
     def _repr_mimebundle_(self, **kwargs: object) -> dict:
         """The widget for a live front-end; for an executed notebook's text, what to do instead of a widget repr."""
