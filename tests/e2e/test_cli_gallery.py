@@ -117,5 +117,5 @@ def test_index_kind_of_notebook_03_is_the_one_colorize_searches(run: Path, tmp_p
     write_index(step / "index.faiss", build_index(open_rows, kind="hnsw"))
     assert reference_finder(copy).index.kind == "hnsw"
     write_index(step / "index.faiss", build_index(open_rows[:-1], kind="flat"))  # an index of another pool
-    with pytest.raises(DataError, match="notebooks/03_reference_selection"):
+    with pytest.raises(DataError, match="re-run the reference-selection step"):
         reference_finder(copy)

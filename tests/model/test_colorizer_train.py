@@ -183,7 +183,7 @@ def test_validation_reports_loss_and_psnr_beside_the_grey_output(sets) -> None:
 
 def test_missing_or_incomplete_references_table_is_a_clear_error(tmp_path, data) -> None:
     store, refs = data
-    with pytest.raises(DataError, match="run notebooks/03"):
+    with pytest.raises(DataError, match="run the reference-selection step"):
         read_references(tmp_path / "nope.csv")
     pd.read_csv(refs).drop(columns=["pool"]).to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(DataError, match="lacks columns"):

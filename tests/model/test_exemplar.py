@@ -16,7 +16,7 @@ from scenecolor.colorize import correspondence as K  # noqa: E402
 from scenecolor.colorize.exemplar import check_has_colour, colorize_scene, load_reference, load_references  # noqa: E402
 from scenecolor.colorize.train import TrainConfig, load_training_data, train_colorizer  # noqa: E402
 from scenecolor.core.color import AB_SCALE, lab_to_rgb, rgb_to_lab  # noqa: E402
-from scenecolor.core.errors import DataError  # noqa: E402
+from scenecolor.core.errors import DataError, ParameterError  # noqa: E402
 from scenecolor.core.video import write_video  # noqa: E402
 
 
@@ -71,7 +71,7 @@ def test_missing_or_unreadable_reference_names_it(tmp_path: Path) -> None:
     write_video(clip, np.stack([photo("coffee")[:64, :64]] * 3), 25.0)
     with pytest.raises(DataError, match="has no frame 7"):
         load_reference(f"{clip}#frame=7")
-    with pytest.raises(DataError, match="1 to 5 references"):
+    with pytest.raises(ParameterError, match="1 to 5 references"):
         load_references([])
 
 

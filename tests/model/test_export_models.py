@@ -173,7 +173,7 @@ def test_embedder_needs_two_frames(tmp_path: Path) -> None:
 
 def test_onnx_backend_bad_paths(exported, tmp_path: Path) -> None:
     _, result, folder = exported
-    with pytest.raises(ExportError, match="not found; run notebooks/06_edge_export.ipynb"):
+    with pytest.raises(ExportError, match="not found; run the edge-export step"):
         export_models.onnx_colorizer(tmp_path)
     with pytest.raises(ExportError, match="is the reference encoder"):
         export_models.onnx_colorizer(folder / "colorizer_refs.onnx")

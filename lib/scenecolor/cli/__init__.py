@@ -16,6 +16,8 @@ from types import ModuleType
 
 from scenecolor.core.errors import ParameterError, ScenecolorError
 
+__all__ = ["FLAG_OF", "add_device_argument", "build_parser", "main", "worded"]
+
 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:
     """``--device auto|cpu|cuda`` for a command that runs a network (read by
@@ -67,13 +69,17 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+#: library parameters whose flag is not their name with dashes (one ``--reference`` per image)
+FLAG_OF = {"reference_files": "--reference", "reference_images": "--reference"}
+
+
 def worded(exc: ScenecolorError) -> str:
     """The error's message with the parameter it opens with worded as the command-line flag
-    (``merge must be ...`` -> ``--merge must be ...``)."""
+    (``merge must be ...`` -> ``--merge must be ...``; ``reference_files: ...`` -> ``--reference: ...``)."""
     text = str(exc)
     name = exc.parameter if isinstance(exc, ParameterError) else None
     if name and text.startswith(name):
-        return "--" + name.replace("_", "-") + text[len(name) :]
+        return FLAG_OF.get(name, "--" + name.replace("_", "-")) + text[len(name) :]
     return text
 
 

@@ -1,6 +1,6 @@
 """The one interface every caller runs the colorizer through: torch here, ONNX Runtime in export.
 
-``scenecolor colorize``, notebook 05 (ours beside the baselines) and notebook 06 (every runtime)
+``scenecolor colorize``, the evaluation step (ours beside the baselines) and the edge-export step (every runtime)
 hand frames to a :class:`ColorizerBackend`; :class:`TorchColorizer` implements it with the
 PyTorch model and ``scenecolor.export.models.OnnxColorizer`` with the exported ONNX files, so
 changing the runtime changes nothing else.
@@ -37,25 +37,57 @@ class ColorizerBackend(Protocol):
     clip_len: int
 
     def encode_references(self, refs_lab: np.ndarray) -> tuple[np.ndarray, ...]:
-        """float32 (R, H, W, 3) CIE Lab references (L 0..100) -> opaque features (once per scene).
+        """Encode a scene's references once; every clip of the scene reuses the result.
 
-        H and W are multiples of 16, the working size of the clips that follow (S x S for the
-        square frame store; any aspect ratio otherwise, see :func:`network_size_hw`)."""
+        Args:
+            refs_lab: float32 (R, H, W, 3) CIE Lab references (L in [0, 100], a and b roughly in [-128, 127]),
+                1 <= R <= ``max_refs``; H and W multiples of 16, the working size of the clips that follow (S x S
+                for the square frame store; any aspect ratio otherwise, see :func:`network_size_hw`).
+
+        Returns:
+            Opaque NumPy features, to pass to :meth:`predict_ab` unchanged (the last is the first reference,
+            the anchor of the flow candidates).
+
+        Raises:
+            DataError: ``refs_lab`` has the wrong shape.
+        """
         ...
 
     def predict_ab(
         self, gray_clip: np.ndarray, ref_features: tuple[np.ndarray, ...], guide: np.ndarray | None = None
     ) -> np.ndarray:
-        """float32 (T, H, W) grey clip as L/100 in [0, 1] + features -> float32 (T, H, W, 2) ab.
+        """Colorize one clip of a scene.
 
-        ``guide``: the flow candidates (T, H, W, 9) of these frames computed over their whole scene
-        (:func:`scenecolor.colorize.correspondence.scene_guides`); without it they are computed over this clip."""
+        Args:
+            gray_clip: float32 (T, H, W) lightness as L/100 in [0, 1], T >= 1, H and W the references' size.
+            ref_features: :meth:`encode_references` of the scene's references.
+            guide: float32 (T, H, W, 9) flow candidates of these frames computed over their whole scene
+                (:func:`scenecolor.colorize.correspondence.scene_guides`); None: computed over this clip.
+
+        Returns:
+            float32 (T, H, W, 2) predicted a and b in Lab units, within [-110, 110] (``AB_SCALE``).
+
+        Raises:
+            DataError: a shape that does not fit (the clip's H, W against the references', the guide's shape).
+        """
         ...
 
 
 def network_size_hw(height: int, width: int, resolution: int) -> tuple[int, int]:
-    """The network's (h, w) for a frame of ``height`` x ``width``: its aspect ratio, about
-    ``resolution``^2 pixels (the pixel count it was trained at), both sides multiples of 16."""
+    """The network's working size for a frame: its aspect ratio at about the pixel count it was trained at.
+
+    Args:
+        height: the frame's height in pixels (>= 1).
+        width: its width in pixels (>= 1).
+        resolution: the network's square working side S (224 in the paper).
+
+    Returns:
+        ``(h, w)``, both multiples of 16 (at least 16), with h * w close to S^2 and h / w close to height / width.
+
+    Example:
+        >>> network_size_hw(1080, 1920, 224)
+        (160, 304)
+    """
     r = float(np.sqrt(height / max(width, 1)))
     h = max(16, int(round(resolution * r / 16)) * 16)
     w = max(16, int(round(resolution / r / 16)) * 16)
@@ -69,8 +101,19 @@ def check_backend_inputs(
     max_refs: int,
     anchor: np.ndarray | None = None,
 ) -> None:
-    """Raise DataError naming the array when a backend input has the wrong shape (``anchor``: the
-    first reference kept in the features, whose size the clip must have)."""
+    """Check the arrays a backend receives before any work, naming the one at fault.
+
+    Args:
+        refs_lab: float32 (R, H, W, 3) Lab references, 1 <= R <= ``max_refs``, H and W multiples of 16; None: not
+            checked.
+        gray_clip: float32 (T, H, W) L/100, T >= 1, H and W multiples of 16; None: not checked.
+        resolution: the working side S (named in the message).
+        max_refs: the most references the network takes.
+        anchor: (H, W, 3) the first reference kept in the features, whose H, W the clip must have; None: not checked.
+
+    Raises:
+        DataError: a shape that does not fit, with the shape expected and the shape given.
+    """
     if refs_lab is not None and (
         refs_lab.ndim != 4
         or refs_lab.shape[-1] != 3
@@ -93,7 +136,21 @@ def check_backend_inputs(
 
 
 def clip_guide(gray_clip: np.ndarray, anchor_lab: np.ndarray, guide: np.ndarray | None, flow_method: str) -> np.ndarray:
-    """The network's guide input [1, 9, T, H, W]: ``guide`` (T, H, W, 9) as given, or computed over the clip."""
+    """The network's guide input for one clip: the flow candidates, channels first.
+
+    Args:
+        gray_clip: float32 (T, H, W) L/100 in [0, 1].
+        anchor_lab: float32 (H, W, 3) Lab of the first reference, the candidates' source of colour.
+        guide: float32 (T, H, W, 9) candidates computed over the whole scene, or None to compute them over this
+            clip with ``flow_method``.
+        flow_method: a :data:`scenecolor.colorize.correspondence.FLOW_METHODS` name.
+
+    Returns:
+        float32 (1, 9, T, H, W), contiguous.
+
+    Raises:
+        DataError: ``guide`` is not (T, H, W, 9) for this clip.
+    """
     if guide is None:
         guide = scene_guides(
             np.asarray(gray_clip, dtype=np.float32) * L_MAX, anchor_lab, GuideConfig(method=flow_method)
@@ -134,7 +191,18 @@ class TorchColorizer:
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str], device: str | torch.device = "cpu") -> TorchColorizer:
-        """Load ``colorizer.pt`` (CheckpointError if missing, corrupt or of another network) to run on ``device``."""
+        """Load a trained ``colorizer.pt`` to run on ``device``.
+
+        Args:
+            path: the checkpoint (state_dict + config; loaded with weights_only=True).
+            device: where the network runs (``"cpu"``, ``"cuda"``, ``"auto"`` or a torch device).
+
+        Returns:
+            The backend, with the clip length (at least 2) and flow method the network was trained with.
+
+        Raises:
+            CheckpointError: the file is missing, corrupt or holds another network.
+        """
         model, ckpt = load_colorizer(path, device)
         train = (ckpt.get("config") or {}).get("train") or {}
         return cls(
@@ -145,6 +213,7 @@ class TorchColorizer:
         )
 
     def encode_references(self, refs_lab: np.ndarray) -> tuple[np.ndarray, ...]:
+        """As :meth:`ColorizerBackend.encode_references`; the features come back on the CPU."""
         check_backend_inputs(refs_lab, None, self.resolution, self.max_refs)
         refs = torch.from_numpy(np.ascontiguousarray(refs_lab, dtype=np.float32)).permute(0, 3, 1, 2)[None]
         with torch.inference_mode():
@@ -154,13 +223,25 @@ class TorchColorizer:
     def predict_ab(
         self, gray_clip: np.ndarray, ref_features: tuple[np.ndarray, ...], guide: np.ndarray | None = None
     ) -> np.ndarray:
+        """As :meth:`ColorizerBackend.predict_ab`."""
         return self.predict_detailed(gray_clip, ref_features, guide)[0]
 
     def predict_detailed(
         self, gray_clip: np.ndarray, ref_features: tuple[np.ndarray, ...], guide: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`predict_ab` plus the candidates' ab (T,H,W,8, Lab units), confidences (T,H,W,4) and fusion
-        weights (T,H,W,4)."""
+        """:meth:`predict_ab` plus what the network fused (the evaluation's correspondence pictures).
+
+        Args:
+            gray_clip: as :meth:`ColorizerBackend.predict_ab`.
+            ref_features: as :meth:`ColorizerBackend.predict_ab`.
+            guide: as :meth:`ColorizerBackend.predict_ab`.
+
+        Returns:
+            float32 ``(ab, candidates, confidences, weights)``: ab (T, H, W, 2) in Lab units; the four candidates'
+            ab (T, H, W, 8) in Lab units; their confidences (T, H, W, 4) in [0, 1]; the fusion weights (T, H, W, 4)
+            (a softmax over the four: each pixel's sum is 1); candidates in the order of
+            :data:`scenecolor.colorize.correspondence.CANDIDATES`.
+        """
         check_backend_inputs(None, gray_clip, self.resolution, self.max_refs, ref_features[-1])
         dev = self.device
         gray = torch.from_numpy(np.ascontiguousarray(gray_clip, dtype=np.float32))[None, None].to(dev)

@@ -70,7 +70,7 @@ class FlowEngine:
 
     ``dis_*`` is OpenCV's DIS flow at one of its presets (ultrafast, fast, medium: fast and good on
     large motion), ``farneback`` OpenCV's Farneback flow with the usual parameters (the flow-warp
-    baseline of notebook 05).
+    baseline of the evaluation step).
     """
 
     def __init__(self, method: FlowMethod = "dis_fast") -> None:

@@ -28,7 +28,7 @@ import numpy as np
 from scenecolor.colorize.backend import network_size_hw
 from scenecolor.colorize.correspondence import GuideConfig, scene_guides
 from scenecolor.core.color import AB_SCALE, rgb_to_lab
-from scenecolor.core.errors import DataError, VideoError
+from scenecolor.core.errors import DataError, ParameterError, VideoError
 from scenecolor.core.video import iter_frames
 
 MAX_REFERENCES = 5
@@ -90,7 +90,9 @@ def load_reference(spec: str | os.PathLike[str]) -> np.ndarray:
 def load_references(specs: Sequence[str | os.PathLike[str]]) -> list[np.ndarray]:
     """1..5 references (:func:`load_reference` each)."""
     if not 1 <= len(specs) <= MAX_REFERENCES:
-        raise DataError(f"give 1 to {MAX_REFERENCES} references (--reference PATH, repeated), got {len(specs)}")
+        raise ParameterError(
+            f"reference_files: give 1 to {MAX_REFERENCES} references, got {len(specs)}", "reference_files"
+        )
     return [load_reference(s) for s in specs]
 
 

@@ -1,4 +1,4 @@
-"""Figures of notebook 04: training curves and validation frames next to their references."""
+"""Figures of the colorizer-training step: training curves and validation frames next to their references."""
 
 from __future__ import annotations
 

@@ -571,7 +571,7 @@ def load_colorizer(
         cfg = ColorizerConfig.from_dict(peek["config"]["model"])
     except (KeyError, TypeError, ParameterError) as exc:
         raise CheckpointError(
-            f"colorizer checkpoint '{path}' has no valid model config ({exc}); re-run notebook 04"
+            f"colorizer checkpoint '{path}' has no valid model config ({exc}); re-run the colorizer-training step"
         ) from None
     model = SceneColorizer(cfg)
     ckpt = load_checkpoint(path, arch=ARCH, model=model, restore_rng=False)

@@ -6,8 +6,8 @@ frame store and encoded **grey** (their lightness only: the input video is greys
 (:func:`scenecolor.retrieval.index.search_aggregated`) and the top-R become the scene's references.
 
 Two pools:
-- a run's own (notebook 03): the ``open`` pool - frames of the training videos - searched with the
-  faiss index notebook 03 wrote (so its ``index_kind`` is the one used here);
+- a run's own (the reference-selection step): the ``open`` pool - frames of the training videos - searched with the
+  faiss index the reference-selection step wrote (so its ``index_kind`` is the one used here);
 - a user's gallery (:mod:`scenecolor.retrieval.gallery`): images and video frames of their own,
   encoded by the same embedder.
 """
@@ -78,20 +78,20 @@ class ReferenceFinder:
         index: Path | None = None,
         device: str | torch.device = "cpu",
     ) -> ReferenceFinder:
-        """A finder over notebook 03's feature store (``open`` = its train-split rows) searched with the
-        index notebook 03 wrote over exactly those rows (``index``; built here, exact, when None); the
+        """A finder over the reference-selection step's features (``open`` = its train-split rows) searched with the
+        index the reference-selection step wrote over exactly those rows (``index``; built here, exact, when None); the
         query frames are encoded on ``device``."""
         if pool == "open":
             train = features.meta["split"].to_numpy() == "train"
             features = features.subset(train) if train.any() else features
         if len(features) == 0:
-            raise DataError("the run's reference pool is empty; rebuild it with notebook 03")
+            raise DataError("the run's reference pool is empty; rebuild it with the reference-selection step")
         model, train_cfg = load_trained_embedder(embedder)
         search = read_index(index) if index is not None else build_index(features.features, kind="flat")
         if search.n != len(features) or search.dim != features.dim:
             raise DataError(
                 f"the faiss index '{index}' holds {search.n} vectors of dimension {search.dim} but the run's "
-                f"'{pool}' pool has {len(features)} of {features.dim}; re-run notebooks/03_reference_selection.ipynb"
+                f"'{pool}' pool has {len(features)} of {features.dim}; re-run the reference-selection step"
             )
         idx = store.index.set_index("frame_id")
 
@@ -117,8 +117,9 @@ class ReferenceFinder:
         digest = sha256_file(embedder)
         if gallery.encoder.embedder_sha256 != digest:
             raise ParameterError(
-                f"gallery '{gallery.folder}' was built with another embedder than '{embedder}'; rebuild it with "
-                f"`scenecolor gallery build SOURCE... --out NEW_FOLDER --run RUN` for this run"
+                f"gallery '{gallery.folder}' was built with another embedder than '{embedder}'; build a new "
+                "gallery from the same sources with this run's embedder",
+                "gallery",
             )
         model, train_cfg = load_trained_embedder(embedder)
         return cls(

@@ -1,6 +1,6 @@
 """Training the colorizer: loss, validation, its batches and best-epoch selection, on the shared loop.
 
-One function, :func:`train_colorizer`, serves notebook 04 and ``torchrun`` (``python -m
+One function, :func:`train_colorizer`, serves the colorizer-training step and ``torchrun`` (``python -m
 scenecolor.cli.train colorizer ...``, launched for N processes by :func:`train_colorizer_torchrun`).
 It gives :func:`scenecolor.core.loop.train_epochs` one step, the validation, its learning-rate
 schedule and the keep-best hook; the loop owns resume, the (seed, epoch, rank) generator of every
@@ -49,7 +49,7 @@ BEST_WEIGHTS = "best_weights.pt"  # the best epoch's weights so far (select_best
 class TrainConfig:
     """Everything that decides the trained weights (stored in the checkpoint); a bad value raises ParameterError.
 
-    These fields, with their ranges and descriptions, are notebook 04's parameters as well.
+    These fields, with their ranges and descriptions, are the colorizer-training step's parameters as well.
     """
 
     resolution: Annotated[
@@ -416,7 +416,7 @@ def checkpoint_config(model_cfg: ColorizerConfig, cfg: TrainConfig, data_digest:
 def clips_digest(*clip_sets: ClipSet) -> str:
     """Digest of the training and validation clips (frames, clip windows, each clip's references from step 03).
 
-    It is the data part of the resume key: re-running notebook 00 or 03 changes it, so a stale
+    It is the data part of the resume key: re-running the data-prep or reference-selection step changes it, so a stale
     ``colorizer.pt`` is not resumed.
     """
     return training.data_digest(*(vars(c) for c in clip_sets))

@@ -44,7 +44,7 @@ class VerifyConfig:
     """Settings of reference verification (validated on construction).
 
     ``threshold`` 0 keeps every reference (verification off); the default was chosen on the smoke
-    run's references (docs/ARCHITECTURE.md, notebook 05's verification table).
+    run's references (docs/ARCHITECTURE.md, the evaluation step's verification table).
     """
 
     threshold: float = 0.15  # least share of matching pixels a kept reference needs, 0..1

@@ -1,6 +1,6 @@
 """Colorize a whole grayscale (or colour) video with the artifacts of a workbook run.
 
-``scenecolor colorize VIDEO --out OUT.mp4`` uses :func:`colorize_video_file` (through
+``scenecolor colorize`` uses :func:`colorize_video_file` (through
 ``scenecolor.workbook.runs.colorize_with_run``, which finds a run's backend, references and settings):
 
 1. detect the scenes with the run's cut detector settings (:mod:`scenecolor.scenes.ssim_detector`);
@@ -8,7 +8,7 @@
    with the run's embedder (:mod:`scenecolor.colorize.refs`), a few grey frames of the scene being
    the query, and verify each against those frames (:mod:`scenecolor.colorize.verify`): a reference
    that fails is dropped, and a scene left with none gets the safe fallback (grey, or a faint tint of the
-   pool's mean colour) - or take the user's own references (``--reference``) for every scene, unverified;
+   pool's mean colour) - or take the user's own references (``reference_images``) for every scene, unverified;
 3. stream the frames: L resized to the working resolution is colorized clip by clip (the scene's
    reference features are encoded once and reused), and the colours are joined to the full-resolution
    frame by one of three merges (``merge``):
@@ -258,7 +258,11 @@ def colorize_video_file(
     if own_refs is None and not 1 <= references <= model.max_refs:
         raise ParameterError(f"references must be in 1..{model.max_refs}, got {references}", "references")
     if own_refs is None and finder is None:
-        raise ParameterError("give references (--reference PATH) or a run with a reference pool")
+        raise ParameterError(
+            "reference_images: none given, and no reference finder (a run's pool or a gallery) to retrieve them; "
+            "give 1..5 colour references or a run with a reference pool",
+            "reference_images",
+        )
     clip_len = clip_len or model.clip_len
     size = fusion_size(up_h, up_w, fusion_width)  # colorize_scene runs the network at network_size_hw, fuses here
     detection = detect_cuts(src, cut_config)

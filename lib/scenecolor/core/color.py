@@ -41,7 +41,17 @@ def _check_last_axis(arr: np.ndarray, name: str) -> None:
 
 
 def to_float_rgb(rgb: np.ndarray) -> np.ndarray:
-    """uint8 0..255 or float 0..1 RGB -> float32 in [0, 1] (channels last)."""
+    """RGB as float32 in [0, 1], whatever its storage.
+
+    Args:
+        rgb: (..., 3) RGB, channels last; uint8 in 0..255, or float in [0, 1] (values outside are clipped).
+
+    Returns:
+        float32 (..., 3) in [0, 1].
+
+    Raises:
+        DataError: the last axis is not 3 channels.
+    """
     _check_last_axis(rgb, "rgb")
     if rgb.dtype == np.uint8:
         return rgb.astype(np.float32) / 255.0
@@ -49,12 +59,37 @@ def to_float_rgb(rgb: np.ndarray) -> np.ndarray:
 
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """RGB (..., 3) uint8 or float [0,1] -> Lab float32 (..., 3): L in [0,100], ab ~[-128,127]."""
+    """RGB -> CIE Lab (D65, 2 degree observer), through scikit-image.
+
+    Args:
+        rgb: (..., 3) RGB, channels last; uint8 in 0..255 or float in [0, 1].
+
+    Returns:
+        float32 (..., 3) Lab: L in [0, 100], a and b roughly in [-128, 127].
+
+    Raises:
+        DataError: the last axis is not 3 channels.
+
+    Example:
+        >>> lab = rgb_to_lab(np.full((2, 4, 4, 3), 255, np.uint8))
+        >>> lab.shape, lab.dtype, round(float(lab[0, 0, 0, 0]), 3)
+        ((2, 4, 4, 3), dtype('float32'), 100.0)
+    """
     return skcolor.rgb2lab(to_float_rgb(rgb), illuminant="D65", observer="2").astype(np.float32)
 
 
 def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
-    """Lab (..., 3) -> RGB float32 in [0, 1]; out-of-gamut colours are clipped."""
+    """CIE Lab (D65) -> RGB, the inverse of :func:`rgb_to_lab`; out-of-gamut colours are clipped.
+
+    Args:
+        lab: (..., 3) float Lab, channels last: L in [0, 100], a and b roughly in [-128, 127].
+
+    Returns:
+        float32 (..., 3) RGB in [0, 1].
+
+    Raises:
+        DataError: the last axis is not 3 channels.
+    """
     _check_last_axis(lab, "lab")
     with np.errstate(invalid="ignore"):
         rgb = skcolor.lab2rgb(lab.astype(np.float64), illuminant="D65", observer="2")
@@ -62,12 +97,30 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
 
 
 def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
-    """The network's grey input: L / 100 in [0, 1], shape (...)."""
+    """The networks' grey input: CIE L / 100.
+
+    Args:
+        rgb: (..., 3) RGB, channels last; uint8 in 0..255 or float in [0, 1].
+
+    Returns:
+        float32 (...) in [0, 1] (the channel axis dropped).
+    """
     return rgb_to_lab(rgb)[..., 0] / L_MAX
 
 
 def merge_l_ab(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """Combine L (...) in [0,100] with ab (..., 2) and convert to RGB float32 [0,1]."""
+    """Join a lightness with predicted chroma and convert to RGB (the last step of colorization).
+
+    Args:
+        lightness: (...) float CIE L in [0, 100].
+        ab: (..., 2) float a and b, roughly in [-128, 127]; L's shape plus a last axis of 2.
+
+    Returns:
+        float32 (..., 3) RGB in [0, 1].
+
+    Raises:
+        DataError: ``ab`` is not ``lightness``'s shape plus a last axis of 2.
+    """
     if ab.shape[-1] != 2 or ab.shape[:-1] != lightness.shape:
         raise DataError(f"L has shape {lightness.shape} and ab {ab.shape}; ab must be L's shape plus a last axis of 2")
     return lab_to_rgb(np.concatenate([lightness[..., None], ab], axis=-1))
@@ -113,10 +166,26 @@ def _torch_lab_f(t: torch.Tensor) -> torch.Tensor:
 
 
 def torch_rgb_to_lab(rgb: torch.Tensor, dim: int = 1) -> torch.Tensor:
-    """RGB in [0,1] -> Lab with the channels on axis ``dim`` (1 = channels first [B,3,H,W]).
+    """RGB -> CIE Lab in torch, differentiable and batched, on the tensor's device.
 
-    Differentiable everywhere: the power and cube root are taken on values clamped away from
-    zero, and ``torch.where`` selects the linear toe below the thresholds.
+    The power and cube root are taken on values clamped away from zero and ``torch.where`` selects
+    the linear toe below the thresholds, so gradients are finite everywhere. Agrees with
+    :func:`rgb_to_lab` to about 1e-3 Lab units.
+
+    Args:
+        rgb: float RGB in [0, 1] (clamped), 3 channels on axis ``dim``, e.g. (B, 3, H, W) for ``dim=1``.
+        dim: the channel axis (negative counts from the end; -1 = channels last).
+
+    Returns:
+        Lab of ``rgb``'s shape and dtype: L in [0, 100], a and b roughly in [-128, 127].
+
+    Raises:
+        DataError: axis ``dim`` does not hold 3 channels.
+
+    Example:
+        >>> lab = torch_rgb_to_lab(torch.rand(2, 3, 8, 8))
+        >>> lab.shape
+        torch.Size([2, 3, 8, 8])
     """
     import torch
 
@@ -133,8 +202,19 @@ def torch_rgb_to_lab(rgb: torch.Tensor, dim: int = 1) -> torch.Tensor:
 
 
 def torch_rgb_to_lightness(rgb: torch.Tensor, dim: int = 1) -> torch.Tensor:
-    """RGB in [0,1] -> CIE L alone, keeping ``dim`` with size 1: :func:`torch_rgb_to_lab`'s first channel
-    without computing X, Z, a and b (a grey query needs only L)."""
+    """CIE L alone of an RGB tensor: :func:`torch_rgb_to_lab`'s first channel without computing X, Z, a
+    and b (a grey query needs only L).
+
+    Args:
+        rgb: float RGB in [0, 1] (clamped), 3 channels on axis ``dim``.
+        dim: the channel axis.
+
+    Returns:
+        ``rgb``'s dtype, axis ``dim`` of size 1 (e.g. (B, 1, H, W)): L in [0, 100].
+
+    Raises:
+        DataError: axis ``dim`` does not hold 3 channels.
+    """
     _check_channels(rgb, dim, "rgb")
     return _torch_lightness_of_linear(_torch_linear(rgb), dim)
 
@@ -145,8 +225,19 @@ def _torch_lightness_of_linear(linear: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def torch_srgb8_to_lightness(rgb8: torch.Tensor, dim: int = 1) -> torch.Tensor:
-    """uint8 sRGB -> CIE L, keeping ``dim`` with size 1: :func:`torch_rgb_to_lightness` of ``rgb8 / 255`` with
-    the linearisation read from a 256-entry table instead of a power per pixel (a third of the time)."""
+    """CIE L of 8-bit sRGB: :func:`torch_rgb_to_lightness` of ``rgb8 / 255``, the linearisation read from
+    a 256-entry table instead of a power per pixel (a third of the time).
+
+    Args:
+        rgb8: uint8 sRGB in 0..255, 3 channels on axis ``dim``.
+        dim: the channel axis.
+
+    Returns:
+        float32, axis ``dim`` of size 1: L in [0, 100].
+
+    Raises:
+        DataError: axis ``dim`` does not hold 3 channels, or ``rgb8`` is not uint8.
+    """
     import torch
 
     _check_channels(rgb8, dim, "rgb8")
@@ -157,7 +248,18 @@ def torch_srgb8_to_lightness(rgb8: torch.Tensor, dim: int = 1) -> torch.Tensor:
 
 
 def torch_lab_to_rgb(lab: torch.Tensor, dim: int = 1) -> torch.Tensor:
-    """Lab -> RGB in [0,1] with the channels on axis ``dim``; out-of-gamut values are clamped."""
+    """CIE Lab -> RGB in torch, the inverse of :func:`torch_rgb_to_lab`; out-of-gamut values are clamped.
+
+    Args:
+        lab: float Lab (L in [0, 100], a and b roughly in [-128, 127]), 3 channels on axis ``dim``.
+        dim: the channel axis.
+
+    Returns:
+        RGB of ``lab``'s shape and dtype, in [0, 1].
+
+    Raises:
+        DataError: axis ``dim`` does not hold 3 channels.
+    """
     import torch
 
     _check_channels(lab, dim, "lab")
@@ -177,13 +279,31 @@ def torch_lab_to_rgb(lab: torch.Tensor, dim: int = 1) -> torch.Tensor:
 
 
 def torch_split_lab(lab: torch.Tensor, dim: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    """Lab -> (L / 100 with a kept channel axis of 1, ab / 128): the scaled input and target."""
+    """Lab -> the networks' scaled input and target.
+
+    Args:
+        lab: float Lab, 3 channels on axis ``dim``.
+        dim: the channel axis.
+
+    Returns:
+        ``(L / 100, ab / 128)``: the lightness in [0, 1] with axis ``dim`` of size 1, and a and b in about
+        [-1, 1] with axis ``dim`` of size 2.
+    """
     lightness, ab = torch_narrow(lab, dim, 0, 1), torch_narrow(lab, dim, 1, 2)
     return lightness / L_MAX, ab / AB_RANGE
 
 
 def torch_merge_lab(lightness01: torch.Tensor, ab_scaled: torch.Tensor, dim: int = 1) -> torch.Tensor:
-    """Inverse of :func:`torch_split_lab`: (L/100, ab/128) -> RGB in [0,1]."""
+    """The inverse of :func:`torch_split_lab`, straight to RGB.
+
+    Args:
+        lightness01: float L / 100 in [0, 1], axis ``dim`` of size 1.
+        ab_scaled: float ab / 128 (about [-1, 1]), axis ``dim`` of size 2, otherwise ``lightness01``'s shape.
+        dim: the channel axis.
+
+    Returns:
+        RGB in [0, 1], axis ``dim`` of size 3.
+    """
     import torch
 
     lab = torch.cat([lightness01 * L_MAX, ab_scaled * AB_RANGE], dim=dim)
@@ -196,10 +316,10 @@ def torch_narrow(x: torch.Tensor, dim: int, start: int, length: int) -> torch.Te
 
 
 def torch_rgb_to_lab_channels_last(rgb: torch.Tensor) -> torch.Tensor:
-    """[..., H, W, 3] RGB -> Lab, channels last."""
+    """:func:`torch_rgb_to_lab` with the channels last: (..., H, W, 3) RGB in [0, 1] -> (..., H, W, 3) Lab."""
     return torch_rgb_to_lab(rgb, dim=-1)
 
 
 def torch_lab_to_rgb_channels_last(lab: torch.Tensor) -> torch.Tensor:
-    """[..., H, W, 3] Lab -> RGB, channels last."""
+    """:func:`torch_lab_to_rgb` with the channels last: (..., H, W, 3) Lab -> (..., H, W, 3) RGB in [0, 1]."""
     return torch_lab_to_rgb(lab, dim=-1)

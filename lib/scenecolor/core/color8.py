@@ -1,6 +1,6 @@
 """8-bit sRGB <-> CIE Lab through lookup tables: the evaluation's fast path.
 
-Notebook 05 converts every colorized clip to 8-bit RGB (to score it) and back to Lab (for the
+The evaluation step converts every colorized clip to 8-bit RGB (to score it) and back to Lab (for the
 ab change), many times over. The sRGB transfer curve is the expensive part of both directions
 (a power per value), and on 8-bit data it is a table: 256 linear values one way, 255 decision
 thresholds the other way (``searchsorted`` gives exactly the rounded 8-bit code). The rest is

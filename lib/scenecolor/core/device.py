@@ -1,6 +1,6 @@
 """Which torch device a command or notebook runs its networks on: ``auto``, ``cpu`` or ``cuda``.
 
-One function so that the CLI's ``--device`` and the notebooks' ``device`` parameter mean the same
+One function so that the command line's and the notebooks' ``device`` parameter mean the same
 thing everywhere: ``auto`` takes the first CUDA GPU when torch sees one, else the CPU; ``cuda``
 asked for on a machine without one runs on the CPU and says so, rather than failing halfway.
 """
@@ -46,7 +46,7 @@ def resolve_device(name: str = "auto") -> torch.device:
         if not torch.cuda.is_available():
             warnings.warn(
                 f"device {name!r} was asked for but torch sees no CUDA GPU on this machine; running on the CPU "
-                "(pass --device cpu or device='cpu' to silence this)",
+                "(ask for the device 'cpu' to silence this)",
                 DeviceFallbackWarning,
                 stacklevel=2,
             )

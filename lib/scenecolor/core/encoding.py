@@ -1,4 +1,4 @@
-"""How output video frames are coded: the choice ``scenecolor colorize --crf N | --lossless MODE`` makes.
+"""How output video frames are coded: a rate factor ``crf`` or a ``lossless`` mode (``scenecolor colorize`` takes both).
 
 Plain validated data (no FFmpeg import, so the CLI's help starts at once); the writers
 (:class:`scenecolor.core.media.MediaWriter`, :class:`scenecolor.core.video.VideoWriter`) apply it.
@@ -48,21 +48,24 @@ class Encoding:
         if self.lossless is not None:
             if self.lossless not in LOSSLESS_MODES:
                 raise ParameterError(
-                    f"--lossless {self.lossless!r} is not a lossless mode; give --lossless x264 (H.264 4:4:4, .mp4 "
-                    ".mov or .mkv) or --lossless ffv1 (FFV1, .mkv only)"
+                    f"lossless {self.lossless!r} is not a lossless mode; give x264 (H.264 4:4:4, .mp4 "
+                    ".mov or .mkv) or ffv1 (FFV1, .mkv only)",
+                    "lossless",
                 )
             if self.crf is not None:
                 raise ParameterError(
-                    f"--crf {self.crf} and --lossless {self.lossless} exclude each other (lossless output has no rate "
-                    "factor): drop one of the two"
+                    f"crf {self.crf} and the lossless mode {self.lossless} exclude each other (lossless output has no "
+                    "rate factor): drop one of the two",
+                    "crf",
                 )
             return
         crf = DEFAULT_CRF if self.crf is None else self.crf
         if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= _MAX_CRF:
             raise ParameterError(
-                f"--crf {self.crf!r} is out of range: x264's rate factor is a whole number from 0 (best) to "
-                f"{_MAX_CRF} (worst); give --crf 0..{_MAX_CRF} (default {DEFAULT_CRF}), or --lossless x264|ffv1 for "
-                "lossless output"
+                f"crf {self.crf!r} is out of range: x264's rate factor is a whole number from 0 (best) to "
+                f"{_MAX_CRF} (worst); give 0..{_MAX_CRF} (default {DEFAULT_CRF}), or a lossless mode (x264 or ffv1) "
+                "for lossless output",
+                "crf",
             )
         object.__setattr__(self, "crf", crf)
 
@@ -105,9 +108,10 @@ class Encoding:
         suffix = Path(path).suffix.lower()
         if self.lossless == "ffv1" and suffix not in MATROSKA_SUFFIXES:
             raise ParameterError(
-                f"--lossless ffv1 writes FFV1, which players read only from Matroska, but '{path}' ends in "
-                f"'{suffix or '(no suffix)'}': name the output '{Path(path).with_suffix('.mkv').name}' (--ext .mkv "
-                "for a folder), or use --lossless x264 for .mp4/.mov"
+                f"lossless ffv1 writes FFV1, which players read only from Matroska, but '{path}' ends in "
+                f"'{suffix or '(no suffix)'}': name the output '{Path(path).with_suffix('.mkv').name}', or use the "
+                "lossless mode x264 for .mp4/.mov",
+                "lossless",
             )
 
     def describe(self) -> str:

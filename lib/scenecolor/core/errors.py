@@ -21,8 +21,8 @@ class ScenecolorError(Exception):
 class ParameterError(ScenecolorError, ValueError):
     """A profile or notebook parameter is unknown, of the wrong type or out of range.
 
-    ``parameter``: the argument at fault, when the message opens with its name; the CLI words it as its flag
-    (``reference_images`` -> ``--reference-images``), so library messages name no flag.
+    ``parameter``: the argument at fault, when the message opens with its name (``crf 60 is out of range``); the
+    CLI words that name as its own flag (``scenecolor.cli.worded``), so library messages name no flag.
     """
 
     def __init__(self, message: str, parameter: str | None = None) -> None:

@@ -16,8 +16,8 @@
   every player and browser decodes.
 
 How the frames are coded is the caller's choice, :class:`scenecolor.core.encoding.Encoding`: H.264 at a
-constant rate factor (``--crf``), or lossless (``--lossless x264``: H.264 qp 0 in 4:4:4, any container;
-``--lossless ffv1``: FFV1 as RGB, bit-exact, Matroska only; frames stored as RGB are tagged so).
+constant rate factor (``crf``), or lossless (``lossless='x264'``: H.264 qp 0 in 4:4:4, any container;
+``lossless='ffv1'``: FFV1 as RGB, bit-exact, Matroska only; frames stored as RGB are tagged so).
 
 The container follows the output name: ``.mp4``/``.m4v`` (MP4), ``.mov`` (QuickTime), ``.mkv``
 (Matroska). Any input FFmpeg decodes is accepted (mkv, mov, avi, webm; 10-bit, grey): frames are

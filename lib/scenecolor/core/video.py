@@ -262,7 +262,9 @@ def pick_codec(encoding: Encoding | None = None) -> str:
     if codec in av.codecs_available:
         return codec
     if encoding is not None and encoding.lossless is not None:
-        raise ParameterError(f"--lossless {encoding.lossless} needs FFmpeg's {codec} encoder, which this PyAV lacks")
+        raise ParameterError(
+            f"lossless {encoding.lossless} needs FFmpeg's {codec} encoder, which this PyAV lacks", "lossless"
+        )
     return "mpeg4"
 
 

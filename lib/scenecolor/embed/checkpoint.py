@@ -15,8 +15,6 @@ def load_trained_embedder(path: str | Path) -> tuple[Embedder, TrainConfig]:
     ckpt = training.load_checkpoint(path, arch=ARCH, restore_rng=False)
     saved = (ckpt.get("config") or {}).get("train")
     if not isinstance(saved, dict):
-        raise CheckpointError(
-            f"checkpoint '{path}' lacks its training config; re-run notebooks/01_embedder_training.ipynb"
-        )
+        raise CheckpointError(f"checkpoint '{path}' lacks its training config; re-run the embedder-training step")
     # checkpoints written before grey queries existed were trained on colour frames on both sides
     return load_embedder(path), TrainConfig(**{"pairing": "color", **saved})

@@ -1,6 +1,6 @@
 """The embedder's settings: network and training, plain validated data stored in every checkpoint.
 
-Importable without torch, so the CLI lists its options (``scenecolor embed-train --help``) at once.
+Importable without torch, so the CLI lists the options of ``scenecolor embed-train`` at once.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class EmbedderConfig:
 class TrainConfig:
     """Everything that decides the trained weights (stored in the checkpoint); a bad value raises ParameterError.
 
-    These fields, with their ranges and descriptions, are notebook 01's parameters as well.
+    These fields, with their ranges and descriptions, are the embedder-training step's parameters as well.
     """
 
     backbone: Annotated[

@@ -1,4 +1,4 @@
-"""Tables and figures of notebook 01: training curves and a 2-D picture of the embedding space."""
+"""Tables and figures of the embedder-training step: training curves and a 2-D picture of the embedding space."""
 
 from __future__ import annotations
 

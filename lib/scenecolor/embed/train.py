@@ -1,6 +1,6 @@
 """Training the embedder with the triplet loss: its batches, validation and checkpoint, on the shared loop.
 
-One function, :func:`train_embedder`, serves notebook 01, ``scenecolor embed-train`` and ``torchrun``
+One function, :func:`train_embedder`, serves the embedder-training step, ``scenecolor embed-train`` and ``torchrun``
 (``python -m scenecolor.cli.train embedder ...``): it gives :func:`scenecolor.core.loop.train_epochs`
 one P x K triplet step and the validation; the loop owns resume, the (seed, epoch, rank) generator
 that draws every batch and mines every triplet, DDP reductions, the history and the checkpoint after
@@ -46,7 +46,7 @@ HISTORY_FORMAT = 2  # bump when the per-epoch history gains fields: older checkp
 def initial_embedder(cfg: TrainConfig) -> tuple[Embedder, str]:
     """The network exactly as training starts from it (seeded init or ImageNet weights) and where its weights came from.
 
-    Also the "untrained" baseline of notebook 03: the same architecture and initialisation, no training.
+    Also the "untrained" baseline of the reference-selection step: same architecture and initialisation, no training.
     """
     torch.manual_seed(cfg.seed)
     return build_embedder(cfg.model_config(), cfg.pretrained)

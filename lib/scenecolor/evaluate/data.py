@@ -1,8 +1,8 @@
-"""Notebook 05's inputs: the test videos at the working resolution, their scenes, and the references.
+"""The evaluation step's inputs: the test videos at the working resolution, their scenes, and the references.
 
-The test videos (notebook 00) are decoded and pre-processed exactly like the frame store; the
-scenes notebook 02 detected and the ground truth's steady segments (between cuts, transition
-frames left out) are mapped onto the kept frames; notebook 03's per-scene references are read
+The test videos (the data-prep step) are decoded and pre-processed exactly like the frame store; the
+scenes the scene-analysis step detected and the ground truth's steady segments (between cuts, transition
+frames left out) are mapped onto the kept frames; the reference-selection step's per-scene references are read
 from ``references.csv``. See :mod:`scenecolor.evaluate.protocol` for the protocol.
 """
 
@@ -120,11 +120,11 @@ def load_eval_videos(
     frame_step: int = 1,
     test_shots_only: bool = True,
 ) -> list[EvalVideo]:
-    """Decode notebook 00's test videos, pre-process them like the frame store, attach scenes.
+    """Decode the data-prep step's test videos, pre-process them like the frame store, attach scenes.
 
     Args:
         data_dir: artifact folder of 00_data_prep (holds ``test_videos.json``).
-        scenes_path: notebook 02's ``scenes.json``.
+        scenes_path: the scene-analysis step's ``scenes.json``.
         prep: the frame store's pre-processing (size, mean filter, resize mode).
         max_videos, max_frames: 0 = all; otherwise the first videos / first kept frames.
         frame_step: keep one frame in ``frame_step``.
@@ -144,7 +144,9 @@ def load_eval_videos(
             break
         vid = str(entry["video_id"])
         if vid not in scenes:
-            raise DataError(f"scenes.json '{scenes_path}' has no entry for test video '{vid}'; re-run notebook 02")
+            raise DataError(
+                f"scenes.json '{scenes_path}' has no entry for test video '{vid}'; re-run the scene-analysis step"
+            )
         n_total = int(entry["n_frames"])
         kept = np.arange(0, n_total, frame_step)
         if test_shots_only:
@@ -183,7 +185,7 @@ def load_eval_videos(
     if not out:
         raise DataError(
             f"'{data_dir}' lists no test video with test-split frames (skipped: {skipped}); "
-            "notebook 00 needs n_test_videos >= 1"
+            "the data-prep step needs n_test_videos >= 1"
         )
     return out
 
@@ -204,7 +206,7 @@ def frames_of_test_shots(entry: dict) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ReferenceTable:
-    """Notebook 03's ``references.csv`` (scene queries): ranked frame-store ids per pool and scene."""
+    """The reference-selection step's ``references.csv`` (scene queries): ranked frame-store ids per pool and scene."""
 
     table: pd.DataFrame
 
@@ -222,11 +224,12 @@ class ReferenceTable:
         rows = t[(t["pool"] == pool) & (t["video_id"] == video_id) & (t["scene"] == scene)]
         if rows.empty:
             raise DataError(
-                f"references.csv has no '{pool}' references for scene {scene} of '{video_id}'; re-run notebook 03"
+                f"references.csv has no '{pool}' references for scene {scene} of '{video_id}'; re-run "
+                "the reference-selection step"
             )
         if len(rows) < n_refs:
             raise DataError(
                 f"scene {scene} of '{video_id}' has {len(rows)} '{pool}' references, {n_refs} asked; raise top-k in "
-                "notebook 03"
+                "the reference-selection step"
             )
         return rows["ref_frame_id"].to_numpy()[:n_refs].astype(np.int64)

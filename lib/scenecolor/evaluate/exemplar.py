@@ -1,4 +1,4 @@
-"""The standard protocol of exemplar video colorization, for notebook 05 and for real clips.
+"""The standard protocol of exemplar video colorization, for the evaluation step and for real clips.
 
 For every test shot the **first ground-truth colour frame is the only reference** and the shot's
 remaining frames are scored. Every method gets the same reference and the ground truth's
@@ -128,7 +128,7 @@ def load_test_shots(
     max_shots: int = 0,
     mean_filter: int = 3,
 ) -> list[ExemplarClip]:
-    """The test-split shots of notebook 00's test videos, each its steady part (transition frames left out)."""
+    """The test-split shots of the data-prep step's test videos, each its steady part (transition frames left out)."""
     out: list[ExemplarClip] = []
     for entry in read_test_videos(data_dir):
         transitions = [(int(t["start"]), int(t["end"])) for t in entry.get("transitions", [])]
@@ -158,7 +158,7 @@ def load_test_shots(
                 return out
     if not out:
         raise DataError(
-            f"'{data_dir}' lists no test-split shot with >= 2 kept frames; notebook 00 needs n_test_videos >= 1"
+            f"'{data_dir}' lists no test-split shot with >= 2 kept frames; the data-prep step needs n_test_videos >= 1"
         )
     return out
 

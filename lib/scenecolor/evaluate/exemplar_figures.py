@@ -1,4 +1,4 @@
-"""Notebook 05's pictures of the exemplar protocol, every frame at its clip's aspect ratio:
+"""The evaluation step's pictures of the exemplar protocol, every frame at its clip's aspect ratio:
 PSNR over time per method, frames over time per method, and our correspondence stage (the
 warped ab before refinement and its confidence)."""
 

@@ -1,4 +1,4 @@
-"""Notebook 05's pictures and videos: side-by-side frames, per-video bars, quality against R,
+"""The evaluation step's pictures and videos: side-by-side frames, per-video bars, quality against R,
 and the colorized test videos (mp4, plus a small GIF and a PNG strip for the HTML report)."""
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ def match_maps(video: EvalVideo, scene: int, refs_rgb: np.ndarray, cfg: VerifyCo
     """One scene's middle frame (grey), each reference (uint8 RGB (R, S, S, 3)), and under it its per-pixel match
     map on that frame (:func:`scenecolor.colorize.verify.match_map`: bright where the warped reference agrees and
     the flow is cycle-consistent) with its mean there; ``scene`` indexes ``video.scenes``. The kept/dropped
-    verdict itself averages a few frames of the scene (notebook 05's verification table)."""
+    verdict itself averages a few frames of the scene (the evaluation step's verification table)."""
     cfg = cfg or VerifyConfig()
     s, e = video.scenes[scene]
     mid = (s + e) // 2

@@ -5,7 +5,7 @@ truth) and ``Q`` (colorized) of the same size. Each is computed per frame over a
 all three channels, then averaged over the frames of the clip.
 
 Two of the paper's printed formulas are garbled, so the standard definitions (Eskicioglu &
-Fisher 1995) are used instead, as SPEC.md asks:
+Fisher 1995) are used instead:
 
 - SC: the paper prints ``sum(Q^2) / sum(K^2)`` (eq. 23); we use ``sum(K^2) / sum(Q^2)``.
 - NCC: the paper prints ``sum(K*Q / K^2)`` (eq. 25: a per-pixel ratio, i.e. ``sum(Q/K)``,
@@ -63,7 +63,18 @@ def _as_frames(x: np.ndarray, name: str) -> np.ndarray:
 
 
 def check_pair(original: np.ndarray, colorized: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Validate two 8-bit RGB frames/clips of the same shape; return them as float64 (T,H,W,3)."""
+    """Validate a ground-truth and a colorized frame or clip of the same shape.
+
+    Args:
+        original: the ground truth K: uint8 RGB (H, W, 3) frame or (T, H, W, 3) clip, 0..255.
+        colorized: Q, uint8 RGB of ``original``'s shape.
+
+    Returns:
+        ``(K, Q)`` as float64 (T, H, W, 3) in 0..255 (a single frame gets T = 1).
+
+    Raises:
+        DataError: either is not uint8 RGB (H, W, 3) / (T, H, W, 3), or their shapes differ.
+    """
     k = _as_frames(original, "original (ground truth)")
     q = _as_frames(colorized, "colorized")
     if k.shape != q.shape:
@@ -166,45 +177,137 @@ def _ssim(k: np.ndarray, q: np.ndarray, sigma: float = 1.5) -> np.ndarray:
 
 
 def average_difference(original: np.ndarray, colorized: np.ndarray) -> np.ndarray:
-    """AD = mean(K - Q), signed: positive when the colorized frame is darker on average."""
+    """AD = mean(K - Q), signed: positive when the colorized frame is darker on average.
+
+    Args:
+        original: the ground truth K: uint8 RGB (H, W, 3) frame or (T, H, W, 3) clip, 0..255.
+        colorized: Q, uint8 RGB of ``original``'s shape.
+
+    Returns:
+        float64 (T,), one value per frame, in [-255, 255]; 0 is ideal.
+
+    Raises:
+        DataError: either is not uint8 RGB (H, W, 3) / (T, H, W, 3), or their shapes differ.
+    """
     return _ad(_frame_sums(*check_pair(original, colorized)))
 
 
 def rmse(original: np.ndarray, colorized: np.ndarray) -> np.ndarray:
-    """RMSE = sqrt(mean((K - Q)^2)) in 8-bit levels (the paper's eq. 21 misplaces the sqrt)."""
+    """RMSE = sqrt(mean((K - Q)^2)) in 8-bit levels (the paper's eq. 21 misplaces the sqrt).
+
+    Args:
+        original: the ground truth K: uint8 RGB (H, W, 3) frame or (T, H, W, 3) clip, 0..255.
+        colorized: Q, uint8 RGB of ``original``'s shape.
+
+    Returns:
+        float64 (T,) in [0, 255]; lower is better.
+
+    Raises:
+        DataError: either is not uint8 RGB (H, W, 3) / (T, H, W, 3), or their shapes differ.
+    """
     return _rmse(_frame_sums(*check_pair(original, colorized)))
 
 
 def max_difference(original: np.ndarray, colorized: np.ndarray) -> np.ndarray:
-    """MD = max |K - Q| over pixels and channels (0..255)."""
+    """MD = max |K - Q| over pixels and channels.
+
+    Args:
+        original: the ground truth K: uint8 RGB (H, W, 3) frame or (T, H, W, 3) clip, 0..255.
+        colorized: Q, uint8 RGB of ``original``'s shape.
+
+    Returns:
+        float64 (T,) in [0, 255]; lower is better.
+
+    Raises:
+        DataError: either is not uint8 RGB (H, W, 3) / (T, H, W, 3), or their shapes differ.
+    """
     return _md(_frame_sums(*check_pair(original, colorized)))
 
 
 def structural_content(original: np.ndarray, colorized: np.ndarray) -> np.ndarray:
-    """SC = sum(K^2) / sum(Q^2); 1 is ideal. (The paper's eq. 23 prints the inverse ratio.)"""
+    """SC = sum(K^2) / sum(Q^2). (The paper's eq. 23 prints the inverse ratio.)
+
+    Args:
+        original: the ground truth K: uint8 RGB (H, W, 3) frame or (T, H, W, 3) clip, 0..255.
+        colorized: Q, uint8 RGB of ``original``'s shape.
+
+    Returns:
+        float64 (T,) >= 0, 1 ideal; inf for an all-black colorized frame, nan when both are black.
+
+    Raises:
+        DataError: either is not uint8 RGB (H, W, 3) / (T, H, W, 3), or their shapes differ.
+    """
     return _sc(_frame_sums(*check_pair(original, colorized)))
 
 
 def normalized_absolute_error(original: np.ndarray, colorized: np.ndarray) -> np.ndarray:
-    """NAE = sum|K - Q| / sum(K); 0 is ideal, undefined (nan/inf) for an all-black original."""
+    """NAE = sum|K - Q| / sum(K).
+
+    Args:
+        original: the ground truth K: uint8 RGB (H, W, 3) frame or (T, H, W, 3) clip, 0..255.
+        colorized: Q, uint8 RGB of ``original``'s shape.
+
+    Returns:
+        float64 (T,) >= 0, 0 ideal; undefined (nan or inf) for an all-black original.
+
+    Raises:
+        DataError: either is not uint8 RGB (H, W, 3) / (T, H, W, 3), or their shapes differ.
+    """
     return _nae(_frame_sums(*check_pair(original, colorized)))
 
 
 def normalized_cross_correlation(original: np.ndarray, colorized: np.ndarray) -> np.ndarray:
-    """NCC = sum(K*Q) / sum(K^2); 1 is ideal. (The paper's eq. 25 prints sum(K*Q/K^2) per pixel.)"""
+    """NCC = sum(K*Q) / sum(K^2). (The paper's eq. 25 prints sum(K*Q/K^2) per pixel.)
+
+    Args:
+        original: the ground truth K: uint8 RGB (H, W, 3) frame or (T, H, W, 3) clip, 0..255.
+        colorized: Q, uint8 RGB of ``original``'s shape.
+
+    Returns:
+        float64 (T,) >= 0, 1 ideal; undefined (nan) for an all-black original.
+
+    Raises:
+        DataError: either is not uint8 RGB (H, W, 3) / (T, H, W, 3), or their shapes differ.
+    """
     return _ncc(_frame_sums(*check_pair(original, colorized)))
 
 
 def pearson_correlation(original: np.ndarray, colorized: np.ndarray) -> np.ndarray:
-    """PCC: Pearson correlation of all pixel values (channels pooled); nan for a constant frame."""
+    """PCC: Pearson correlation of all pixel values, the three channels pooled.
+
+    Args:
+        original: the ground truth K: uint8 RGB (H, W, 3) frame or (T, H, W, 3) clip, 0..255.
+        colorized: Q, uint8 RGB of ``original``'s shape.
+
+    Returns:
+        float64 (T,) in [-1, 1], higher is better; nan for a constant frame.
+
+    Raises:
+        DataError: either is not uint8 RGB (H, W, 3) / (T, H, W, 3), or their shapes differ.
+    """
     return _pcc(*check_pair(original, colorized))
 
 
 def psnr(original: np.ndarray, colorized: np.ndarray) -> np.ndarray:
-    """PSNR = 10 log10(255^2 / MSE) in dB, per frame; identical frames give +inf (no cap).
+    """PSNR = 10 log10(255^2 / MSE) in dB, per frame.
 
-    A clip average that contains an identical frame is therefore inf too: that is the exact
-    value, and the tables show it as such rather than hiding it behind an arbitrary cap.
+    Identical frames give +inf (no cap): a clip average that contains one is inf too, the exact
+    value, which the tables show as such rather than hiding it behind an arbitrary cap.
+
+    Args:
+        original: the ground truth K: uint8 RGB (H, W, 3) frame or (T, H, W, 3) clip, 0..255.
+        colorized: Q, uint8 RGB of ``original``'s shape.
+
+    Returns:
+        float64 (T,) in dB, >= 0 (about 48 dB for one level of error everywhere); +inf for identical frames.
+
+    Raises:
+        DataError: either is not uint8 RGB (H, W, 3) / (T, H, W, 3), or their shapes differ.
+
+    Example:
+        >>> k = np.zeros((2, 16, 16, 3), np.uint8)
+        >>> psnr(k, k + 1).round(2)
+        array([48.13, 48.13])
     """
     return _psnr(_frame_sums(*check_pair(original, colorized)))
 
@@ -216,7 +319,18 @@ def ssim(original: np.ndarray, colorized: np.ndarray, sigma: float = 1.5) -> np.
     covariance, borders of half a window cropped before averaging: the same numbers as
     ``skimage.metrics.structural_similarity(k, q, channel_axis=-1, data_range=255,
     gaussian_weights=True, sigma=1.5, use_sample_covariance=False)`` to within 1e-5 (we filter
-    in float32 with OpenCV, for speed). Frames must be at least 11x11.
+    in float32 with OpenCV, for speed).
+
+    Args:
+        original: the ground truth K: uint8 RGB (H, W, 3) frame or (T, H, W, 3) clip, 0..255.
+        colorized: Q, uint8 RGB of ``original``'s shape.
+        sigma: the Gaussian window's standard deviation in pixels (the window spans 3.5 sigma each side).
+
+    Returns:
+        float64 (T,) in [-1, 1]; 1 for identical frames.
+
+    Raises:
+        DataError: as :func:`check_pair`, or frames smaller than the window (11x11 at sigma 1.5).
     """
     return _ssim(*check_pair(original, colorized), sigma=sigma)
 
@@ -225,7 +339,18 @@ _FROM_SUMS = {"AD": _ad, "RMSE": _rmse, "MD": _md, "SC": _sc, "NAE": _nae, "NCC"
 
 
 def per_frame_metrics(original: np.ndarray, colorized: np.ndarray) -> dict[str, np.ndarray]:
-    """Every image measure of :data:`IMAGE_MEASURES`, one value per frame."""
+    """Every image measure of :data:`IMAGE_MEASURES`, one value per frame (the checks and sums done once).
+
+    Args:
+        original: the ground truth K: uint8 RGB (H, W, 3) frame or (T, H, W, 3) clip, 0..255.
+        colorized: Q, uint8 RGB of ``original``'s shape.
+
+    Returns:
+        measure name -> float64 (T,), in :data:`IMAGE_MEASURES` order; ranges as each measure's function.
+
+    Raises:
+        DataError: either is not uint8 RGB (H, W, 3) / (T, H, W, 3), or their shapes differ.
+    """
     k, q = check_pair(original, colorized)
     sums = _frame_sums(k, q)
     out = {name: fn(sums) for name, fn in _FROM_SUMS.items()}
@@ -235,13 +360,31 @@ def per_frame_metrics(original: np.ndarray, colorized: np.ndarray) -> dict[str, 
 
 
 def image_metrics(original: np.ndarray, colorized: np.ndarray) -> dict[str, float]:
-    """Every image measure averaged over the frames of a clip (or of one frame)."""
+    """Every image measure averaged over the frames of a clip (or of one frame).
+
+    Args:
+        original: the ground truth K: uint8 RGB (H, W, 3) frame or (T, H, W, 3) clip, 0..255.
+        colorized: Q, uint8 RGB of ``original``'s shape.
+
+    Returns:
+        measure name -> float, in :data:`IMAGE_MEASURES` order (a clip holding an undefined frame gives nan).
+
+    Raises:
+        DataError: either is not uint8 RGB (H, W, 3) / (T, H, W, 3), or their shapes differ.
+    """
     return {name: float(np.mean(v)) for name, v in per_frame_metrics(original, colorized).items()}
 
 
 # -- temporal measures ---------------------------------------------------------------------------
 def channel_histograms(frames: np.ndarray) -> np.ndarray:
-    """Normalised 256-bin histograms, shape (T, 3, 256), of each RGB channel of each frame."""
+    """Normalised 256-bin histograms of each RGB channel of each frame (the input of CDC).
+
+    Args:
+        frames: uint8 RGB (T, H, W, 3), 0..255 (checked by the callers).
+
+    Returns:
+        float64 (T, 3, 256): each row sums to 1.
+    """
     t = frames.shape[0]
     flat = frames.reshape(t, -1, 3).astype(np.int64)
     offsets = (np.arange(t)[:, None] * 3 + np.arange(3)[None, :]) * 256  # (T,3)
@@ -254,7 +397,14 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Jensen-Shannon divergence (natural log) between histograms along the last axis.
 
     ``0.5 KL(p||m) + 0.5 KL(q||m)`` with ``m = (p+q)/2``: what TCVC's ``cdc.py`` computes with
-    ``scipy.stats.entropy``; 0 for equal histograms, at most ln 2.
+    ``scipy.stats.entropy``.
+
+    Args:
+        p: (..., B) non-negative histogram counts or frequencies (normalised here), each row with a positive sum.
+        q: ``p``'s shape.
+
+    Returns:
+        float64 (...) in [0, ln 2]; 0 for equal histograms.
     """
     p = np.asarray(p, dtype=np.float64)
     q = np.asarray(q, dtype=np.float64)
@@ -273,11 +423,20 @@ def cdc(frames: np.ndarray, dilations: tuple[int, ...] = (1, 2, 4), weights: tup
     As in TCVC's ``stage1/utils/cdc.py`` (and ColorMNet's evaluation): for each RGB channel a
     256-bin histogram per frame; for each dilation d the mean JS divergence between frames i
     and i+d; a weighted sum over d (weights 1/3 each for d = 1, 2, 4); the mean over the three
-    channels. SPEC calls it a JS "distance"; the reference code uses the divergence (no square
-    root, natural log), and so do we, so our numbers compare with the published 0.0037-0.0043.
+    channels. It is the divergence (no square root, natural log), as the reference code computes it,
+    so our numbers compare with the published 0.0037-0.0043.
 
-    Clips shorter than ``max(dilations) + 1`` frames: dilations with no frame pair are dropped
-    and the remaining weights renormalised (TCVC would give nan there). Needs 2 frames at least.
+    Args:
+        frames: uint8 RGB (T, H, W, 3), 0..255, T >= 2.
+        dilations: frame distances d >= 1 compared; those with no frame pair (d >= T) are dropped and the
+            remaining weights renormalised (TCVC would give nan there).
+        weights: one weight per dilation (default: equal).
+
+    Returns:
+        The clip's CDC in [0, ln 2]; 0 when every frame has the same colour histograms.
+
+    Raises:
+        DataError: ``frames`` is not uint8 RGB, holds fewer than 2 frames, or weights and dilations disagree.
     """
     return cdc_from_histograms(channel_histograms(_as_frames(frames, "frames for CDC")), dilations, weights)
 
@@ -285,7 +444,19 @@ def cdc(frames: np.ndarray, dilations: tuple[int, ...] = (1, 2, 4), weights: tup
 def cdc_from_histograms(
     hist: np.ndarray, dilations: tuple[int, ...] = (1, 2, 4), weights: tuple[float, ...] | None = None
 ) -> float:
-    """:func:`cdc` from per-frame normalised channel histograms (T, 3, 256), e.g. gathered while streaming."""
+    """:func:`cdc` from per-frame channel histograms, e.g. gathered while streaming.
+
+    Args:
+        hist: float (T, 3, 256) normalised histograms (:func:`channel_histograms`), T >= 2.
+        dilations: as :func:`cdc`.
+        weights: as :func:`cdc`.
+
+    Returns:
+        The clip's CDC in [0, ln 2].
+
+    Raises:
+        DataError: fewer than 2 frames, a dilation below 1, or not one weight per dilation.
+    """
     t = hist.shape[0]
     if t < 2:
         raise DataError(f"CDC needs a clip of at least 2 frames, got {t}")
@@ -313,7 +484,17 @@ def _check_ab(ab: np.ndarray, name: str) -> np.ndarray:
 
 
 def ab_change(ab: np.ndarray) -> float:
-    """Mean |ab(t+1) - ab(t)| over pixels, both channels and consecutive frame pairs (Lab units)."""
+    """Mean |ab(t+1) - ab(t)| over pixels, both channels and consecutive frame pairs.
+
+    Args:
+        ab: float (T, H, W, 2) Lab a and b (roughly -128..127), T >= 2.
+
+    Returns:
+        The mean change in Lab units, >= 0.
+
+    Raises:
+        DataError: not (T, H, W, 2) or fewer than 2 frames.
+    """
     a = _check_ab(ab, "ab")
     return float(np.abs(np.diff(a, axis=0)).mean())
 
@@ -321,9 +502,19 @@ def ab_change(ab: np.ndarray) -> float:
 def ab_temporal_metrics(ab_true: np.ndarray, ab_pred: np.ndarray) -> dict[str, float]:
     """Frame-to-frame ab change of the colorized clip beside the ground truth's.
 
-    ``dAB`` is the colorized clip's mean change, ``dAB_gt`` the ground truth's (motion alone),
-    ``dAB_err`` the mean |change(pred) - change(true)| per pixel: flicker that motion does not
-    explain. A method that outputs the same colours every frame has dAB = 0 but dAB_err > 0.
+    A method that outputs the same colours every frame has dAB = 0 but dAB_err > 0.
+
+    Args:
+        ab_true: float (T, H, W, 2) Lab a and b of the ground truth, T >= 2.
+        ab_pred: the colorized clip's, ``ab_true``'s shape.
+
+    Returns:
+        ``dAB``: the colorized clip's mean change; ``dAB_gt``: the ground truth's (motion alone);
+        ``dAB_err``: the mean |change(pred) - change(true)| per pixel, flicker that motion does not explain.
+        All in Lab units, >= 0.
+
+    Raises:
+        DataError: either is not (T, H, W, 2) with T >= 2, or their shapes differ.
     """
     t = _check_ab(ab_true, "ab of the ground truth")
     p = _check_ab(ab_pred, "ab of the colorized clip")
@@ -338,7 +529,17 @@ def ab_temporal_metrics(ab_true: np.ndarray, ab_pred: np.ndarray) -> dict[str, f
 
 
 def colorfulness(frames: np.ndarray) -> float:
-    """Hasler & Suesstrunk (2003) colourfulness of 8-bit RGB frames, averaged over frames (0 = gray)."""
+    """Hasler & Suesstrunk (2003) colourfulness of 8-bit RGB frames, averaged over frames.
+
+    Args:
+        frames: uint8 RGB (H, W, 3) or (T, H, W, 3), 0..255.
+
+    Returns:
+        The mean colourfulness, >= 0 (0 for grey frames; about 100 and above for very colourful ones).
+
+    Raises:
+        DataError: not uint8 RGB of those shapes.
+    """
     f = _as_frames(frames, "frames for colorfulness").astype(np.float64)
     rg = f[..., 0] - f[..., 1]
     yb = 0.5 * (f[..., 0] + f[..., 1]) - f[..., 2]
@@ -349,7 +550,14 @@ def colorfulness(frames: np.ndarray) -> float:
 
 
 def finite_mean(values: np.ndarray | list[float]) -> float:
-    """Mean that ignores nan (undefined frames) but keeps inf; nan when nothing is defined."""
+    """Mean that ignores nan (undefined frames) but keeps inf.
+
+    Args:
+        values: float values of any shape.
+
+    Returns:
+        Their mean over the non-nan entries (inf when one is inf); nan when every entry is nan or there are none.
+    """
     arr = np.asarray(values, dtype=np.float64)
     arr = arr[~np.isnan(arr)]
     return float(arr.mean()) if arr.size else math.nan

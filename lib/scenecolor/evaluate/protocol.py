@@ -1,12 +1,12 @@
-"""Notebook 05's driver: colorize the test videos with every method and score the results.
+"""The evaluation step's driver: colorize the test videos with every method and score the results.
 
 Protocol (the notebook's first paragraph says the same):
 
-- the test videos of notebook 00 (multi-scene, test-split shots only) are decoded and brought to
+- the test videos of the data-prep step (multi-scene, test-split shots only) are decoded and brought to
   the working resolution with the frame store's own pre-processing (resize to S x S, mean
   filter); optionally one frame in ``frame_step`` and at most ``max_frames`` frames per video;
-- the scenes are those notebook 02 *detected* (so detection errors count), and each scene's
-  references are notebook 03's top-R retrievals for that scene, from one of two pools:
+- the scenes are those the scene-analysis step *detected* (so detection errors count), and each scene's
+  references are the reference-selection step's top-R retrievals for that scene, from one of two pools:
   ``in_domain`` (the pool also holds other frames of the test shots, the paper's setting) or
   ``open`` (training videos only);
 - every method maps (L of the clip, the scene's R references in Lab) to ab

@@ -1,4 +1,4 @@
-"""Notebook 05's tables: our measurements aggregated, beside the paper's figures quoted verbatim.
+"""The evaluation step's tables: our measurements aggregated, beside the paper's figures quoted verbatim.
 
 The quoted rows are copied from the paper's Tables III-V (seeds/000_00d53293c1612a12.txt) and
 are always labelled ``quoted, not measured``; they come from other data (YouTube-8M), another

@@ -1,4 +1,4 @@
-"""Notebook 06's comparison: every runtime of the colorizer timed and scored the same way.
+"""The edge-export step's comparison: every runtime of the colorizer timed and scored the same way.
 
 A :class:`Runtime` is the colorizer's two stages behind two callables - ``encode`` (references
 -> features, once per scene) and ``clip`` (grey clip + features -> ab) - so torch, ONNX Runtime
@@ -84,7 +84,7 @@ def clip_inputs(rt: Runtime, gray: torch.Tensor, refs_lab: torch.Tensor, guide: 
 
 
 def torch_runtime(model: SceneColorizer, *, folded: bool, threads: int = 1) -> Runtime:
-    """The torch model as trained (``folded=False``) or as ``--backend torch`` runs it (BN folded, channels-last),
+    """The torch model as trained (``folded=False``) or as the torch backend runs it (BN folded, channels-last),
     on the model's device (CUDA without TF32, so it stays a float32 reference); ab comes back as NumPy."""
     net = prepare_for_inference(model) if folded else model.eval()
     device = next(net.parameters()).device
@@ -99,7 +99,7 @@ def torch_runtime(model: SceneColorizer, *, folded: bool, threads: int = 1) -> R
             return net.colorize(gray.to(device), ReferenceFeatures(*feats[:4]), guide).cpu().numpy()
 
     name = "torch fp32 (BN folded, channels-last)" if folded else "torch fp32 (eager)"
-    note = "what `scenecolor colorize --backend torch` runs" if folded else "the network as trained"
+    note = "what the torch backend of `scenecolor colorize` runs" if folded else "the network as trained"
     return Runtime(
         name, encode, clip, int(size_mb(model) * 1e6), sum(p.numel() for p in model.parameters()), threads, note
     )
@@ -125,7 +125,7 @@ def onnx_runtime(
 # -- inputs -------------------------------------------------------------------------------------------
 @dataclass
 class EdgeInputs:
-    """Real frames for notebook 06: test clips (PSNR), train clips (int8 calibration), one timing clip."""
+    """Real frames for the edge-export step: test clips (PSNR), train clips (int8 calibration), one timing clip."""
 
     test: ClipSet
     calibration: list[tuple[torch.Tensor, torch.Tensor]]
@@ -330,7 +330,7 @@ def int8_against_ceiling(
     """Our int8 speed-up over ONNX Runtime float32 (whole clip graph) against the ceiling this CPU
     reaches on the colorizer's own heaviest convolutions alone (:func:`int8_conv_ceiling`).
 
-    Returns the table shown in notebook 06 and its numbers: ``ratio`` (ours), ``ceiling``,
+    Returns the table shown in the edge-export step and its numbers: ``ratio`` (ours), ``ceiling``,
     ``share`` (ratio / ceiling) and ``met`` (share >= ``INT8_CEILING_SHARE``).
     """
     t = table.set_index("runtime")
@@ -500,14 +500,14 @@ def bench_exported(
     repeats: int = 10,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """``scenecolor bench export``: speed of ``colorizer.pt`` in torch and of every ONNX file notebook 06
+    """``scenecolor bench export``: speed of ``colorizer.pt`` in torch and of every ONNX file the edge-export step
     wrote into ``folder`` (float32, int8, dynamic int8), timed in turns on one seeded clip; ratios against
     torch eager.
 
-    Timing does not depend on the pixels, so the clip is synthetic; quality is notebook 06's job.
+    Timing does not depend on the pixels, so the clip is synthetic; quality is the edge-export step's job.
     """
     if not (folder / COLORIZER_ONNX).is_file():
-        raise MissingUpstreamError(f"'{folder}' holds no '{COLORIZER_ONNX}'; run notebooks/06_edge_export.ipynb first")
+        raise MissingUpstreamError(f"'{folder}' holds no '{COLORIZER_ONNX}'; run the edge-export step first")
     model, checkpoint = load_colorizer(ckpt)
     t = clip_len or trained_clip_len(checkpoint)
     r = min(n_refs, model.cfg.max_refs)

@@ -1,4 +1,4 @@
-"""Figures of notebook 06: speed and size per runtime beside the paper's quoted figures, and frames."""
+"""Figures of the edge-export step: speed and size per runtime beside the paper's quoted figures, and frames."""
 
 from __future__ import annotations
 

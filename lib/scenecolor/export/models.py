@@ -6,7 +6,7 @@
   reuses them (``colorizer.onnx``: gray, keys, values -> ab). Batch, clip length T, reference
   count R and the frame size H, W are dynamic axes.
 * :func:`onnx_colorizer` loads those files as a :class:`scenecolor.colorize.backend.ColorizerBackend`,
-  so ``scenecolor colorize --backend onnx`` runs them instead of torch.
+  so ``scenecolor colorize`` with the onnx backend runs them instead of torch.
 
 Each file carries its settings (arch, resolution, max_refs, clip_len) in the ONNX metadata, so
 a backend needs nothing but the files.
@@ -51,7 +51,7 @@ COLORIZER_ONNX = "colorizer.onnx"  # the per-clip graph
 COLORIZER_REFS_ONNX = "colorizer_refs.onnx"  # the per-scene reference encoder
 ONNX_ARCH = "scenecolor-colorizer-onnx-v1"
 Precision = Literal["fp32", "int8"]
-#: ops quantized by each ``int8_ops`` choice of notebook 06 (None = every op ONNX Runtime can quantize)
+#: ops quantized by each ``int8_ops`` choice of the edge-export step (None = every op ONNX Runtime can quantize)
 INT8_OP_SETS: dict[str, tuple[str, ...] | None] = {
     "conv": ("Conv",),
     "conv_and_data": ("Conv", "Pad", "Resize", "Concat", "AveragePool"),
@@ -108,7 +108,8 @@ def embedder_input_size(checkpoint: str | os.PathLike[str]) -> int:
         return int(ckpt["config"]["train"]["input_size"])
     except (KeyError, TypeError, ValueError):
         raise CheckpointError(
-            f"embedder checkpoint '{checkpoint}' has no config.train.input_size; retrain it with notebook 01"
+            f"embedder checkpoint '{checkpoint}' has no config.train.input_size; "
+            "retrain it with the embedder-training step"
         ) from None
 
 
@@ -293,8 +294,7 @@ class OnnxColorizer:
         for path, role in ((self.refs_path, "refs"), (self.clip_path, "clip")):
             if not path.is_file():
                 raise ExportError(
-                    f"ONNX colorizer file '{path}' not found; run notebooks/06_edge_export.ipynb (same run_dir) to "
-                    "export it"
+                    f"ONNX colorizer file '{path}' not found; run the edge-export step (same run_dir) to export it"
                 )
             meta = read_metadata(path)
             if meta.get("arch") != ONNX_ARCH or meta.get("role") != role:
@@ -357,7 +357,7 @@ class OnnxColorizer:
 
 
 def colorizer_files(folder_or_path: str | os.PathLike[str], precision: Precision = "fp32") -> tuple[Path, Path]:
-    """(refs graph, clip graph) in notebook 06's artifact folder, or beside a path to ``colorizer*.onnx``."""
+    """(refs graph, clip graph) in the edge-export step's artifact folder, or beside a path to ``colorizer*.onnx``."""
     if precision not in ("fp32", "int8"):
         raise ExportError(f"ONNX colorizer precision must be 'fp32' or 'int8', got {precision!r}")
     p = Path(folder_or_path)
@@ -381,9 +381,9 @@ def colorizer_files(folder_or_path: str | os.PathLike[str], precision: Precision
 def onnx_colorizer(
     folder_or_onnx_path: str | os.PathLike[str], *, precision: Precision = "fp32", threads: int = 1
 ) -> OnnxColorizer:
-    """The ONNX Runtime backend of ``scenecolor colorize --backend onnx``.
+    """The ONNX Runtime backend of ``scenecolor colorize`` (backend ``onnx``).
 
-    Accepts notebook 06's artifact folder or the path of ``colorizer.onnx`` / ``colorizer.int8.onnx``
+    Accepts the edge-export step's artifact folder or the path of ``colorizer.onnx`` / ``colorizer.int8.onnx``
     (its reference encoder is found beside it); ``scenecolor.workbook.runs.open_backend`` finds it in a run.
     """
     refs, clip = colorizer_files(folder_or_onnx_path, precision)

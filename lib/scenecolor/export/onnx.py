@@ -197,7 +197,9 @@ def ort_session(path: str | Path, threads: int = 1) -> Any:
 
     p = Path(path)
     if not p.is_file():
-        raise ExportError(f"ONNX file '{p}' not found; run notebook 06 (or scenecolor.export.onnx) to export it")
+        raise ExportError(
+            f"ONNX file '{p}' not found; run the edge-export step (or scenecolor.export.onnx) to export it"
+        )
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = max(1, int(threads))
     opts.inter_op_num_threads = 1

@@ -4,7 +4,7 @@ The paper says it deploys "with TensorRT 8.6 on a Raspberry Pi 4". TensorRT comp
 for NVIDIA GPUs only (Jetson boards are the embedded target); a Raspberry Pi has an Arm CPU and
 no CUDA device, so there the path is ONNX Runtime. This module builds an engine (fp16, and int8
 from the calibrated QDQ model: TensorRT's explicit quantization) when it can, and otherwise
-returns one sentence saying why it skipped, which notebook 06 writes into the report.
+returns one sentence saying why it skipped, which the edge-export step writes into the report.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Figures of notebook 03: each query beside its top references, with scores."""
+"""Figures of the reference-selection step: each query beside its top references, with scores."""
 
 from __future__ import annotations
 

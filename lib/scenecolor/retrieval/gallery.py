@@ -1,6 +1,6 @@
 """A user's gallery of colour references: folders of images and videos, encoded once, searched with faiss.
 
-``scenecolor gallery build SOURCE... --out GALLERY`` walks the sources (files or folders, recursively),
+:func:`build_gallery` (``scenecolor gallery build``) walks the sources (files or folders, recursively),
 encodes every image and, for a video, a few frames of each shot (shots found by the SSIM scene
 detector), and writes the gallery folder:
 
@@ -226,8 +226,8 @@ class Gallery:
         p = Path(folder)
         if not (p / GALLERY_FILE).is_file():
             raise DataError(
-                f"'{p}' is not a gallery (no {GALLERY_FILE}); build one with `scenecolor gallery build SOURCE... "
-                f"--out {p}`"
+                f"'{p}' is not a gallery (no {GALLERY_FILE}); build one into this folder first "
+                "(`scenecolor gallery build`, or build_gallery)"
             )
         settings = read_json(p / GALLERY_FILE)
         if settings.get("format") != FORMAT:
@@ -390,8 +390,9 @@ def build_gallery(
         old = Gallery.open(folder)
         if old.encoder != encoder:
             raise ParameterError(
-                f"gallery '{folder}' was built with another embedder or pre-processing ({old.encoder}); build into a "
-                "new --out folder"
+                f"out: gallery '{folder}' was built with another embedder or pre-processing ({old.encoder}); build "
+                "into a new folder",
+                "out",
             )
         table, features = old.table, old.features
     else:

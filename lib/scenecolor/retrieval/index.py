@@ -75,9 +75,7 @@ class FeatureStore:
         p = Path(folder)
         for name in ("features.npy", "meta.csv"):
             if not (p / name).is_file():
-                raise DataError(
-                    f"feature store '{p}' lacks '{name}'; rebuild it with notebooks/03_reference_selection.ipynb"
-                )
+                raise DataError(f"feature store '{p}' lacks '{name}'; rebuild it with the reference-selection step")
         meta = pd.read_csv(p / "meta.csv", dtype={"video_id": str, "shot_id": str, "split": str})
         missing = [c for c in META_COLUMNS if c not in meta.columns]
         if missing:
@@ -282,7 +280,7 @@ def approximate_recall(features: np.ndarray, queries: np.ndarray, kind: IndexKin
     return recall_at_1(approx, exact)
 
 
-# -- the index file (written by notebook 03 and by gallery builds; read by colorize) ----------------------
+# -- the index file (written by the reference-selection step and by gallery builds; read by colorize) ------------
 def _index_meta_path(path: Path) -> Path:
     return path.with_suffix(".json")
 
@@ -304,7 +302,7 @@ def read_index(path: str | os.PathLike[str]) -> SearchIndex:
     if not p.is_file() or not meta.is_file():
         raise DataError(
             f"faiss index '{p}' (or its '{meta.name}') is missing; rebuild it with "
-            "notebooks/03_reference_selection.ipynb or `scenecolor gallery build`"
+            "the reference-selection step or `scenecolor gallery build`"
         )
     info = json.loads(meta.read_text())
     index = faiss.read_index(str(p))

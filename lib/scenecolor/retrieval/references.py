@@ -1,10 +1,10 @@
 """Per-scene and per-shot reference selection (paper 3.1.4 phase 2, SPEC "Reference selection").
 
-Scene queries: for every scene of every video in notebook 02's ``scenes.json``, the scene's
+Scene queries: for every scene of every video in the scene-analysis step's ``scenes.json``, the scene's
 keyframe is decoded from the test video, pre-processed like the frame store (resize, mean
 filter), embedded, and the top-R pool frames by cosine similarity become its references.
 Shot queries: every shot of the frame store, queried by its first stored frame (what the
-colorizer's training in notebook 04 uses).
+colorizer's training in the colorizer-training step uses).
 
 Two pools: ``in_domain`` (frames of every split - the shot a query comes from is usually in
 it, as in the paper) and ``open`` (training split only: references always come from other
@@ -91,7 +91,8 @@ def scene_queries(
     for vid, entry in scenes.items():
         if vid not in videos:
             raise DataError(
-                f"scenes.json lists video '{vid}' that test_videos.json does not; re-run notebook 02 on this run's data"
+                f"scenes.json lists video '{vid}' that test_videos.json does not; "
+                "re-run the scene-analysis step on this run's data"
             )
         keyframes = {int(s["keyframe"]): i for i, s in enumerate(entry["scenes"])}
         found = {
@@ -100,7 +101,8 @@ def scene_queries(
         for kf, scene in sorted(keyframes.items(), key=lambda kv: kv[1]):
             if kf not in found:
                 raise DataError(
-                    f"keyframe {kf} of scene {scene} lies beyond the end of '{videos[vid]['path']}'; re-run notebook 02"
+                    f"keyframe {kf} of scene {scene} lies beyond the end of '{videos[vid]['path']}'; "
+                    "re-run the scene-analysis step"
                 )
             shot_id, fid = _store_frame_of(videos[vid], kf, shots, lookup)
             rows.append({"video_id": vid, "scene": scene, "keyframe": kf, "shot_id": shot_id, "query_frame_id": fid})
@@ -130,7 +132,9 @@ def frames_of_videos(
     need: dict[str, set[int]] = {}
     for vid, _, frames in wanted:
         if vid not in videos:
-            raise DataError(f"video '{vid}' is not in test_videos.json; re-run notebook 02 on this run's data")
+            raise DataError(
+                f"video '{vid}' is not in test_videos.json; re-run the scene-analysis step on this run's data"
+            )
         need.setdefault(vid, set()).update(frames)
     got: dict[tuple[str, int], np.ndarray] = {}
     for vid, frames in need.items():
@@ -138,7 +142,9 @@ def frames_of_videos(
             got[(vid, n)] = preprocess_frame(frame, prep)
     missing = [(v, f) for v, _, fs in wanted for f in fs if (v, f) not in got]
     if missing:
-        raise DataError(f"frame {missing[0][1]} of video '{missing[0][0]}' lies beyond its end; re-run notebook 02")
+        raise DataError(
+            f"frame {missing[0][1]} of video '{missing[0][0]}' lies beyond its end; re-run the scene-analysis step"
+        )
     return [[got[(vid, f)] for f in frames] for vid, _, frames in wanted]
 
 
@@ -236,18 +242,20 @@ def select_references(
 
 
 def read_references(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read ``references.csv`` (every column checked); DataError naming notebook 03 when missing or malformed."""
+    """Read ``references.csv`` (every column checked); DataError naming the reference-selection step when
+    missing or malformed."""
     p = Path(path)
     if not p.is_file():
-        raise DataError(f"references table '{p}' does not exist; run notebooks/03_reference_selection.ipynb first")
+        raise DataError(f"references table '{p}' does not exist; run the reference-selection step first")
     table = pd.read_csv(p, dtype={"shot_id": str, "video_id": str, "pool": str, "query_kind": str})
     missing = [c for c in REFERENCE_COLUMNS if c not in table.columns]
     if missing:
-        raise DataError(f"references table '{p}' lacks columns {missing}; rebuild it with notebook 03")
+        raise DataError(f"references table '{p}' lacks columns {missing}; rebuild it with the reference-selection step")
     unknown = sorted(set(table["pool"]) - set(POOLS))
     if unknown:
         raise DataError(
-            f"references table '{p}' has unknown pools {unknown} (known: {POOLS}); rebuild it with notebook 03"
+            f"references table '{p}' has unknown pools {unknown} (known: {POOLS}); "
+            "rebuild it with the reference-selection step"
         )
     return table
 

@@ -1,6 +1,6 @@
 """The SSIM cut detector's settings: plain validated data, importable without the decoder or OpenCV.
 
-The CLI builds its ``scenecolor scenes`` options from these defaults, so ``scenecolor --help``
+The CLI builds its ``scenecolor scenes`` options from these defaults, so its help
 starts without loading the video stack.
 """
 
@@ -24,7 +24,8 @@ def _width(value: int) -> int:
 
 @validated
 class SsimConfig:
-    """Parameters of :class:`SsimCutDetector` (a bad value raises ParameterError); notebook 02's parameters too."""
+    """Parameters of :class:`SsimCutDetector` (a bad value raises ParameterError); the scene-analysis step's
+    parameters too."""
 
     k: Annotated[
         float,

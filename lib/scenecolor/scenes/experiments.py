@@ -1,6 +1,6 @@
-"""Notebook 02's experiments as functions: run detectors over the test videos and score them.
+"""The scene-analysis step's experiments as functions: run detectors over the test videos and score them.
 
-``test_videos.json`` (written by notebook 00, format in docs/ARCHITECTURE.md) lists each
+``test_videos.json`` (written by the data-prep step, format in docs/ARCHITECTURE.md) lists each
 multi-scene video with its true cuts and transitions. ``data_manifests/scene_clips.yaml`` adds
 real clips (fast motion without a cut, a multi-shot clip with hand-found cuts), read by
 :func:`load_scene_clips`, which checks every file's sha256 first. Every function here returns
@@ -69,7 +69,7 @@ def _window(transition: dict | None, cut: int) -> tuple[int, int]:
 
 
 def load_test_video_truth(path: str | os.PathLike[str]) -> list[TestVideo]:
-    """The ground truth of notebook 00's test videos (``path``: its folder or test_videos.json)."""
+    """The ground truth of the data-prep step's test videos (``path``: its folder or test_videos.json)."""
     entries = read_test_videos(path)
     try:
         out = []
@@ -84,7 +84,7 @@ def load_test_video_truth(path: str | os.PathLike[str]) -> list[TestVideo]:
                 )
             )
     except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"test video list '{path}' is malformed ({exc!r}); re-run notebook 00") from exc
+        raise DataError(f"test video list '{path}' is malformed ({exc!r}); re-run the data-prep step") from exc
     return out
 
 
@@ -530,7 +530,7 @@ def cli_wall_times(paths: Sequence[str | os.PathLike[str]], repeats: int = 3) ->
 
 
 def load_single_shot_clips(prep_dir: str | os.PathLike[str], max_clips: int) -> list[TestVideo]:
-    """Up to ``max_clips`` single-shot clips of notebook 00 (shots.csv), spread evenly over its rows.
+    """Up to ``max_clips`` single-shot clips of the data-prep step (shots.csv), spread evenly over its rows.
 
     They hold no cut at all, so every cut a detector finds in them is a false one.
     """
@@ -538,7 +538,7 @@ def load_single_shot_clips(prep_dir: str | os.PathLike[str], max_clips: int) -> 
     if max_clips <= 0:
         return []
     if not table_path.is_file():
-        raise DataError(f"'{table_path}' does not exist; run notebook 00 (data prep) first")
+        raise DataError(f"'{table_path}' does not exist; run the data-prep step first")
     shots = pd.read_csv(table_path).sort_values("shot_id").reset_index(drop=True)
     picks = np.unique(np.linspace(0, len(shots) - 1, num=min(max_clips, len(shots))).round().astype(int))
     return [

@@ -1,4 +1,4 @@
-"""Figures of notebook 02: SSDev curves with cuts, scene strips, F1 against k, throughput."""
+"""Figures of the scene-analysis step: SSDev curves with cuts, scene strips, F1 against k, throughput."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``scenes.json``: notebook 02's hand-off, its one writer and its one reader.
+"""``scenes.json``: the scene-analysis step's hand-off, its one writer and its one reader.
 
 Format (docs/ARCHITECTURE.md): ``{video_id: {"cuts", "n_frames", "fps", "threshold",
 "scenes": [{"start", "end", "keyframe"}]}}`` for every test video; ``end`` is exclusive and
@@ -29,14 +29,16 @@ def write_scenes_json(
 
 
 def load_scenes(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read notebook 02's scenes.json; DataError when missing or malformed."""
+    """Read the scene-analysis step's scenes.json; DataError when missing or malformed."""
     p = Path(path)
     if not p.is_file():
-        raise DataError(f"scene list '{p}' does not exist; run notebooks/02_scene_analysis.ipynb first (same run_dir)")
+        raise DataError(f"scene list '{p}' does not exist; run the scene-analysis step first (same run_dir)")
     scenes = read_json(p)
     if not isinstance(scenes, dict) or not scenes:
-        raise DataError(f"scene list '{p}' holds no video; re-run notebook 02")
+        raise DataError(f"scene list '{p}' holds no video; re-run the scene-analysis step")
     for vid, entry in scenes.items():
         if not isinstance(entry, dict) or not entry.get("scenes") or any("keyframe" not in s for s in entry["scenes"]):
-            raise DataError(f"scene list '{p}': video '{vid}' has no scenes with keyframes; re-run notebook 02")
+            raise DataError(
+                f"scene list '{p}': video '{vid}' has no scenes with keyframes; re-run the scene-analysis step"
+            )
     return scenes

@@ -1,6 +1,6 @@
 """PySceneDetect's ContentDetector and AdaptiveDetector behind our streaming detector interface.
 
-They are the peers notebook 02 and ``scenecolor bench scenes`` measure ours against. Each runs
+They are the peers the scene-analysis step and ``scenecolor bench scenes`` measure ours against. Each runs
 with the package's defaults, including the automatic downscale its ``SceneManager`` applies
 (frames resized so the width is about 256 pixels); the frames come from the same decoder as
 ours (:func:`scenecolor.core.video.iter_frames`), in RGB, flipped to the BGR order OpenCV expects.

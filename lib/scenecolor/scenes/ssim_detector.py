@@ -5,7 +5,7 @@ grayscale frames, ``SSDev = 1 - SSIM``, ``threshold = mean(SSDev) + k * std(SSDe
 scene wherever SSDev is *greater* than the threshold (the paper's Step 6 says "less": a printing
 error). Frame 0 always opens scene 1.
 
-Beyond the paper, and documented in notebook 02:
+Beyond the paper, and documented in the scene-analysis step:
 - an absolute floor ``min_ssdev``: a relative threshold always fires on *something* (a constant
   clip with compression noise has a tiny std, so its noisiest pair exceeds mean + k*std); a cut
   must also change at least this much of the structure (PySceneDetect's AdaptiveDetector pairs
@@ -20,7 +20,7 @@ Beyond the paper, and documented in notebook 02:
   shake, pans, whip pans and fast motion in front of the camera are mostly explained by a motion
   field, a change of shot is not (issue 14: a hand-held clip with a whip pan got two false cuts);
 - a minimum scene length (non-maximum suppression: the strongest spike in a window wins).
-``PAPER_RULE`` switches all but the minimum scene length off, for the ablation in notebook 02.
+``PAPER_RULE`` switches all but the minimum scene length off, for the ablation in the scene-analysis step.
 
 The detector streams: frames are decoded by :func:`scenecolor.core.video.iter_frames` as the luma
 plane already resized by the decoder, buffered in small batches and scored with a Gaussian SSIM

@@ -28,7 +28,7 @@ from typing import Any
 
 from scenecolor.colorize.video import MERGES
 from scenecolor.core.artifacts import atomic_write_json, digest_of, read_json, sha256_file
-from scenecolor.core.encoding import Encoding
+from scenecolor.core.encoding import MATROSKA_SUFFIXES, Encoding
 from scenecolor.core.errors import ParameterError, ScenecolorError
 from scenecolor.core.media import CONTAINERS
 from scenecolor.workbook.pipeline import step_folder
@@ -295,6 +295,11 @@ def plan(
     if jobs < 1:
         raise ParameterError(f"--jobs must be >= 1, got {jobs}")
     encoding = encoding or Encoding()
+    if encoding.lossless == "ffv1" and ext not in MATROSKA_SUFFIXES:
+        raise ParameterError(
+            f"--lossless ffv1 writes FFV1, which players read only from Matroska, but --ext is {ext}: give --ext .mkv, "
+            "or use --lossless x264 for .mp4/.mov"
+        )
     encoding.check_output(Path(out_dir) / f"output{ext}")
     if merge not in MERGES:
         raise ParameterError(f"--merge must be one of {', '.join(MERGES)}, got {merge!r}")
