@@ -281,3 +281,35 @@ def test_the_verdict_has_a_row_for_the_per_scene_target() -> None:
     assert verdict.evaluate(rule, _results(-1.3)).status == "not met"
     assert verdict.evaluate(rule, _results(None)).status == "not measured"
     assert rule.show(0.5) == "+0.5 dB" and "-1 dB" in rule.rule_text()
+
+
+def test_notebook_04_shows_a_validation_frame_beside_its_confidence_per_pool() -> None:
+    import torch
+
+    from scenecolor.colorize.data import ClipSet
+    from scenecolor.colorize.figures import plot_confidence_sample
+    from scenecolor.colorize.model import SceneColorizer
+    from scenecolor.colorize.train import TrainConfig
+
+    rng = np.random.default_rng(3)
+    red = rgb_to_lab(_texture(rng, RED, 5))
+    noise = rgb_to_lab(rng.integers(0, 256, (1, S, S, 3), dtype=np.uint8))
+    data = ClipSet(
+        split="val",
+        lab=np.concatenate([red, noise]).astype(np.float32),
+        clips=np.array([[0, 1, 2]]),
+        refs={"in_domain": [[3, 4]], "open": [[5]]},
+        clip_shots=["red_s"],
+        clip_videos=["red"],
+    )
+    cfg = TrainConfig(resolution=S, width=0.25, clip_len=3, max_refs=2)
+    torch.manual_seed(0)
+    model = SceneColorizer(cfg.model_config()).eval()
+    fig = plot_confidence_sample(model, data, cfg, verify=VerifyConfig(threshold=0.3))
+    texts = [t.get_text() for t in fig.findobj(plt.Text)]
+    assert "ours, open: 0 of 1 refs kept" in texts  # noise: dropped
+    assert any(t in texts for t in ("ours, in_domain: 1 of 2 refs kept", "ours, in_domain: 2 of 2 refs kept"))
+    confidences = [t for t in texts if t.startswith("confidence (mean")]
+    assert confidences[1] == "confidence (mean 0.00)" and confidences[0] != confidences[1]
+    assert fig.get_size_inches()[0] <= F.PAGE_WIDTH_IN
+    plt.close(fig)
