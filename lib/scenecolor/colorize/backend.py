@@ -94,6 +94,26 @@ def network_size_hw(height: int, width: int, resolution: int) -> tuple[int, int]
     return h, w
 
 
+def blend_confidence(confidence: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The colorizer's per-pixel confidence: how sure the fusion is of the colour it blended there.
+
+    Defined as ``sum_k w_k * conf_k`` over the K candidates (direct flow, forward and backward propagation,
+    attention): each candidate's own confidence (flow: photometric match x inside the reference; attention: its
+    learned similarity gate) weighted by the fusion weight the network gave it (a softmax, so the weights sum to
+    1). It is the quantity the network itself gates its corrections with (``1 - confidence``), so where it is
+    near 0 the colour is the network's guess, where it is near 1 a candidate copied from a reference.
+
+    Args:
+        confidence: float32 (..., K) candidate confidences in [0, 1] (``predict_detailed``'s third output).
+        weights: float32 (..., K) fusion weights, summing to 1 over K (its fourth output).
+    Returns float32 (...) in [0, 1].
+    """
+    conf, w = np.asarray(confidence, dtype=np.float32), np.asarray(weights, dtype=np.float32)
+    if conf.shape != w.shape or conf.ndim < 1:
+        raise DataError(f"candidate confidences {conf.shape} and fusion weights {w.shape} must have one shape (..., K)")
+    return np.clip((conf * w).sum(-1), 0.0, 1.0).astype(np.float32)
+
+
 def check_backend_inputs(
     refs_lab: np.ndarray | None,
     gray_clip: np.ndarray | None,
@@ -240,7 +260,8 @@ class TorchColorizer:
             float32 ``(ab, candidates, confidences, weights)``: ab (T, H, W, 2) in Lab units; the four candidates'
             ab (T, H, W, 8) in Lab units; their confidences (T, H, W, 4) in [0, 1]; the fusion weights (T, H, W, 4)
             (a softmax over the four: each pixel's sum is 1); candidates in the order of
-            :data:`scenecolor.colorize.correspondence.CANDIDATES`.
+            :data:`scenecolor.colorize.correspondence.CANDIDATES`. :func:`blend_confidence` of the last two is the
+            per-pixel confidence.
         """
         check_backend_inputs(None, gray_clip, self.resolution, self.max_refs, ref_features[-1])
         dev = self.device

@@ -25,11 +25,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from scenecolor.colorize.backend import network_size_hw
+from scenecolor.colorize.backend import blend_confidence, network_size_hw
 from scenecolor.colorize.correspondence import GuideConfig, scene_guides
+from scenecolor.colorize.verify import Verdict, VerifyConfig, fallback_ab, verify_references
 from scenecolor.core.color import AB_SCALE, rgb_to_lab
 from scenecolor.core.errors import DataError, ParameterError, VideoError
 from scenecolor.core.video import iter_frames
+from scenecolor.retrieval.references import scene_query_frames
 
 MAX_REFERENCES = 5
 GREY_CHROMA = 3.0  # a reference whose 99th-percentile chroma (CIE Lab) is below this has no colour
@@ -121,10 +123,12 @@ def encode_scene_references(
 @dataclass
 class SceneResult:
     """What :func:`colorize_scene` computed (``details``: candidates, confidences, fusion weights at the working
-    size)."""
+    size; ``confidence``: :func:`scenecolor.colorize.backend.blend_confidence` at the input size, None for a
+    backend without ``predict_detailed``)."""
 
     ab: np.ndarray  # (T, H, W, 2) at the input size
     details: dict[str, np.ndarray] | None = None
+    confidence: np.ndarray | None = None  # float32 (T, H, W) in [0, 1]
 
 
 def colorize_scene(
@@ -150,7 +154,9 @@ def colorize_scene(
     blended there with the network's fusion weights (upsampled), and the network's own correction
     (its ab minus its blend) is added - so the detail of a sharp flow warp survives when the
     network runs at a lower resolution. Otherwise the ab is resized back (bilinear).
-    ``details`` keeps the candidates, confidences and fusion weights at the working size.
+    ``details`` keeps the candidates, confidences and fusion weights at the working size. The per-pixel
+    confidence (:func:`scenecolor.colorize.backend.blend_confidence`) comes back at (H, W) whenever the backend
+    has ``predict_detailed``: with the full-resolution fusion, of the candidates blended there.
     """
     L = np.asarray(L, dtype=np.float32)
     if L.ndim != 3 or L.shape[0] < 1:
@@ -168,6 +174,7 @@ def colorize_scene(
         scene_guides(L, _resize(np.asarray(refs_lab[0], dtype=np.float32), H, W), guide_cfg) if fuse_full else None
     )
     out = np.empty((*L.shape, 2), dtype=np.float32)
+    confidence = np.zeros(L.shape, dtype=np.float32) if detailed else None
     keep: dict[str, list[np.ndarray]] = {"candidates": [], "confidence": [], "weights": []}
     for s in range(0, L.shape[0], clip_len):
         clip = small[s : s + clip_len] / 100.0
@@ -183,6 +190,7 @@ def colorize_scene(
         for j in range(len(ab)):
             if full_guide is None:
                 out[s + j] = _resize(ab[j], H, W)
+                confidence[s + j] = _resize(blend_confidence(conf[j], weights[j]), H, W)  # type: ignore[index]
                 continue
             k = weights.shape[-1]
             blend_small = (cand[j].reshape(h, w, k, 2) * weights[j][..., None]).sum(2)
@@ -196,5 +204,58 @@ def colorize_scene(
                 _resize(cand[j][..., 6:8], H, W),
             ]
             out[s + j] = sum(wt[..., i : i + 1] * c for i, c in enumerate(full_cands)) + correction
+            full_conf = np.stack([g[..., 2], g[..., 5], g[..., 8], _resize(conf[j][..., 3], H, W)], axis=-1)
+            confidence[s + j] = blend_confidence(full_conf, wt)  # type: ignore[index]
     extra = {k: np.concatenate(v) for k, v in keep.items() if v} or None
-    return SceneResult(np.clip(out, -AB_SCALE, AB_SCALE), extra)
+    return SceneResult(np.clip(out, -AB_SCALE, AB_SCALE), extra, confidence)
+
+
+@dataclass
+class VerifiedScene:
+    """What :func:`colorize_verified` computed for one scene."""
+
+    ab: np.ndarray  # float32 (T, H, W, 2)
+    confidence: np.ndarray | None  # float32 (T, H, W) in [0, 1]; 0 on the fallback; None: backend without weights
+    verdict: Verdict | None  # per reference: match score and kept; None without verification
+    details: dict[str, np.ndarray] | None = None  # as SceneResult.details (None on the fallback)
+
+
+def colorize_verified(
+    backend: Any,
+    L: np.ndarray,
+    refs_lab: np.ndarray,
+    verify: VerifyConfig | None = None,
+    *,
+    prior: np.ndarray | None = None,
+    clip_len: int = 8,
+    square: bool = False,
+    details: bool = False,
+) -> VerifiedScene:
+    """Colorize one scene with only the references that pass verification, and say per pixel how sure it is.
+
+    With ``verify`` the references are first checked against a few of the scene's grey frames (spread as
+    retrieval queries them, :func:`scenecolor.retrieval.references.scene_query_frames`): failures are dropped
+    and a scene left with none gets :func:`scenecolor.colorize.verify.fallback_ab` (grey, or ``prior``: the
+    pool's mean ab (2,)). Without it every reference is used.
+
+    The **confidence** is the fusion's blend confidence ``sum_k w_k * conf_k``
+    (:func:`scenecolor.colorize.backend.blend_confidence`) at the scene's size, and **0 everywhere when
+    verification dropped every reference**: the output is then the fallback, which no reference supports.
+
+    Args:
+        L: float32 (T, H, W) lightness 0..100; refs_lab: float32 (R, H', W', 3) Lab references.
+    Returns ab (T, H, W, 2), confidence (T, H, W) in [0, 1] (None when the backend has no ``predict_detailed``,
+    e.g. ONNX: the confidence needs the fusion weights), the verdict.
+    """
+    L = np.asarray(L, dtype=np.float32)
+    if L.ndim != 3 or L.shape[0] < 1:
+        raise DataError(f"scene lightness must be (T, H, W) with T >= 1, got {L.shape}")
+    refs = np.asarray(refs_lab, dtype=np.float32)
+    verdict = None
+    if verify is not None:
+        verdict = verify_references(L[scene_query_frames({"start": 0, "end": len(L)})], refs, verify)
+        if not verdict.any_kept:
+            return VerifiedScene(fallback_ab(L.shape, verify, prior), np.zeros(L.shape, np.float32), verdict)
+        refs = refs[verdict.keep]
+    result = colorize_scene(backend, L, refs, clip_len=clip_len, square=square, details=details)
+    return VerifiedScene(result.ab, result.confidence, verdict, result.details)

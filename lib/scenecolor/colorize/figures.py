@@ -9,8 +9,11 @@ import numpy as np
 import torch
 from matplotlib.ticker import MaxNLocator
 
+from scenecolor.colorize.backend import TorchColorizer
 from scenecolor.colorize.data import ClipSet, make_batch
+from scenecolor.colorize.exemplar import colorize_verified
 from scenecolor.colorize.train import TrainConfig
+from scenecolor.colorize.verify import VerifyConfig
 from scenecolor.core.color import lab_to_rgb
 
 
@@ -100,5 +103,69 @@ def plot_samples(
             if row == 0:
                 ax.set_title(title, fontsize=8)
         axes[row, 0].set_ylabel(data.clip_shots[clip], fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confidence_sample(
+    model: torch.nn.Module,
+    data: ClipSet,
+    cfg: TrainConfig,
+    pools: tuple[str, ...] = ("in_domain", "open"),
+    verify: VerifyConfig | None = None,
+) -> plt.Figure:
+    """One validation clip's middle frame, a row per reference pool: grey input, ours, ours' per-pixel confidence
+    and the truth, page-wide.
+
+    The clip is colorized as ``scenecolor colorize`` does it (:func:`scenecolor.colorize.exemplar.colorize_verified`:
+    its ``max_refs`` references of the row's pool verified with ``verify``, default :class:`VerifyConfig`). The
+    clip is the first of up to 8 spread over the set with a reference kept in ``pools[0]`` (else the first).
+    The confidence is the fusion's blend confidence sum_k w_k * conf_k in [0, 1], 0 where no reference was kept.
+    """
+    verify = verify or VerifyConfig()
+    backend = TorchColorizer(model, clip_len=cfg.clip_len, flow_method=cfg.flow_method)
+
+    def run(i: int, pool: str) -> Any:
+        refs = data.lab[data.refs[pool][i][: cfg.max_refs]]
+        return colorize_verified(
+            backend, data.lab[data.clips[i], ..., 0], refs, verify, clip_len=cfg.clip_len, square=True
+        )
+
+    candidates = np.unique(np.linspace(0, len(data) - 1, min(8, len(data))).round().astype(int)).tolist()
+    candidates = [i for i in candidates if all(data.refs[p][i] for p in pools)]
+    if not candidates:
+        raise ValueError(f"the {data.split} set has no clip with references in {pools}")
+    first = None
+    for i in candidates:
+        out = run(i, pools[0])
+        first = first or (i, out)
+        if out.verdict is not None and out.verdict.any_kept:
+            first = (i, out)
+            break
+    clip = first[0]  # type: ignore[index]
+    mid = len(data.clips[clip]) // 2
+    truth = data.lab[data.clips[clip][mid]]
+    fig, axes = plt.subplots(len(pools), 4, figsize=(9.0, 2.6 * len(pools) + 0.3), squeeze=False)
+    for row, pool in enumerate(pools):
+        out = first[1] if row == 0 else run(clip, pool)  # type: ignore[index]
+        conf = out.confidence[mid] if out.confidence is not None else np.zeros(truth.shape[:2], np.float32)
+        kept = int(out.verdict.keep.sum())
+        n = len(data.refs[pool][clip][: cfg.max_refs])
+        panels = [
+            (np.dstack([truth[..., :1], np.zeros_like(out.ab[mid])]), "grey input"),
+            (np.dstack([truth[..., :1], out.ab[mid]]), f"ours, {pool}: {kept} of {n} refs kept"),
+            (None, f"confidence (mean {conf.mean():.2f})"),
+            (truth, "ground truth"),
+        ]
+        for ax, (img, title) in zip(axes[row], panels):
+            if img is None:
+                im = ax.imshow(conf, cmap="magma", vmin=0, vmax=1)
+                fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=9)
+            else:
+                ax.imshow(np.clip(_rgb(img), 0, 1))
+            ax.set_title(title, fontsize=10)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle(f"validation clip {data.clip_shots[clip]}, middle frame, one row per reference pool", fontsize=10)
     fig.tight_layout()
     return fig

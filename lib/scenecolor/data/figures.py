@@ -22,6 +22,7 @@ from scenecolor.data.frames import FrameStore, Preprocess, preprocess_frame
 from scenecolor.data.test_videos import read_test_videos
 
 SPLIT_COLOURS = {"train": "#4c72b0", "val": "#dd8452", "test": "#55a868"}
+STRIP_WIDTH_IN = 9.0  # widest transition strip, inches: ~1000 px at the 110 dpi notebooks save at, never shrunk
 
 
 def _shots(out_dir: Path) -> pd.DataFrame:
@@ -169,6 +170,10 @@ def test_video_strip(out_dir: str | os.PathLike[str], video_id: str, context: in
         (max(0, t["start"] - context), min(len(frames), max(t["end"], t["cut"] + 1) + context)) for t in transitions
     ]
     columns = max(b - a for a, b in spans)
+    # page-wide at most (STRIP_WIDTH_IN: ~1000 px at 110 dpi), 9 pt numbers: room above each frame for one line
+    canvas_w = columns * (thumb_w + 6) + 6
+    width_in = min(STRIP_WIDTH_IN, canvas_w / 90 + 0.8)
+    px_per_in = canvas_w / (width_in - 0.8)
     blank = np.full((thumb_h, thumb_w, 3), 255, dtype=np.uint8)
     tiles, numbers = [], []
     for (a, b), _transition in zip(spans, transitions):
@@ -176,8 +181,8 @@ def test_video_strip(out_dir: str | os.PathLike[str], video_id: str, context: in
             f = a + col
             tiles.append(frames[f] if f < b else blank)
             numbers.append(f if f < b else None)
-    canvas, corners = _mosaic(tiles, columns, pad=6, label_h=14)
-    fig, ax = plt.subplots(figsize=(canvas.shape[1] / 90 + 0.8, canvas.shape[0] / 90))
+    canvas, corners = _mosaic(tiles, columns, pad=6, label_h=max(14, int(0.2 * px_per_in)))
+    fig, ax = plt.subplots(figsize=(width_in, canvas.shape[0] / px_per_in + 0.3))
     ax.imshow(canvas)
     ax.axis("off")
     cuts = {t["cut"] for t in transitions}
@@ -186,7 +191,7 @@ def test_video_strip(out_dir: str | os.PathLike[str], video_id: str, context: in
             continue
         is_cut = f in cuts
         ax.text(
-            left + thumb_w / 2, top - 2, str(f), ha="center", va="bottom", fontsize=7, color="red" if is_cut else "k"
+            left + thumb_w / 2, top - 2, str(f), ha="center", va="bottom", fontsize=9, color="red" if is_cut else "k"
         )
         if is_cut:
             ax.add_patch(
@@ -194,7 +199,7 @@ def test_video_strip(out_dir: str | os.PathLike[str], video_id: str, context: in
             )
     for row, t in enumerate(transitions):
         top, _ = corners[row * columns]
-        ax.text(-4, top + thumb_h / 2, t["kind"], ha="right", va="center", fontsize=8)
-    ax.set_title(f"{video_id}: frames around each transition (red box = ground-truth cut)", fontsize=9)
+        ax.text(-4, top + thumb_h / 2, t["kind"], ha="right", va="center", fontsize=9)
+    ax.set_title(f"{video_id}: frames around each transition (red box = ground-truth cut)", fontsize=10)
     fig.tight_layout()
     return fig

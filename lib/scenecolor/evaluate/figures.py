@@ -1,5 +1,8 @@
-"""The evaluation step's pictures and videos: side-by-side frames, per-video bars, quality against R,
-and the colorized test videos (mp4, plus a small GIF and a PNG strip for the HTML report)."""
+"""The evaluation step's pictures and videos: side-by-side frames, per-video bars, quality against R, ours minus grey per
+scene and the worst scenes, and the colorized test videos (mp4, plus a small GIF and a PNG strip for the HTML report).
+
+Frame figures are laid out for the page: at most :data:`PAGE_WIDTH_IN` inches wide (about 1000 px at the 110 dpi
+notebooks save at), so the report never shrinks them, with text of at least :data:`MIN_FONT` pt."""
 
 from __future__ import annotations
 
@@ -17,7 +20,10 @@ from scenecolor.colorize.verify import VerifyConfig, match_map
 from scenecolor.core.artifacts import atomic_path
 from scenecolor.core.color8 import lab_to_rgb8, rgb8_to_lab
 from scenecolor.core.video import write_video
-from scenecolor.evaluate.protocol import EvaluationResult, EvalVideo
+from scenecolor.evaluate.protocol import SCENE_TARGET_DB, EvaluationResult, EvalVideo, SceneCase
+
+PAGE_WIDTH_IN = 9.0  # widest frame figure, inches (990 px at 110 dpi: the report's page width)
+MIN_FONT = 9  # smallest text of a frame figure, pt
 
 
 def _gray(frame: np.ndarray) -> np.ndarray:
@@ -49,31 +55,44 @@ def reference_tile(refs: np.ndarray, size: int) -> np.ndarray:
     return tile
 
 
+def _short(name: str) -> str:
+    """A method's name without its parenthesised gloss ('Welsh (luminance match)' -> 'Welsh')."""
+    return name.split(" (")[0]
+
+
 def side_by_side(
-    videos: Sequence[EvalVideo], result: EvaluationResult, methods: Sequence[str], max_rows: int = 4
+    videos: Sequence[EvalVideo], result: EvaluationResult, methods: Sequence[str], max_rows: int = 4, per_row: int = 3
 ) -> plt.Figure:
-    """Rows: the middle frame of successive scenes; columns: gray, references, each method, truth."""
+    """For the middle frame of successive scenes (at most ``max_rows``): gray input, references, each method and
+    the truth, ``per_row`` panels a row (each scene a block of rows), every panel titled, page-wide."""
     picks = [(v, i) for v in videos for i in range(len(v.scenes))][:max_rows]
-    cols = ["gray input", "references"] + list(methods) + ["ground truth"]
+    names = ["gray input", "references"] + [_short(m) for m in methods] + ["ground truth"]
+    lines = math.ceil(len(names) / per_row)
     aspect = max((v.display_aspect for v, _ in picks), default=1.0)
-    fig, axes = plt.subplots(len(picks), len(cols), figsize=(2.1 * aspect * len(cols), 2.2 * len(picks)), squeeze=False)
-    for row, (video, scene) in enumerate(picks):
+    panel_w = PAGE_WIDTH_IN / per_row
+    panel_h = panel_w / aspect + 0.35  # the title line
+    fig, axes = plt.subplots(
+        lines * len(picks), per_row, figsize=(PAGE_WIDTH_IN, panel_h * lines * len(picks) + 0.1), squeeze=False
+    )
+    for block, (video, scene) in enumerate(picks):
         s, e = video.scenes[scene]
         t = (s + e - 1) // 2
-        size = video.frames.shape[1]
         a = video.display_aspect
-        panels = [at_aspect(_gray(video.frames[t]), a), reference_tile(result.references[video.video_id][scene], size)]
+        refs_tile = reference_tile(result.references[video.video_id][scene], video.frames.shape[1])
+        panels = [at_aspect(_gray(video.frames[t]), a), at_aspect(refs_tile, a)]
         panels += [at_aspect(result.outputs[(m, video.video_id)][t], a) for m in methods]
         panels.append(at_aspect(video.frames[t], a))
-        for col, (img, title) in enumerate(zip(panels, cols)):
-            ax = axes[row, col]
-            ax.imshow(img)
+        for k in range(lines * per_row):
+            ax = axes[block * lines + k // per_row, k % per_row]
             ax.set_xticks([])
             ax.set_yticks([])
-            if row == 0:
-                ax.set_title(title, fontsize=8)
-        axes[row, 0].set_ylabel(f"{video.video_id}\nscene {scene} frame {t}", fontsize=7)
-    fig.tight_layout()
+            if k >= len(panels):
+                ax.axis("off")
+                continue
+            ax.imshow(panels[k])
+            title = f"{video.video_id}, scene {video.scene_ids[scene]}: {names[k]}" if k == 0 else names[k]
+            ax.set_title(title, fontsize=MIN_FONT + 1 if k == 0 else MIN_FONT, loc="left" if k == 0 else "center")
+    fig.tight_layout(pad=0.4, h_pad=0.6, w_pad=0.4)
     return fig
 
 
@@ -181,14 +200,17 @@ def write_gif(path: Path, frames: np.ndarray, fps: float, max_frames: int = 24, 
     return Path(path)
 
 
-def frame_strip(video: EvalVideo, result: EvaluationResult, methods: Sequence[str], n: int = 6) -> plt.Figure:
-    """A PNG-ready strip: ``n`` evenly spaced frames of one video, rows gray / methods / truth."""
+def frame_strip(video: EvalVideo, result: EvaluationResult, methods: Sequence[str], n: int = 4) -> plt.Figure:
+    """A PNG-ready strip, page-wide: ``n`` evenly spaced frames of one video, rows gray / methods / truth."""
     idx = np.linspace(0, video.n_frames - 1, min(n, video.n_frames)).round().astype(int)
     a = video.display_aspect
-    rows = [("gray input", [at_aspect(_gray(video.frames[t]), a) for t in idx])]
-    rows += [(m, [at_aspect(result.outputs[(m, video.video_id)][t], a) for t in idx]) for m in methods]
-    rows.append(("ground truth", [at_aspect(video.frames[t], a) for t in idx]))
-    fig, axes = plt.subplots(len(rows), len(idx), figsize=(1.8 * a * len(idx), 1.9 * len(rows)), squeeze=False)
+    rows = [("gray", [at_aspect(_gray(video.frames[t]), a) for t in idx])]
+    rows += [(_short(m), [at_aspect(result.outputs[(m, video.video_id)][t], a) for t in idx]) for m in methods]
+    rows.append(("truth", [at_aspect(video.frames[t], a) for t in idx]))
+    panel_w = (PAGE_WIDTH_IN - 0.4) / len(idx)
+    fig, axes = plt.subplots(
+        len(rows), len(idx), figsize=(PAGE_WIDTH_IN, (panel_w / a + 0.12) * len(rows) + 0.6), squeeze=False
+    )
     for r, (name, imgs) in enumerate(rows):
         for c, img in enumerate(imgs):
             ax = axes[r, c]
@@ -196,10 +218,10 @@ def frame_strip(video: EvalVideo, result: EvaluationResult, methods: Sequence[st
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
-                ax.set_title(f"frame {int(video.source_frames[idx[c]])}", fontsize=7)
-        axes[r, 0].set_ylabel(name, fontsize=7)
-    fig.suptitle(video.video_id, fontsize=9)
-    fig.tight_layout()
+                ax.set_title(f"frame {int(video.source_frames[idx[c]])}", fontsize=MIN_FONT)
+        axes[r, 0].set_ylabel(name, fontsize=MIN_FONT)
+    fig.suptitle(video.video_id, fontsize=MIN_FONT + 1)
+    fig.tight_layout(pad=0.4, h_pad=0.3, w_pad=0.3)
     return fig
 
 
@@ -249,4 +271,105 @@ def match_maps(video: EvalVideo, scene: int, refs_rgb: np.ndarray, cfg: VerifyCo
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
+    return fig
+
+
+def scene_vs_grey(scenes: pd.DataFrame, method: str, threshold: float = SCENE_TARGET_DB) -> plt.Figure:
+    """Ours minus grey (PSNR, dB) for every scene, one panel per pool, sorted worst first as horizontal bars, with
+    the target line at ``threshold`` (red bars miss it) and 0 (grey's own level).
+
+    Args:
+        scenes: :func:`scenecolor.evaluate.protocol.scene_scores` rows (video_id, scene, pool, method,
+            PSNR_vs_grey); only ``method``'s rows are drawn.
+    """
+    ours = scenes[scenes["method"] == method]
+    pools = list(dict.fromkeys(ours["pool"]))
+    n = max((int((ours["pool"] == p).sum()) for p in pools), default=1)
+    fig, axes = plt.subplots(1, max(1, len(pools)), figsize=(PAGE_WIDTH_IN, 1.3 + 0.28 * n), squeeze=False, sharex=True)
+    finite = ours["PSNR_vs_grey"].replace([np.inf, -np.inf], np.nan).dropna()
+    lo = min(threshold - 0.5, float(finite.min()) - 0.3) if len(finite) else threshold - 1
+    hi = max(0.5, float(finite.max()) + 0.3) if len(finite) else 1.0
+    hi += 0.15 * (hi - lo)  # room for the value printed beside the longest bar
+    for ax, pool in zip(axes[0], pools):
+        g = ours[ours["pool"] == pool].sort_values("PSNR_vs_grey", ascending=False)
+        y = np.arange(len(g))
+        vals = g["PSNR_vs_grey"].to_numpy(dtype=float)
+        ax.barh(y, np.clip(vals, lo, hi), color=np.where(vals < threshold, "tab:red", "tab:blue"))
+        ax.set_yticks(y, [f"{v}:{int(sc)}" for v, sc in zip(g["video_id"], g["scene"])], fontsize=MIN_FONT)
+        ax.axvline(0, color="k", lw=0.8)
+        ax.axvline(threshold, color="tab:red", ls="--", lw=1.2, label=f"target: at least {threshold:+g} dB")
+        for yy, v in zip(y, vals):
+            x = float(np.clip(v, lo, hi))
+            ax.text(x + (0.05 if x >= 0 else -0.05) * (hi - lo) / 4, yy, f"{v:+.2f}", va="center",
+                    ha="left" if x >= 0 else "right", fontsize=MIN_FONT)  # fmt: skip
+        ax.set_xlim(lo, hi)
+        ax.set_xlabel("PSNR, ours minus grey (dB)", fontsize=MIN_FONT + 1)
+        ax.set_title(f"{pool} pool: {len(g)} scenes, worst {vals.min():+.2f} dB", fontsize=MIN_FONT + 1)
+        ax.tick_params(axis="x", labelsize=MIN_FONT)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", fontsize=MIN_FONT, frameon=False)
+    fig.tight_layout(rect=(0, 0.35 / fig.get_size_inches()[1], 1, 1))
+    return fig
+
+
+def _frame_box(ax: plt.Axes, colour: str) -> None:
+    for side in ax.spines.values():
+        side.set_edgecolor(colour)
+        side.set_linewidth(3)
+
+
+def worst_scenes(cases: Sequence[SceneCase], method: str = "ours") -> plt.Figure:
+    """Each scene of ``cases`` (worst first, :func:`scenecolor.evaluate.protocol.scene_cases`) as a block of two
+    rows, page-wide: the grey input, ours, ours' per-pixel confidence (0 black, 1 bright) and the truth; below,
+    every reference with its verification match score and KEPT (green frame) or DROPPED (red frame)."""
+    if not cases:
+        raise ValueError("no scene to draw: pass at least one SceneCase")
+    n_refs = max(len(c.refs) for c in cases)
+    aspect = max(c.aspect for c in cases)
+    top_h = (PAGE_WIDTH_IN / 4) / aspect + 0.4
+    ref_h = (PAGE_WIDTH_IN / max(n_refs, 4)) / aspect + 0.4
+    block_h = top_h + ref_h + 0.45
+    fig = plt.figure(figsize=(PAGE_WIDTH_IN, block_h * len(cases)))
+    subfigs = np.atleast_1d(fig.subfigures(len(cases), 1))
+    for rank, (sub, case) in enumerate(zip(subfigs, cases), start=1):
+        kept = int(np.sum(case.kept))
+        fallback = ": ours is the fallback" if kept == 0 else ""
+        sub.suptitle(
+            f"{rank}. {case.video_id}, scene {case.scene}, {case.pool} pool: {method} minus grey "
+            f"{case.psnr_vs_grey:+.2f} dB; {kept} of {len(case.refs)} references kept{fallback}",
+            fontsize=MIN_FONT + 1,
+            x=0.01,
+            ha="left",
+        )
+        cols = max(n_refs, 4)
+        width = math.lcm(cols, 4)
+        grid = sub.add_gridspec(2, width, height_ratios=(top_h, ref_h))
+        top = [
+            (case.grey, "grey input", None),
+            (case.ours, method, None),
+            (case.confidence, f"confidence (mean {np.nanmean(case.confidence):.2f})", "magma"),
+            (case.truth, "ground truth", None),
+        ]
+        step = width // 4
+        for k, (img, title, cmap) in enumerate(top):
+            ax = sub.add_subplot(grid[0, k * step : (k + 1) * step])
+            shown = at_aspect(img, case.aspect) if img.ndim == 3 else at_aspect(np.nan_to_num(img), case.aspect)
+            im = ax.imshow(shown, cmap=cmap, vmin=0 if cmap else None, vmax=1 if cmap else None)
+            ax.set_title(title, fontsize=MIN_FONT)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if cmap:
+                bar = sub.colorbar(im, ax=ax, fraction=0.046, pad=0.02, ticks=[0, 0.5, 1])
+                bar.ax.tick_params(labelsize=MIN_FONT)
+        rstep = width // cols
+        for k, ref in enumerate(case.refs):
+            ax = sub.add_subplot(grid[1, k * rstep : (k + 1) * rstep])
+            ax.imshow(at_aspect(ref, case.aspect))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            score = "" if np.isnan(case.match[k]) else f" {case.match[k]:.2f}"
+            verdict = "KEPT" if case.kept[k] else "DROPPED"
+            colour = "tab:green" if case.kept[k] else "tab:red"
+            ax.set_title(f"ref {k + 1}:{score} {verdict}", fontsize=MIN_FONT, color=colour)
+            _frame_box(ax, colour)
     return fig

@@ -23,7 +23,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from scenecolor.colorize.exemplar import colorize_scene
+from scenecolor.colorize.exemplar import colorize_verified
 from scenecolor.colorize.refs import scene_query_frames
-from scenecolor.colorize.verify import Verdict, VerifyConfig, fallback_ab, mean_ab, verify_references
+from scenecolor.colorize.verify import Verdict, VerifyConfig, mean_ab, verify_references
 from scenecolor.core.artifacts import atomic_path
 from scenecolor.core.color8 import lab_to_rgb8, rgb8_to_lab
 from scenecolor.core.errors import DataError
@@ -51,6 +51,8 @@ from scenecolor.evaluate.data import (  # noqa: F401  (re-exported: the notebook
 )
 
 OURS = "ours (scene colorizer)"
+SCENE_MEASURES = ("PSNR", "SSIM")  # the measures scored scene by scene
+SCENE_TARGET_DB = -1.0  # no scene of either pool more than 1 dB below grey (docs/METHOD.md, targets)
 
 
 # -- our colorizer as a method ---------------------------------------------------------------
@@ -78,6 +80,10 @@ class ColorizerMethod:
     retrieval queries them, :func:`scenecolor.colorize.refs.scene_query_frames`), as ``scenecolor colorize``
     does: the failures are dropped and a scene left with none gets the fallback (grey, or ``prior``: the
     pool's mean ab, :func:`pool_prior`); ``last_verdict`` keeps the last scene's scores.
+
+    ``last_confidence`` keeps the last scene's per-pixel confidence (T, H, W) in [0, 1]: the fusion's blend
+    confidence, 0 where verification dropped every reference
+    (:func:`scenecolor.colorize.exemplar.colorize_verified`); None for a backend without fusion weights (ONNX).
     """
 
     backend: object  # scenecolor.colorize.backend.ColorizerBackend
@@ -89,19 +95,15 @@ class ColorizerMethod:
     verify: VerifyConfig | None = None
     prior: np.ndarray | None = None  # (2,) the pool's mean ab for the prior fallback
     last_verdict: Verdict | None = None
+    last_confidence: np.ndarray | None = None
 
     def __call__(self, L: np.ndarray, refs_lab: np.ndarray) -> np.ndarray:
         check_method_inputs(L, refs_lab)
-        if self.verify is not None:
-            query = scene_query_frames({"start": 0, "end": len(L)})
-            self.last_verdict = verify_references(L[query], refs_lab, self.verify)
-            if not self.last_verdict.any_kept:
-                self.last_details = None
-                return fallback_ab(L.shape, self.verify, self.prior)
-            refs_lab = np.asarray(refs_lab)[self.last_verdict.keep]
-        result = colorize_scene(self.backend, L, refs_lab, clip_len=self.clip_len, details=self.keep_details)
-        self.last_details = result.details
-        return result.ab
+        scene = colorize_verified(
+            self.backend, L, refs_lab, self.verify, prior=self.prior, clip_len=self.clip_len, details=self.keep_details
+        )
+        self.last_verdict, self.last_confidence, self.last_details = scene.verdict, scene.confidence, scene.details
+        return scene.ab
 
 
 def pool_prior(store: FrameStore) -> np.ndarray:
@@ -242,9 +244,10 @@ def temporal_scores(video: EvalVideo, rgb: np.ndarray) -> dict[str, float]:
     }
 
 
-def score_video(video: EvalVideo, rgb: np.ndarray) -> dict[str, float]:
-    """Every image measure (frame mean, undefined frames skipped) plus the temporal ones."""
-    per = metrics.per_frame_metrics(video.frames, rgb)
+def score_video(video: EvalVideo, rgb: np.ndarray, per_frame: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    """Every image measure (frame mean, undefined frames skipped) plus the temporal ones (``per_frame``: the
+    image measures per frame when already computed, :func:`scenecolor.evaluate.metrics.per_frame_metrics`)."""
+    per = per_frame if per_frame is not None else metrics.per_frame_metrics(video.frames, rgb)
     row: dict[str, float] = {name: metrics.finite_mean(v) for name, v in per.items()}
     row.update(temporal_scores(video, rgb))
     row["colorfulness"] = metrics.colorfulness(rgb)
@@ -258,6 +261,8 @@ class EvaluationResult:
     rows: pd.DataFrame
     outputs: dict[tuple[str, str], np.ndarray]  # (method, video_id) -> uint8 frames, main setting
     references: dict[str, list[np.ndarray]]  # video_id -> per-scene refs (main pool and R), uint8
+    # (method, pool, R, video_id) -> {"PSNR": (T,), "SSIM": (T,)} per frame, for per-scene scores
+    frame_scores: dict[tuple[str, str, int, str], dict[str, np.ndarray]] = field(default_factory=dict)
 
 
 def evaluate(
@@ -281,7 +286,7 @@ def evaluate(
     if not pools:
         raise DataError("no reference pool to evaluate: pass at least one of " + ", ".join(POOLS))
     ref_counts = sorted({*ref_counts, main_refs})
-    rows, outputs, ref_frames = [], {}, {}
+    rows, outputs, ref_frames, frame_scores = [], {}, {}, {}
     plan: list[tuple[ColorizeMethod, str, int]] = []
     for method in ([ours] if ours is not None else []) + list(baselines):
         counts = ref_counts if (method is ours or baselines_all_refs) else [main_refs]
@@ -296,14 +301,18 @@ def evaluate(
             store.uint8(refs.ids(pools[0], video.video_id, sid, main_refs)) for sid in video.scene_ids
         ]
         once: dict[str, dict] = {}  # rows of methods that ignore the references, by name
+        once_frames: dict[str, dict[str, np.ndarray]] = {}
         for method, pool, r in plan:
             bar.update(1)
             ref_free = not getattr(method, "needs_references", True)
             if ref_free and method.name in once:
                 rows.append({**once[method.name], "pool": pool, "n_refs": r})
+                frame_scores[(method.name, pool, r, video.video_id)] = once_frames[method.name]
                 continue
             ab, seconds = colorize_video(method, video, [x[:r] for x in ref_cache[pool]])
             rgb = render(video, ab)
+            per = metrics.per_frame_metrics(video.frames, rgb)
+            frame_scores[(method.name, pool, r, video.video_id)] = {k: per[k] for k in SCENE_MEASURES}
             row = {
                 "video_id": video.video_id,
                 "method": method.name,
@@ -311,15 +320,166 @@ def evaluate(
                 "n_refs": r,
                 "n_frames": video.n_frames,
             }
-            row.update(score_video(video, rgb))
+            row.update(score_video(video, rgb, per))
             row["sec_per_frame"] = seconds / video.n_frames
             rows.append(row)
             if ref_free:
                 once[method.name] = row
+                once_frames[method.name] = frame_scores[(method.name, pool, r, video.video_id)]
             if pool == pools[0] and r == main_refs:
                 outputs[(method.name, video.video_id)] = rgb
     bar.close()
-    return EvaluationResult(pd.DataFrame(rows), outputs, ref_frames)
+    return EvaluationResult(pd.DataFrame(rows), outputs, ref_frames, frame_scores)
+
+
+# -- scene by scene: where ours falls below grey ------------------------------------------------------
+def scene_scores(
+    videos: Sequence[EvalVideo],
+    result: EvaluationResult,
+    methods: Sequence[str],
+    grey: str,
+    n_refs: int,
+    verification: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Every scene of every video scored on its own frames, per pool, for ``methods`` and ``grey`` at ``n_refs``.
+
+    One row per (video_id, scene, pool, method): ``PSNR`` and ``SSIM`` (mean over the scene's frames, undefined
+    frames skipped, as the per-video rows), ``n_frames``, and ``PSNR_vs_grey`` / ``SSIM_vs_grey``: the row's
+    value minus grey's on the same scene (0 for grey). ``scene`` is the scene's id in scenes.json. With
+    ``verification`` (:func:`verification_table`) each row also says how many of the scene's references
+    verification kept in that pool (``refs_kept`` of ``refs``). Reads ``result.frame_scores``
+    (:func:`evaluate`); DataError when a (method, pool, R) was not evaluated.
+    """
+    pools = list(dict.fromkeys(result.rows["pool"])) if len(result.rows) else []
+    kept = None
+    if verification is not None and len(verification):
+        kept = verification.groupby(["pool", "video_id", "scene"])["kept"].agg(["sum", "size"])
+    rows = []
+    for video in videos:
+        for pool in pools:
+            per = {}
+            for method in (*methods, grey):
+                key = (method, pool, n_refs, video.video_id)
+                if key not in result.frame_scores:
+                    raise DataError(
+                        f"no per-frame scores of '{method}' in pool '{pool}' at R = {n_refs} for '{video.video_id}': "
+                        "evaluate that method, pool and R first (protocol.evaluate)"
+                    )
+                per[method] = result.frame_scores[key]
+            for (s, e), sid in zip(video.scenes, video.scene_ids):
+                base = {m: metrics.finite_mean(per[grey][m][s:e]) for m in SCENE_MEASURES}
+                for method in (*methods, grey):
+                    row: dict[str, object] = {
+                        "video_id": video.video_id,
+                        "scene": int(sid),
+                        "pool": pool,
+                        "method": method,
+                        "n_frames": e - s,
+                    }
+                    for m in SCENE_MEASURES:
+                        row[m] = metrics.finite_mean(per[method][m][s:e])
+                        row[f"{m}_vs_grey"] = float(row[m]) - base[m]  # type: ignore[arg-type]
+                    if kept is not None and (pool, video.video_id, sid) in kept.index:
+                        k = kept.loc[(pool, video.video_id, sid)]
+                        row["refs_kept"], row["refs"] = int(k["sum"]), int(k["size"])
+                    rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def scene_target(scenes: pd.DataFrame, method: str, threshold: float = SCENE_TARGET_DB) -> pd.DataFrame:
+    """The per-scene target, computed: per pool and over both, ``method``'s worst scene (``PSNR_vs_grey``, dB) and
+    whether it is at least ``threshold`` (met: no scene more than ``-threshold`` dB below grey).
+
+    Columns: pool ("all" last), scenes, worst_scene ("video_id:scene"), worst_PSNR_vs_grey, scenes_below (how
+    many scenes miss the threshold), threshold, met. DataError when ``method`` has no scene row.
+    """
+    ours = scenes[scenes["method"] == method]
+    if ours.empty:
+        raise DataError(f"no per-scene row of '{method}': score its scenes first (protocol.scene_scores)")
+    out = []
+    for pool, g in [*ours.groupby("pool", sort=False), ("all", ours)]:
+        worst = g.loc[g["PSNR_vs_grey"].idxmin()]
+        out.append(
+            {
+                "pool": pool,
+                "scenes": len(g),
+                "worst_scene": f"{worst['video_id']}:{int(worst['scene'])}"
+                + (f" ({worst['pool']})" if pool == "all" else ""),
+                "worst_PSNR_vs_grey": float(worst["PSNR_vs_grey"]),
+                "scenes_below": int((g["PSNR_vs_grey"] < threshold).sum()),
+                "threshold": threshold,
+                "met": bool(worst["PSNR_vs_grey"] >= threshold),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+@dataclass
+class SceneCase:
+    """One scene of one pool as ours colorized it, for the worst-scenes figure: the scene's middle frame as grey
+    input, ours and truth (uint8 (S, S, 3)), ours' confidence there (float32 (S, S) in [0, 1]), every reference
+    (uint8 (R, S, S, 3)) with its verification match score and whether it was kept."""
+
+    video_id: str
+    scene: int
+    pool: str
+    psnr_vs_grey: float
+    frame: int  # index of the shown frame in the video's kept frames
+    grey: np.ndarray
+    ours: np.ndarray
+    truth: np.ndarray
+    confidence: np.ndarray
+    refs: np.ndarray
+    match: np.ndarray  # float32 (R,), NaN without verification
+    kept: np.ndarray  # bool (R,)
+    aspect: float = 1.0  # width / height the frames are shown at
+
+
+def scene_cases(
+    rows: pd.DataFrame,
+    videos: Sequence[EvalVideo],
+    refs: ReferenceTable,
+    store: FrameStore,
+    ours: ColorizerMethod,
+    n_refs: int,
+) -> list[SceneCase]:
+    """Colorize again each scene of ``rows`` (from :func:`scene_scores`: video_id, scene, pool, PSNR_vs_grey) with
+    ``ours`` and its references of that pool, keeping the middle frame, its confidence and the verdict."""
+    by_id = {v.video_id: v for v in videos}
+    cases = []
+    for row in rows.itertuples():
+        video = by_id.get(row.video_id)
+        if video is None or int(row.scene) not in video.scene_ids:
+            raise DataError(f"scene {row.video_id}:{row.scene} is not among the evaluated videos' scenes")
+        s, e = video.scenes[video.scene_ids.index(int(row.scene))]
+        ids = refs.ids(row.pool, video.video_id, int(row.scene), n_refs)
+        refs_lab = store.lab(ids)
+        ab = ours(video.lab[s:e, ..., 0], refs_lab)
+        mid = (e - s - 1) // 2
+        conf = ours.last_confidence
+        verdict = ours.last_verdict
+        lab = video.lab[s + mid].copy()
+        grey = lab.copy()
+        grey[..., 1:] = 0
+        lab[..., 1:] = ab[mid]
+        cases.append(
+            SceneCase(
+                video_id=video.video_id,
+                scene=int(row.scene),
+                pool=row.pool,
+                psnr_vs_grey=float(row.PSNR_vs_grey),
+                frame=s + mid,
+                grey=lab_to_rgb8(grey),
+                ours=lab_to_rgb8(lab),
+                truth=video.frames[s + mid],
+                confidence=(conf[mid] if conf is not None else np.full(ab.shape[1:3], np.nan)).astype(np.float32),
+                refs=store.uint8(ids),
+                match=verdict.scores if verdict is not None else np.full(len(ids), np.nan, np.float32),
+                kept=verdict.keep if verdict is not None else np.ones(len(ids), bool),
+                aspect=video.display_aspect,
+            )
+        )
+    return cases
 
 
 def roundtrip_check(videos: Sequence[EvalVideo]) -> pd.DataFrame:

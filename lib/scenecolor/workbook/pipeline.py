@@ -209,7 +209,9 @@ def write_poster(video: Path, poster: Path, at: float = 0.5) -> Path:
 
 @dataclass(frozen=True)
 class VideoPlayer:
-    """An mp4 shown as an HTML5 ``<video>`` with its poster, embedded so it plays in JupyterLab and in the HTML."""
+    """An mp4 shown as an HTML5 ``<video>`` with its poster, embedded so it plays in JupyterLab and in the HTML.
+
+    Shown at its native size (never scaled up, so never pixelated), shrunk only to fit the page width."""
 
     path: Path
     poster: Path
@@ -233,7 +235,7 @@ class VideoPlayer:
         caption = f"<figcaption>{html.escape(self.caption)}</figcaption>" if self.caption else ""
         return (
             f'<figure><video controls loop muted playsinline preload="metadata" poster="{poster}" '
-            f'style="width:100%;max-width:1100px;image-rendering:pixelated"><source src="{src}" type="video/mp4">'
+            f'style="max-width:100%;height:auto"><source src="{src}" type="video/mp4">'
             f"your browser cannot play H.264 mp4: {html.escape(self.path.name)}</video>{caption}</figure>"
         )
 

@@ -185,3 +185,42 @@ def ambiguity_reading(misses: Any) -> str:
             "the P@1 comparison between them is decided by a few frames whose shot labels their own pixels contradict."
         )
     return text
+
+
+def worst_scene_reading(target: Any, method: str = "ours") -> str:
+    """Notebook 05: whether any scene falls more than the target below grey, from the per-scene target table
+    (:func:`scenecolor.evaluate.protocol.scene_target`: one row per pool and an ``all`` row)."""
+    overall = target[target["pool"] == "all"].iloc[0]
+    per_pool = "; ".join(
+        f"`{r['pool']}`: worst {r['worst_scene']} at {r['worst_PSNR_vs_grey']:+.2f} dB, "
+        f"{r['scenes_below']} of {r['scenes']} scenes below {r['threshold']:+g} dB"
+        for _, r in target[target["pool"] != "all"].iterrows()
+    )
+    return (
+        f"The worst scene of either pool is {overall['worst_scene']}, where {method} scores "
+        f"**{overall['worst_PSNR_vs_grey']:+.2f} dB** against grey, so the target (no scene more than "
+        f"{-overall['threshold']:g} dB below grey) is **{'met' if overall['met'] else 'not met'}** in this run "
+        f"({per_pool})."
+    )
+
+
+def worst_cases_reading(cases: list[Any]) -> str:
+    """Notebook 05: what the worst scenes have in common, from their cases
+    (:class:`scenecolor.evaluate.protocol.SceneCase`: kept references, confidence map, ours minus grey)."""
+    if not cases:
+        return "No scene was scored, so there is no worst scene to show."
+    fallback = [c for c in cases if not c.kept.any()]
+    coloured = [c for c in cases if c.kept.any()]
+    parts = [
+        f"Of these {len(cases)} scenes, {len(fallback)} had every reference dropped and show the grey fallback "
+        f"(confidence 0, ours minus grey {', '.join(f'{c.psnr_vs_grey:+.2f}' for c in fallback) or 'none'} dB)"
+    ]
+    if coloured:
+        worst = coloured[0]
+        parts.append(
+            f"{len(coloured)} {'was' if len(coloured) == 1 else 'were'} coloured from kept references, the worst "
+            f"of them {worst.video_id} scene "
+            f"{worst.scene} ({worst.pool}) at {worst.psnr_vs_grey:+.2f} dB with {int(worst.kept.sum())} of "
+            f"{len(worst.kept)} references kept and a mean confidence of {float(worst.confidence.mean()):.2f}"
+        )
+    return "; ".join(parts) + "."

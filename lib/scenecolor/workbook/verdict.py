@@ -316,6 +316,18 @@ RULES: tuple[Rule, ...] = (
         **_exemplar("CDC", "", _FLOWS),
     ),
     Rule(
+        "worst_scene_vs_grey",
+        "target",
+        "Worst scene of either pool: PSNR, ours minus grey",
+        "05_evaluation",
+        Value("worst_scene_PSNR_vs_grey"),
+        unit="dB",
+        signed=True,
+        test="threshold",
+        threshold=-1.0,
+        note="every scene of both reference pools scored on its own frames; grey output is ab = 0",
+    ),
+    Rule(
         "int8_speed",
         "target",
         "Edge: int8 speed-up over torch fp32",
