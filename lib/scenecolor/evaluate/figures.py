@@ -1,5 +1,6 @@
 """The evaluation step's pictures and videos: side-by-side frames, per-video bars, quality against R, ours minus
-grey per scene and the worst scenes, and the colorized test videos (mp4, plus a small GIF and a PNG strip for the HTML report).
+grey per scene and the worst scenes, and the colorized test videos (mp4, plus a small GIF and a PNG strip for the
+HTML report).
 
 Frame figures are laid out for the page: at most :data:`PAGE_WIDTH_IN` inches wide (about 1000 px at the 110 dpi
 notebooks save at), so the report never shrinks them, with text of at least :data:`MIN_FONT` pt."""
