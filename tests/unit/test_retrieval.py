@@ -391,7 +391,7 @@ def test_write_references_is_atomic_and_complete(store, tmp_path):
     with pytest.raises(KeyError):
         RR.write_references(path, [pd.DataFrame({"query_kind": ["scene"]})])
     assert path.read_text() == "old"
-    row = {c: [0] for c in RR.REFERENCE_COLUMNS}
+    row = {**{c: [0] for c in RR.REFERENCE_COLUMNS}, "retriever": ["embedder"]}
     RR.write_references(path, [pd.DataFrame(row)])
     assert list(pd.read_csv(path).columns) == list(RR.REFERENCE_COLUMNS)
 

@@ -206,14 +206,17 @@ def frames_of_test_shots(entry: dict) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ReferenceTable:
-    """The reference-selection step's ``references.csv`` (scene queries): ranked frame-store ids per pool and scene."""
+    """The reference-selection step's ``references.csv`` (scene queries of one retriever): ranked frame-store ids
+    per pool and scene."""
 
     table: pd.DataFrame
+    retriever: str = "embedder"
 
     @classmethod
-    def read(cls, path: str | os.PathLike[str]) -> ReferenceTable:
-        df = read_references(path)
-        return cls(df[df["query_kind"] == "scene"].sort_values("rank").reset_index(drop=True))
+    def read(cls, path: str | os.PathLike[str], retriever: str = "embedder") -> ReferenceTable:
+        """The scene rows of ``retriever`` (``embedder``, or ``hog``: the tuned HOG on L) in ``references.csv``."""
+        df = read_references(path, retriever)
+        return cls(df[df["query_kind"] == "scene"].sort_values("rank", kind="stable").reset_index(drop=True), retriever)
 
     def pools(self) -> list[str]:
         return [p for p in POOLS if p in set(self.table["pool"])]
@@ -224,8 +227,8 @@ class ReferenceTable:
         rows = t[(t["pool"] == pool) & (t["video_id"] == video_id) & (t["scene"] == scene)]
         if rows.empty:
             raise DataError(
-                f"references.csv has no '{pool}' references for scene {scene} of '{video_id}'; re-run "
-                "the reference-selection step"
+                f"references.csv has no '{pool}' references for scene {scene} of '{video_id}' (retriever "
+                f"'{self.retriever}'); re-run the reference-selection step"
             )
         if len(rows) < n_refs:
             raise DataError(

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from scenecolor.core.errors import DataError
 from scenecolor.evaluate.metrics import IMAGE_MEASURES
 from scenecolor.paper import PAPER_TABLE_V
 
@@ -209,3 +211,123 @@ def verification_effect(rows: pd.DataFrame, methods: Sequence[str], gray: str) -
                 }
             )
     return pd.DataFrame(out)
+
+
+# -- which retriever, end to end ----------------------------------------------------------------
+def _retriever_rows(rows: pd.DataFrame, method: str, main_refs: int) -> pd.DataFrame:
+    """``method``'s per-video rows at ``main_refs``, one per (retriever, pool, video); DataError when absent."""
+    if "retriever" not in rows.columns:
+        raise DataError("the rows have no 'retriever' column: label each retriever's evaluation rows with it")
+    sub = rows[(rows["method"] == method) & (rows["n_refs"] == main_refs)]
+    if sub.empty:
+        raise DataError(f"no row of '{method}' at R = {main_refs}; evaluate it with each retriever's references")
+    if sub.duplicated(["retriever", "pool", "video_id"]).any():
+        raise DataError(f"'{method}' has several rows for one (retriever, pool, video) at R = {main_refs}")
+    return sub
+
+
+def retriever_comparison(rows: pd.DataFrame, method: str, gray: str, main_refs: int) -> pd.DataFrame:
+    """Per pool and retriever: ``method``'s PSNR, SSIM and CDC (aggregated as :func:`aggregate`) at ``main_refs``
+    and each minus grey output's on the same videos.
+
+    ``rows``: per-video rows of each retriever's evaluation with a ``retriever`` column; the ``gray`` rows (which
+    no reference changes) may come with any retriever. Returns pool, retriever, n_videos, n_frames, PSNR, SSIM,
+    CDC, PSNR_vs_grey, SSIM_vs_grey, CDC_vs_grey.
+    """
+    sub = _retriever_rows(rows, method, main_refs)
+    grey = rows[rows["method"] == gray].drop_duplicates(["pool", "video_id"])
+    out = []
+    for (pool, retriever), g in sub.groupby(["pool", "retriever"], sort=False):
+        ref = grey[(grey["pool"] == pool) & grey["video_id"].isin(g["video_id"])]
+        if len(ref) != len(g):
+            raise DataError(f"grey output lacks videos of the '{pool}' pool; evaluate '{gray}' on the same videos")
+        mine, base = aggregate(g, ["method"]).iloc[0], aggregate(ref, ["method"]).iloc[0]
+        out.append(
+            {
+                "pool": pool,
+                "retriever": retriever,
+                "n_videos": int(mine["n_videos"]),
+                "n_frames": int(mine["n_frames"]),
+                **{m: float(mine[m]) for m in ("PSNR", "SSIM", "CDC")},
+                **{f"{m}_vs_grey": float(mine[m] - base[m]) for m in ("PSNR", "SSIM", "CDC")},
+            }
+        )
+    return pd.DataFrame(out)
+
+
+@dataclass(frozen=True)
+class RetrieverVerdict:
+    """Which retriever's references colour better end to end (PSNR), by how much, and against what spread."""
+
+    better: str  # the retriever with the higher PSNR (the first one on a tie)
+    other: str
+    margin_db: float  # better's PSNR minus other's, mean over the pools (>= 0)
+    per_pool_db: dict[str, float]  # the same difference per pool
+    ssim_margin: float  # better's SSIM minus other's, mean over the pools
+    spread_db: float  # standard deviation across videos of the per-video PSNR difference (NaN with one video)
+    n_videos: int
+
+    @property
+    def within_noise(self) -> bool:
+        """The margin does not exceed the spread across videos (or there is no spread: one video)."""
+        return not (self.n_videos >= 2 and self.margin_db > self.spread_db)
+
+    @property
+    def note(self) -> str:
+        """The margin and how it compares with the spread across videos, in a few words."""
+        head = f"PSNR {self.margin_db:+.3f} dB over {self.other}, mean over pools; "
+        if self.n_videos < 2:
+            return head + "one video: no spread across videos to judge it by"
+        verdict = "within noise" if self.within_noise else "beyond the spread"
+        return head + f"spread across {self.n_videos} videos {self.spread_db:.3f} dB: {verdict}"
+
+    def margin_of(self, retriever: str) -> float:
+        """``retriever``'s PSNR minus the other's (dB; negative when it is the worse one)."""
+        if retriever not in (self.better, self.other):
+            raise DataError(f"retriever {retriever!r} was not compared (only {self.better!r} and {self.other!r})")
+        return self.margin_db if retriever == self.better else -self.margin_db
+
+
+def better_retriever(rows: pd.DataFrame, method: str, main_refs: int, retrievers: Sequence[str]) -> RetrieverVerdict:
+    """Compare two retrievers end to end on ``method``'s per-video rows at ``main_refs`` (``retriever`` column).
+
+    Per pool and video, the PSNR difference (first retriever minus second) on the same frames; a video's
+    difference is the mean over the pools, the margin the frame-weighted mean over videos (= the mean over pools
+    of the frame-weighted PSNR differences), and the spread the sample standard deviation of the videos'
+    differences. DataError unless both retrievers scored the same videos in the same pools.
+    """
+    if len(retrievers) != 2 or retrievers[0] == retrievers[1]:
+        raise DataError(f"compare exactly two retrievers, got {list(retrievers)}")
+    sub = _retriever_rows(rows, method, main_refs)
+    a, b = (sub[sub["retriever"] == r].set_index(["pool", "video_id"]).sort_index() for r in retrievers)
+    if a.empty or b.empty or not a.index.equals(b.index):
+        raise DataError(
+            f"retrievers {list(retrievers)} must be scored on the same pools and videos: got {len(a)} and {len(b)} "
+            "(pool, video) rows that differ"
+        )
+    diff = pd.DataFrame(
+        {
+            "PSNR": a["PSNR"] - b["PSNR"],
+            "SSIM": a["SSIM"] - b["SSIM"],
+            "n_frames": a["n_frames"].astype(float),
+        }
+    )
+    per_pool = {
+        str(pool): _weighted(g["PSNR"].to_numpy(float), g["n_frames"].to_numpy()) for pool, g in diff.groupby("pool")
+    }
+    ssim = float(
+        np.mean([_weighted(g["SSIM"].to_numpy(float), g["n_frames"].to_numpy()) for _, g in diff.groupby("pool")])
+    )
+    per_video = diff.groupby("video_id").agg(PSNR=("PSNR", "mean"), n_frames=("n_frames", "first"))
+    margin = _weighted(per_video["PSNR"].to_numpy(float), per_video["n_frames"].to_numpy())
+    spread = float(per_video["PSNR"].std(ddof=1)) if len(per_video) > 1 else math.nan
+    sign = 1.0 if margin >= 0 else -1.0
+    return RetrieverVerdict(
+        better=retrievers[0] if sign > 0 else retrievers[1],
+        other=retrievers[1] if sign > 0 else retrievers[0],
+        margin_db=sign * margin + 0.0,  # + 0.0: never a negative zero
+        per_pool_db={pool: sign * v + 0.0 for pool, v in per_pool.items()},
+        ssim_margin=sign * ssim + 0.0,
+        spread_db=spread,
+        n_videos=len(per_video),
+    )

@@ -61,15 +61,21 @@ def _hog_of_lightness(lum: np.ndarray, size: int, cell: int) -> np.ndarray:
     return _unit_rows(np.stack(out))
 
 
-def hog_grid(frames: np.ndarray, settings: Sequence[tuple[int, int]], chunk: int = 64) -> dict[str, np.ndarray]:
-    """:func:`hog_descriptor` at every (size, cell) of ``settings``, named "S px, C px cells": the same vectors,
-    with L computed once per frame (the colour conversion costs more than a small HOG), ``chunk`` frames at a time."""
+def hog_named(settings: Sequence[tuple[int, int]]) -> dict[str, tuple[int, int]]:
+    """Each (size, cell) of ``settings`` by the name :func:`hog_grid` gives its vectors, "S px, C px cells"."""
     if not settings:
         raise DataError("no HOG setting given")
-    parts: dict[str, list[np.ndarray]] = {f"{s} px, {c} px cells": [] for s, c in settings}
+    return {f"{size} px, {cell} px cells": (int(size), int(cell)) for size, cell in settings}
+
+
+def hog_grid(frames: np.ndarray, settings: Sequence[tuple[int, int]], chunk: int = 64) -> dict[str, np.ndarray]:
+    """:func:`hog_descriptor` at every (size, cell) of ``settings``, named by :func:`hog_named`: the same vectors,
+    with L computed once per frame (the colour conversion costs more than a small HOG), ``chunk`` frames at a time."""
+    named = hog_named(settings)
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in named}
     for start in range(0, len(frames), chunk):
         lum = lightness(frames[start : start + chunk])
-        for (size, cell), name in zip(settings, parts):
+        for name, (size, cell) in named.items():
             parts[name].append(_hog_of_lightness(lum, size, cell))
     return {name: np.concatenate(p) for name, p in parts.items()}
 

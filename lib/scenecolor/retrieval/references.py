@@ -10,8 +10,11 @@ Two pools: ``in_domain`` (frames of every split - the shot a query comes from is
 it, as in the paper) and ``open`` (training split only: references always come from other
 footage). The query's own frame is never returned as its reference. Output: ``references.csv``
 (docs/ARCHITECTURE.md): query_kind, video_id, scene, shot_id, query_frame_id, pool, rank,
-ref_frame_id, score; ``scene`` is the scene's index in scenes.json (-1 for shot queries),
-``query_frame_id`` is -1 when the query frame is not in the frame store.
+ref_frame_id, score, retriever; ``scene`` is the scene's index in scenes.json (-1 for shot queries),
+``query_frame_id`` is -1 when the query frame is not in the frame store, and ``retriever`` says which
+descriptor ranked the pool: ``embedder`` (the trained embedder, what every step uses) or ``hog`` (the
+tuned HOG-on-L baseline, which the evaluation step scores end to end beside it). A table written before the
+column existed reads as ``embedder``.
 """
 
 from __future__ import annotations
@@ -41,8 +44,11 @@ REFERENCE_COLUMNS = (
     "rank",
     "ref_frame_id",
     "score",
+    "retriever",
 )
 POOLS = ("in_domain", "open")
+RETRIEVERS = ("embedder", "hog")  # the trained embedder; the HOG on L tuned on a held-out split
+RETRIEVER_NAMES = {"embedder": "trained embedder", "hog": "tuned HOG on L"}
 
 
 def _store_frame_of(
@@ -202,11 +208,14 @@ def select_references(
     query_kind: str,
     index_kind: str = "auto",
     exact_max: int = 50_000,
+    retriever: str = "embedder",
 ) -> pd.DataFrame:
     """Top-``top_r`` references per query and pool, never the query's own frame.
 
-    ``queries`` needs video_id, shot_id, query_frame_id (and scene for scene queries).
+    ``queries`` needs video_id, shot_id, query_frame_id (and scene for scene queries); ``features`` and
+    ``query_features`` are the vectors of ``retriever`` (one of :data:`RETRIEVERS`), which labels the rows.
     """
+    _check_retriever(retriever)
     if len(queries) != len(query_features):
         raise DataError(f"{len(queries)} queries but {len(query_features)} query vectors")
     rows = []
@@ -236,41 +245,68 @@ def select_references(
                         "rank": rank,
                         "ref_frame_id": int(ref),
                         "score": round(float(score), 6),
+                        "retriever": retriever,
                     }
                 )
     return pd.DataFrame(rows, columns=list(REFERENCE_COLUMNS))
 
 
-def read_references(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read ``references.csv`` (every column checked); DataError naming the reference-selection step when
-    missing or malformed."""
+def _check_retriever(retriever: str) -> None:
+    if retriever not in RETRIEVERS:
+        raise DataError(f"unknown retriever {retriever!r}; choose one of {RETRIEVERS}")
+
+
+def read_references(path: str | os.PathLike[str], retriever: str | None = "embedder") -> pd.DataFrame:
+    """Read ``references.csv`` (every column checked): the rows of ``retriever`` (None: every retriever's).
+
+    A table without the ``retriever`` column (written before it existed) holds the embedder's rows. DataError
+    naming the reference-selection step when the file is missing or malformed, or holds no row of ``retriever``.
+    """
+    if retriever is not None:
+        _check_retriever(retriever)
     p = Path(path)
     if not p.is_file():
         raise DataError(f"references table '{p}' does not exist; run the reference-selection step first")
-    table = pd.read_csv(p, dtype={"shot_id": str, "video_id": str, "pool": str, "query_kind": str})
+    table = pd.read_csv(p, dtype={"shot_id": str, "video_id": str, "pool": str, "query_kind": str, "retriever": str})
+    if "retriever" not in table.columns:
+        table["retriever"] = "embedder"
     missing = [c for c in REFERENCE_COLUMNS if c not in table.columns]
     if missing:
         raise DataError(f"references table '{p}' lacks columns {missing}; rebuild it with the reference-selection step")
-    unknown = sorted(set(table["pool"]) - set(POOLS))
-    if unknown:
+    for column, known in (("pool", POOLS), ("retriever", RETRIEVERS)):
+        unknown = sorted(set(table[column].astype(str)) - set(known))
+        if unknown:
+            raise DataError(
+                f"references table '{p}' has unknown {column}s {unknown} (known: {known}); "
+                "rebuild it with the reference-selection step"
+            )
+    if retriever is None:
+        return table
+    table = table[table["retriever"] == retriever].reset_index(drop=True)
+    if table.empty:
         raise DataError(
-            f"references table '{p}' has unknown pools {unknown} (known: {POOLS}); "
-            "rebuild it with the reference-selection step"
+            f"references table '{p}' holds no reference retrieved by '{retriever}'; re-run "
+            "the reference-selection step, which writes the embedder's and the tuned HOG's"
         )
     return table
 
 
 def write_references(path: str | os.PathLike[str], tables: list[pd.DataFrame]) -> Path:
-    """Write ``references.csv`` atomically (scene rows first, then shot rows)."""
-    table = pd.concat(tables, ignore_index=True)[list(REFERENCE_COLUMNS)]
+    """Write ``references.csv`` atomically (the tables' rows in the order given); a table without a ``retriever``
+    column is the embedder's. DataError, nothing written, on a retriever outside :data:`RETRIEVERS`."""
+    table = pd.concat(
+        [t if "retriever" in t.columns else t.assign(retriever="embedder") for t in tables], ignore_index=True
+    )[list(REFERENCE_COLUMNS)]
+    for retriever in sorted(set(table["retriever"].astype(str))):
+        _check_retriever(retriever)
     with atomic_path(path) as tmp:
         table.to_csv(tmp, index=False)
     return Path(path)
 
 
 def reference_summary(refs: pd.DataFrame, store: FrameStore) -> pd.DataFrame:
-    """Per query kind and pool: queries, mean top-1 score, share of top-1 / top-R from the query's own shot
-    and video."""
+    """Per retriever, query kind and pool: queries, mean top-1 score, share of top-1 / top-R from the query's own
+    shot and video."""
     idx = store.index.set_index("frame_id")
     t = refs.assign(
         ref_shot=idx.loc[refs["ref_frame_id"], "shot_id"].to_numpy(),
@@ -278,8 +314,10 @@ def reference_summary(refs: pd.DataFrame, store: FrameStore) -> pd.DataFrame:
     )
     t["same_shot"] = t["ref_shot"] == t["shot_id"]
     t["same_source_video"] = t["ref_video"] == t["shot_id"].map(dict(zip(idx["shot_id"], idx["video_id"])))
+    if "retriever" not in t.columns:
+        t["retriever"] = "embedder"
     top1 = t[t["rank"] == 1]
-    group = ["query_kind", "pool"]
+    group = ["retriever", "query_kind", "pool"]
     out = top1.groupby(group).agg(
         queries=("score", "size"),
         top1_score=("score", "mean"),

@@ -14,6 +14,7 @@ from typing import Any
 from scenecolor import paper
 from scenecolor.core.artifacts import read_json
 from scenecolor.retrieval.metrics import margin_over_baselines
+from scenecolor.retrieval.references import RETRIEVER_NAMES
 
 PAPER_FRAME_STEP = 10  # the paper keeps one frame in ten (section 3.1.1)
 CEILING = 0.9  # a score at or above this is "near the ceiling"
@@ -224,3 +225,32 @@ def worst_cases_reading(cases: list[Any]) -> str:
             f"{len(worst.kept)} references kept and a mean confidence of {float(worst.confidence.mean()):.2f}"
         )
     return "; ".join(parts) + "."
+
+
+def retriever_reading(verdict: Any, main_refs: int) -> str:
+    """Notebook 05: which retriever's references colour the test videos better with the same colorizer, by how much
+    (PSNR, mean over the pools, and per pool; SSIM), and whether that margin stands out of the spread across videos.
+
+    ``verdict``: :func:`scenecolor.evaluate.tables.better_retriever`'s result.
+    """
+    better, other = (RETRIEVER_NAMES.get(r, r) for r in (verdict.better, verdict.other))
+    pools = ", ".join(f"{pool} {v:+.3f} dB" for pool, v in verdict.per_pool_db.items())
+    text = (
+        f"**Which retriever, end to end.** With the same colorizer, verification and R = {main_refs}, the "
+        f"**{better}**'s references colour the test videos better than the {other}'s: PSNR "
+        f"**{verdict.margin_db:+.3f} dB** averaged over the pools ({pools}), SSIM {verdict.ssim_margin:+.4f}. "
+    )
+    if verdict.n_videos < 2:
+        return text + (
+            "One video only: there is no spread across videos to judge the margin by, so read it as unconfirmed "
+            "(the `sample` and `full` profiles score every test video)."
+        )
+    if verdict.within_noise:
+        return text + (
+            f"The margin is **within noise**: the per-video difference spreads by {verdict.spread_db:.3f} dB "
+            f"(standard deviation over {verdict.n_videos} videos), more than the margin itself."
+        )
+    return text + (
+        f"The margin stands out of the spread across videos ({verdict.spread_db:.3f} dB, standard deviation of the "
+        f"per-video difference over {verdict.n_videos} videos)."
+    )
