@@ -162,7 +162,7 @@ def test_load_eval_videos_limits(run):
 def test_load_eval_videos_missing_inputs(run, tmp_path):
     with pytest.raises(DataError, match="00_data_prep"):
         E.load_eval_videos(tmp_path, run / "artifacts" / "02_scene_analysis" / "scenes.json", Preprocess(size=S))
-    with pytest.raises(DataError, match="02_scene_analysis"):
+    with pytest.raises(DataError, match="scene-analysis step"):
         E.load_eval_videos(run / "artifacts" / "00_data_prep", tmp_path / "scenes.json", Preprocess(size=S))
     atomic_write_json(tmp_path / "scenes.json", {"v0": {"scenes": [{"start": 0, "end": 12, "keyframe": 6}]}})
     with pytest.raises(DataError, match="no entry for test video 'v1'"):
@@ -177,7 +177,7 @@ def test_eval_video_rejects_scenes_that_do_not_tile():
 
 
 def test_reference_table_errors(run, tmp_path):
-    with pytest.raises(DataError, match="03_reference_selection"):
+    with pytest.raises(DataError, match="reference-selection step"):
         E.ReferenceTable.read(tmp_path / "none.csv")
     pd.DataFrame({"video_id": ["v0"]}).to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(DataError, match="lacks columns"):

@@ -165,8 +165,8 @@ def load_eval_videos(
                 break
         if len(frames) != len(kept):
             raise DataError(
-                f"test video '{vid}' decodes to fewer frames than test_videos.json lists ({n_total}); re-run notebook "
-                "00"
+                f"test video '{vid}' decodes to fewer frames than test_videos.json lists ({n_total}); re-run the "
+                "data-prep step"
             )
         detected = [(int(s["start"]), int(s["end"])) for s in scenes[vid]["scenes"]]
         scene_ranges, scene_ids = [], []
