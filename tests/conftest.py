@@ -30,10 +30,11 @@ def _work_unit(nodeid: str) -> str:
 
 
 def _start_order(item: pytest.Item) -> int:
-    """Longest units first, so two workers finish together: the notebooks, the slow end-to-end tests, the rest."""
+    """Longest units first, so two workers finish together: the notebooks, the slow CLI and end-to-end tests, the
+    rest."""
     if Path(str(item.path)).suffix == ".ipynb":
         return 0
-    return 1 if item.get_closest_marker("slow") and "e2e" in Path(str(item.path)).parts else 2
+    return 1 if item.get_closest_marker("slow") and {"cli", "e2e"} & set(Path(str(item.path)).parts) else 2
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

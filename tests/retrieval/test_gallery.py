@@ -201,7 +201,7 @@ def test_two_single_thread_networks_encode_as_one_network_on_all_threads(tmp_pat
 
 def test_a_rotated_phone_clip_is_indexed_and_loaded_upright(tmp_path: Path) -> None:
     """`colorize` turns its grey key frames upright; the gallery's frames of a rotated clip must be turned too."""
-    from helpers_media import make_clip
+    from helpers.media import make_clip
     from scenecolor.core.video import iter_frames
 
     (tmp_path / "media").mkdir()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers_embedder import build_store
+from helpers.embedder import build_store
 from scenecolor.cli import main
 from scenecolor.core.errors import ParameterError
 from scenecolor.core.timing import matmul_gflops

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers_colorizer import build_photo_store, build_reference_table  # noqa: E402
-from scenecolor.colorize.data import build_clip_set, make_batch, shot_references  # noqa: E402
-from scenecolor.colorize.model import SceneColorizer, load_colorizer  # noqa: E402
+from helpers.colorizer import build_photo_store, build_reference_table
+from scenecolor.colorize.data import build_clip_set, make_batch, shot_references
+from scenecolor.colorize.model import SceneColorizer, load_colorizer
 from scenecolor.colorize.train import (
     TrainConfig,
     colorization_loss,
@@ -23,10 +21,10 @@ from scenecolor.colorize.train import (
     psnr_rgb,
     train_colorizer,
 )
-from scenecolor.core import training  # noqa: E402
-from scenecolor.core.errors import CheckpointError, DataError, ParameterError  # noqa: E402
-from scenecolor.retrieval.references import read_references  # noqa: E402
-from scenecolor.workbook.params import ColorizerParams  # noqa: E402
+from scenecolor.core import training
+from scenecolor.core.errors import CheckpointError, DataError, ParameterError
+from scenecolor.retrieval.references import read_references
+from scenecolor.workbook.params import ColorizerParams
 
 CFG = TrainConfig(resolution=32, clip_len=2, width=0.25, epochs=2, batches_per_epoch=2, batch_size=2, val_clips=3)
 QUIET = {"progress": False, "log": lambda *_: None}

@@ -19,12 +19,11 @@ import pandas as pd
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers_colorizer import build_colorize_run  # noqa: E402
-from helpers_media import count, cut_short, make_clip, with_edit_list  # noqa: E402
-from scenecolor.cli import main  # noqa: E402
-from scenecolor.core import media  # noqa: E402
-from scenecolor.workbook import batch  # noqa: E402
+from helpers.colorizer import build_colorize_run
+from helpers.media import count, cut_short, make_clip, with_edit_list
+from scenecolor.cli import main
+from scenecolor.core import media
+from scenecolor.workbook import batch
 
 LIB = Path(media.__file__).resolve().parents[2]
 

@@ -15,12 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers_media import make_clip  # noqa: E402
-from scenecolor.core import artifacts as A  # noqa: E402
-from scenecolor.core import media, video  # noqa: E402
-from scenecolor.data.frames import FrameStoreBuilder  # noqa: E402
-from scenecolor.workbook import pipeline, report  # noqa: E402
+from helpers.media import make_clip
+from scenecolor.core import artifacts as A
+from scenecolor.core import media, video
+from scenecolor.data.frames import FrameStoreBuilder
+from scenecolor.workbook import pipeline, report
 
 LIB = Path(A.__file__).resolve().parents[2]
 

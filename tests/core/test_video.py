@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from helpers.media import count, cut_short, damage_packet, make_clip, with_edit_list
 from scenecolor.core import media, video
 from scenecolor.core.errors import CorruptVideoError, EmptyVideoError, VideoNotFoundError
 
@@ -114,8 +114,6 @@ def test_small_luma_full_range_and_other_formats_match_swscale_at_native_size() 
 
 
 # -- header counts are hints: edit lists and B-frames; files cut short or damaged -------------------------------
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers_media import count, cut_short, damage_packet, make_clip, with_edit_list  # noqa: E402
 
 
 @pytest.fixture(scope="module")

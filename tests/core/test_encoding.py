@@ -4,7 +4,6 @@ says (decoded frames checked against the input), and every bad value is refused 
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import av
@@ -13,15 +12,14 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers_media import make_clip  # noqa: E402
-from scenecolor.cli import main  # noqa: E402
-from scenecolor.core import media  # noqa: E402
-from scenecolor.core.encoding import DEFAULT_CRF, Encoding  # noqa: E402
-from scenecolor.core.errors import ParameterError  # noqa: E402
-from scenecolor.core.video import read_frames, write_video  # noqa: E402
-from scenecolor.evaluate import metrics as M  # noqa: E402
-from scenecolor.workbook import batch  # noqa: E402
+from helpers.media import make_clip
+from scenecolor.cli import main
+from scenecolor.core import media
+from scenecolor.core.encoding import DEFAULT_CRF, Encoding
+from scenecolor.core.errors import ParameterError
+from scenecolor.core.video import read_frames, write_video
+from scenecolor.evaluate import metrics as M
+from scenecolor.workbook import batch
 
 
 def _noisy_frames(n: int = 5, size: tuple[int, int] = (48, 64), seed: int = 0) -> list[np.ndarray]:

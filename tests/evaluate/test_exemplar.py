@@ -3,22 +3,20 @@ method is scored on the frames of the file it writes, through one encoding."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers_colorizer import pan_frames, photo  # noqa: E402
-from scenecolor.colorize.correspondence import GuideConfig, scene_guides  # noqa: E402
-from scenecolor.core.color import AB_SCALE, rgb_to_lab  # noqa: E402
-from scenecolor.core.encoding import Encoding  # noqa: E402
-from scenecolor.core.errors import DataError, ParameterError  # noqa: E402
-from scenecolor.core.video import read_frames  # noqa: E402
-from scenecolor.evaluate import exemplar as X  # noqa: E402
-from scenecolor.evaluate import metrics as M  # noqa: E402
-from scenecolor.evaluate.baselines import (  # noqa: E402
+from helpers.colorizer import pan_frames, photo
+from scenecolor.colorize.correspondence import GuideConfig, scene_guides
+from scenecolor.core.color import AB_SCALE, rgb_to_lab
+from scenecolor.core.encoding import Encoding
+from scenecolor.core.errors import DataError, ParameterError
+from scenecolor.core.video import read_frames
+from scenecolor.evaluate import exemplar as X
+from scenecolor.evaluate import metrics as M
+from scenecolor.evaluate.baselines import (
     FLOW_DIS,
     FlowWarpReference,
     GrayOutput,

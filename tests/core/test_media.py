@@ -1,6 +1,6 @@
 """Output fidelity (issue 14, ask 2): what the colorized file keeps of its source, on small generated media.
 
-Each test writes a clip with PyAV (helpers_media.make_clip), passes its frames through
+Each test writes a clip with PyAV (helpers.media.make_clip), passes its frames through
 :class:`scenecolor.core.media.MediaWriter` (inverted, as a colorizer would change them) and reads
 the result back: audio streams, sample aspect ratio, rotation, frame timestamps, colour
 description, exact size, container by output name, and atomic output.
@@ -16,11 +16,10 @@ import av
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers_media import make_clip  # noqa: E402
-from scenecolor.core import media  # noqa: E402
-from scenecolor.core.encoding import Encoding  # noqa: E402
-from scenecolor.core.errors import ParameterError  # noqa: E402
+from helpers.media import make_clip
+from scenecolor.core import media
+from scenecolor.core.encoding import Encoding
+from scenecolor.core.errors import ParameterError
 
 
 def _through(src: Path, out: Path) -> media.MediaWriter:

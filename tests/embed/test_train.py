@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers_embedder import build_store
+from helpers.embedder import build_store
 from scenecolor.cli.train import main
 from scenecolor.core import training
 from scenecolor.core.errors import CheckpointError, DataError

@@ -4,19 +4,17 @@ through the same output encoding, per-clip and mean tables (and JSON)."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers_colorizer import build_colorize_run, pan_frames, photo  # noqa: E402
-from scenecolor.cli import main  # noqa: E402
-from scenecolor.core.encoding import Encoding  # noqa: E402
-from scenecolor.core.video import read_frames, write_video  # noqa: E402
-from scenecolor.evaluate import exemplar as X  # noqa: E402
-from scenecolor.evaluate import metrics as M  # noqa: E402
+from helpers.colorizer import build_colorize_run, pan_frames, photo
+from scenecolor.cli import main
+from scenecolor.core.encoding import Encoding
+from scenecolor.core.video import read_frames, write_video
+from scenecolor.evaluate import exemplar as X
+from scenecolor.evaluate import metrics as M
 
 WANTED = {"ours", "flow_dis", "flow_farneback", "paste", "reinhard", "gray", "truth_encoded"}
 

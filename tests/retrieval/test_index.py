@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers_embedder import build_store
+from helpers.embedder import build_store
 from scenecolor.core.errors import DataError, ParameterError
 from scenecolor.core.video import write_video
 from scenecolor.data.frames import Preprocess, preprocess_frame
@@ -351,7 +351,7 @@ def test_scene_queries_decode_keyframes_and_find_store_frames(store, tmp_path):
 
 def test_query_frames_of_a_rotated_test_video_come_upright(tmp_path):
     """A phone clip's query frames are turned as ``scenecolor colorize`` turns its own (display rotation applied)."""
-    from helpers_media import make_clip
+    from helpers.media import make_clip
     from scenecolor.core.video import iter_frames
 
     (tmp_path / "test_videos").mkdir()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-PKG = Path(__file__).resolve().parents[2] / "lib" / "scenecolor"
+PKG = Path(__file__).resolve().parents[1] / "lib" / "scenecolor"
 RANK = {
     "paper": 0, "core": 0, "data": 1, "scenes": 2, "embed": 2, "retrieval": 3, "colorize": 4,
     "evaluate": 5, "export": 6, "workbook": 7, "cli": 8,

@@ -8,7 +8,6 @@ CUDA GPU. Convolutions on the GPU may use TF32 (torch's default for cuDNN), so r
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import cv2
@@ -16,19 +15,18 @@ import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers_colorizer import build_colorize_run  # noqa: E402
-from helpers_media import make_clip  # noqa: E402
-from scenecolor.cli import main  # noqa: E402
-from scenecolor.colorize.backend import TorchColorizer  # noqa: E402
-from scenecolor.colorize.exemplar import colorize_scene  # noqa: E402
-from scenecolor.colorize.model import SceneColorizer  # noqa: E402
-from scenecolor.colorize.train import TrainConfig  # noqa: E402
-from scenecolor.core.color import rgb_to_lab  # noqa: E402
-from scenecolor.core.device import resolve_device  # noqa: E402
-from scenecolor.core.media import iter_timed_frames  # noqa: E402
-from scenecolor.embed.model import Embedder, EmbedderConfig  # noqa: E402
-from scenecolor.retrieval.index import model_encoder, query_encoder  # noqa: E402
+from helpers.colorizer import build_colorize_run
+from helpers.media import make_clip
+from scenecolor.cli import main
+from scenecolor.colorize.backend import TorchColorizer
+from scenecolor.colorize.exemplar import colorize_scene
+from scenecolor.colorize.model import SceneColorizer
+from scenecolor.colorize.train import TrainConfig
+from scenecolor.core.color import rgb_to_lab
+from scenecolor.core.device import resolve_device
+from scenecolor.core.media import iter_timed_frames
+from scenecolor.embed.model import Embedder, EmbedderConfig
+from scenecolor.retrieval.index import model_encoder, query_encoder
 
 pytestmark = [
     pytest.mark.gpu,

@@ -161,11 +161,8 @@ def test_hybrid_merge_gives_a_grey_frames_colours_their_luminance_back(colorspac
 
 def test_colorize_refuses_an_unknown_merge_before_writing(tmp_path) -> None:
     import pickle
-    import sys
-    from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from helpers_media import make_clip
+    from helpers.media import make_clip
     from scenecolor.cli import worded
 
     clip = make_clip(tmp_path / "in.mp4")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import cv2
@@ -10,14 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers_colorizer import build_photo_store, build_reference_table, photo  # noqa: E402
-from scenecolor.colorize import correspondence as K  # noqa: E402
-from scenecolor.colorize.exemplar import check_has_colour, colorize_scene, load_reference, load_references  # noqa: E402
-from scenecolor.colorize.train import TrainConfig, load_training_data, train_colorizer  # noqa: E402
-from scenecolor.core.color import AB_SCALE, lab_to_rgb, rgb_to_lab  # noqa: E402
-from scenecolor.core.errors import DataError  # noqa: E402
-from scenecolor.core.video import write_video  # noqa: E402
+from helpers.colorizer import build_photo_store, build_reference_table, photo
+from scenecolor.colorize import correspondence as K
+from scenecolor.colorize.exemplar import check_has_colour, colorize_scene, load_reference, load_references
+from scenecolor.colorize.train import TrainConfig, load_training_data, train_colorizer
+from scenecolor.core.color import AB_SCALE, lab_to_rgb, rgb_to_lab
+from scenecolor.core.errors import DataError
+from scenecolor.core.video import write_video
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
