@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers.colorizer import build_colorize_run, pan_frames, photo
+from helpers.colorizer import pan_frames, photo
 from scenecolor.cli import main
 from scenecolor.core.encoding import Encoding
 from scenecolor.core.video import read_frames, write_video
@@ -20,8 +20,9 @@ WANTED = {"ours", "flow_dis", "flow_farneback", "paste", "reinhard", "gray", "tr
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_colorize_run(tmp_path_factory.mktemp("transfer-run"))
+def run(colorize_run: Path) -> Path:
+    """The session's tiny trained run folder (tests/conftest.py), read only."""
+    return colorize_run
 
 
 @pytest.fixture(scope="module")

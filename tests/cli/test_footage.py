@@ -19,7 +19,6 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers.colorizer import build_colorize_run
 from helpers.media import count, cut_short, make_clip, with_edit_list
 from scenecolor.cli import main
 from scenecolor.core import media
@@ -29,8 +28,9 @@ LIB = Path(media.__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_colorize_run(tmp_path_factory.mktemp("footage-run"))
+def run(colorize_run: Path) -> Path:
+    """The session's tiny trained run folder (tests/conftest.py), read only."""
+    return colorize_run
 
 
 def _times(path: Path) -> list[float]:

