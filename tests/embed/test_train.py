@@ -40,6 +40,14 @@ def _quiet(*_):
     pass
 
 
+@pytest.fixture(scope="module")
+def trained(store, tmp_path_factory):
+    """One run of ``train_embedder(store, CFG)`` to its last epoch and its output folder, for the tests that need a
+    finished training (read only: a test that trains on in that folder copies it first)."""
+    folder = tmp_path_factory.mktemp("trained")
+    return train_embedder(store, CFG, folder, progress=False, log=_quiet), folder
+
+
 def _weights(model):
     return {k: v.clone() for k, v in model.state_dict().items()}
 
@@ -78,8 +86,8 @@ def test_same_seed_same_weights_with_regional_pooling(store, tmp_path):
     assert len(digests) == 1
 
 
-def test_same_seed_same_weights_and_resume_matches(store, tmp_path):
-    full = train_embedder(store, CFG, tmp_path / "full", progress=False, log=_quiet)
+def test_same_seed_same_weights_and_resume_matches(store, trained, tmp_path):
+    full, _ = trained
     again = train_embedder(store, CFG, tmp_path / "again", progress=False, log=_quiet)
     assert training.state_digest(full.model) == training.state_digest(again.model)
     # interrupted after epoch 1, then resumed: same final weights and history
@@ -95,8 +103,9 @@ def test_same_seed_same_weights_and_resume_matches(store, tmp_path):
     ) != training.state_digest(full.model)
 
 
-def test_finished_run_is_not_retrained_and_other_settings_restart(store, tmp_path):
-    first = train_embedder(store, CFG, tmp_path, progress=False, log=_quiet)
+def test_finished_run_is_not_retrained_and_other_settings_restart(store, trained, tmp_path):
+    first, folder = trained
+    shutil.copytree(folder, tmp_path, dirs_exist_ok=True)
     messages = []
     again = train_embedder(store, CFG, tmp_path, progress=False, log=messages.append)
     assert again.resumed_from_epoch == CFG.epochs and "resumed" in messages[0]
@@ -107,9 +116,9 @@ def test_finished_run_is_not_retrained_and_other_settings_restart(store, tmp_pat
     assert fresh.resumed_from_epoch == 0 and "other settings" in messages[0]
 
 
-def test_checkpoint_of_other_data_is_not_resumed(store, tmp_path):
+def test_checkpoint_of_other_data_is_not_resumed(store, trained, tmp_path):
     """A re-run notebook 00 (other frames, same settings) must retrain, not resume the old model."""
-    train_embedder(store, CFG, tmp_path / "out", progress=False, log=_quiet)
+    shutil.copytree(trained[1], tmp_path / "out")
     changed = tmp_path / "frames"
     shutil.copytree(store.folder, changed)
     frames = np.load(changed / "frames.npy")
@@ -122,8 +131,8 @@ def test_checkpoint_of_other_data_is_not_resumed(store, tmp_path):
     assert fresh.resumed_from_epoch == 0 and "other data" in messages[0]
 
 
-def test_saved_embedder_reloads(store, tmp_path):
-    result = train_embedder(store, CFG, tmp_path, progress=False, log=_quiet)
+def test_saved_embedder_reloads(trained, tmp_path):
+    result, _ = trained
     path = save_embedder(result, CFG, tmp_path / "embedder.pt")
     model = load_embedder(path)
     x = torch.rand(2, 3, 32, 32)
