@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import resource
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +15,45 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--cpu-table",
+        metavar="FILE",
+        help="append one line per test to FILE: test file, test id, CPU seconds (user + sys of this process and its "
+        "reaped children): a load-independent cost per test, where wall time depends on what else runs",
+    )
+
+
+def _cpu_s() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class _CpuTable:
+    """With --cpu-table: the CPU seconds of each test (notebook cells included), its fixtures' set-up and
+    tear-down included. A plugin object, not a conftest hook, so that it sees the notebooks outside tests/."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+        start = _cpu_s()
+        try:
+            return (yield)
+        finally:
+            with open(self.path, "a", encoding="utf-8") as out:  # one short appended line: workers do not interleave
+                out.write(f"{item.nodeid.split('::', 1)[0]}\t{item.nodeid}\t{_cpu_s() - start:.3f}\n")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """nbval runs notebooks 00..06 in order at their defaults; they share one temporary run folder.
 
     The variable must be set before nbval starts each notebook's kernel, hence here and not in a
     fixture. An explicitly set SCENECOLOR_RUN_DIR is respected.
     """
+    if config.getoption("cpu_table"):
+        config.pluginmanager.register(_CpuTable(config.getoption("cpu_table")), "cpu-table")
     if "SCENECOLOR_RUN_DIR" not in os.environ:
         os.environ["SCENECOLOR_RUN_DIR"] = tempfile.mkdtemp(prefix="scenecolor-nbval-")
 
@@ -30,10 +66,12 @@ def _work_unit(nodeid: str) -> str:
 
 
 def _start_order(item: pytest.Item) -> int:
-    """Longest units first, so two workers finish together: the notebooks, the slow end-to-end tests, the rest."""
+    """Longest units first, so two workers finish together: the notebooks, the slow CLI and end-to-end tests, the
+    rest. Any folder works: a new test file lands in the last group, or the one before if it has slow tests in
+    tests/cli or tests/e2e."""
     if Path(str(item.path)).suffix == ".ipynb":
         return 0
-    return 1 if item.get_closest_marker("slow") and "e2e" in Path(str(item.path)).parts else 2
+    return 1 if item.get_closest_marker("slow") and {"cli", "e2e"} & set(Path(str(item.path)).parts) else 2
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -74,3 +112,29 @@ def notebook_values():
 @pytest.fixture
 def repo_root() -> Path:
     return REPO
+
+
+def _shared_folder(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]) -> Path:
+    """``build(folder)`` once per test session, even with pytest-xdist workers: the first worker that asks builds
+    it under a file lock in the session's temporary root, the others wait and reuse it. A half-built folder (a
+    worker killed while building) is removed and built again."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder, done = root / name, root / f"{name}.done"
+    with FileLock(str(root / f"{name}.lock")):
+        if not done.is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            build(folder)
+            done.touch()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def colorize_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run folder of ``helpers.colorizer.build_colorize_run`` (defaults), built once per session: what
+    ``scenecolor colorize``, ``gallery`` and ``bench transfer`` read. Shared: copy it before changing anything."""
+    from helpers.colorizer import build_colorize_run
+
+    return _shared_folder(tmp_path_factory, "colorize-run", build_colorize_run)

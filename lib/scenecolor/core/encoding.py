@@ -92,7 +92,7 @@ class Encoding:
 
         x264 runs with mbtree=0: its macroblock-tree lookahead reads uninitialised heap memory in its AVX-512
         code path at many widths, so the same frames gave different bytes from run to run
-        (tests/unit/test_video_determinism.py). FFV1 is intra-only with slice checksums (level 3, g 1), as
+        (tests/core/test_video_determinism.py). FFV1 is intra-only with slice checksums (level 3, g 1), as
         archives use it.
         """
         codec = codec or self.codec

@@ -4,7 +4,7 @@ Importing torchvision costs about 3.5 s on this machine (its ``ops`` package pul
 on top of torch itself, and every command that encodes frames paid it. The modules, their names and their
 construction order are torchvision's (``torchvision/models/resnet.py``: same state-dict keys, so ImageNet
 weights load unchanged, and the same random draws, so a seed gives the same initial weights bit for bit;
-``tests/unit/test_embedder.py`` checks both against torchvision). Only the plain variants are kept: no
+``tests/embed/test_model.py`` checks both against torchvision). Only the plain variants are kept: no
 groups, width factor or dilation.
 """
 
