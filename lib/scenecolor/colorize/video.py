@@ -41,7 +41,7 @@ import itertools
 import os
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,7 @@ from scenecolor.core.errors import DataError, ParameterError
 from scenecolor.core.media import (
     MediaInfo,
     MediaWriter,
+    TimedFrame,
     YuvFrame,
     container_for,
     from_upright,
@@ -136,9 +137,12 @@ def merge_luma(
     at the working size, upsampled: a grey frame's Y is the luma of a colourless pixel of the right CIE L,
     and adding chroma at constant Y would darken or lighten saturated colours (a yellow by ~10% in BT.601).
     The frame's own detail (everything finer than the working size) stays; only Y is no longer bit for bit.
+    The change is Y of the colorized frame minus Y of the working frame ``frame.small`` through the same
+    conversion (or, without it, ``frame.y`` area-resized), added in one rounding, saturating pass.
 
     Args:
-        frame: the full-resolution frame's planes (:func:`scenecolor.core.media.iter_yuv_frames`).
+        frame: the full-resolution frame's planes (:func:`scenecolor.core.media.iter_yuv_frames`), and its
+            ``small`` working frame when it has one (RGB uint8 at the working size, coded orientation).
         lightness: (h, w) float CIE L 0..100 of the frame at the working size, coded orientation.
         ab: (h, w, 2) float the network's ab at the same size.
         source: the input's :class:`MediaInfo`: its matrix (BT.601 when unspecified) and range convert
@@ -157,10 +161,13 @@ def merge_luma(
     y = frame.y
     if shift_luma:
         (h, w), (fh, fw) = y_small.shape, y.shape
-        own = cv2.resize(np.ascontiguousarray(y), (w, h), interpolation=cv2.INTER_AREA) if (h, w) != (fh, fw) else y
-        shift = y_small.astype(np.float32) - own.astype(np.float32)
+        if frame.small is not None and frame.small.shape[:2] == (h, w):
+            own = rgb_to_output_yuv(frame.small, source)[0]  # converted as y_small is: no offset between the two
+        else:
+            own = cv2.resize(np.ascontiguousarray(y), (w, h), interpolation=cv2.INTER_AREA) if (h, w) != (fh, fw) else y
+        shift = cv2.subtract(y_small, own, dtype=cv2.CV_32F)
         shift = cv2.resize(shift, (fw, fh), interpolation=cv2.INTER_LINEAR) if (h, w) != (fh, fw) else shift
-        y = np.clip(y + shift + 0.5, 0, 255).astype(np.uint8)
+        y = cv2.add(y, shift, dtype=cv2.CV_8U)  # rounded and saturated in one pass: no full-size float temporaries
     return YuvFrame(
         y,
         cv2.resize(cb, (cw, ch), interpolation=interp),
@@ -282,16 +289,28 @@ def colorize_video_file(
         disable=not progress,
         bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} frames [{elapsed}<{remaining} left, {rate_noinv_fmt}]",
     )
-    # Two decoders walk the video in step: one feeds the network a chunk of small grey frames, the
-    # other the full-resolution frames the colours are joined to. Memory holds one chunk at the fusion
-    # size, however long the video or the scene: colorize_scene's flow candidates (9 float32 channels at
-    # 640x360, written in place by scene_guides) cost ~10 MB per frame, so a chunk of 16 adds ~155 MB.
-    work_frames = (np.ascontiguousarray(upright(t.rgb, rot)) for _, t in iter_timed_frames(src))  # type: ignore[union-attr]
     # full resolution, coded orientation, with timestamps: planes as decoded (hybrid, luma) or RGB (lab, and an
     # encoding stored as RGB: no Y plane to keep)
     merge = "lab" if encoding.rgb else merge
     pix_fmt = encoding.pix_fmt(source.width, source.height)
-    out_frames = iter_yuv_frames(src, source, pix_fmt) if merge != "lab" else (t for _, t in iter_timed_frames(src))
+    # Each item is (working-size upright RGB for the network, the full-resolution frame or None). Memory holds one
+    # chunk, however long the video or the scene: colorize_scene's flow candidates (9 float32 channels at 640x360,
+    # written in place by scene_guides) cost ~10 MB per frame, so a chunk of 16 adds ~155 MB.
+    work_frames: Iterator[tuple[np.ndarray, YuvFrame | None]]
+    if merge == "lab":
+        # two decoders walk the video in step: one feeds the network, the other the full-resolution RGB frames
+        out_frames: Iterator[TimedFrame] = (t for _, t in iter_timed_frames(src))  # type: ignore[misc]
+        work_frames = (
+            (working_rgb(np.ascontiguousarray(upright(t.rgb, rot)), size), None)  # type: ignore[union-attr]
+            for _, t in iter_timed_frames(src)
+        )
+    else:
+        # one decode gives the planes to write and the working frame, scaled by FFmpeg (no full-resolution RGB)
+        coded = size[::-1] if rot % 180 else size
+        work_frames = (
+            (np.ascontiguousarray(upright(f.small, rot)), f)  # type: ignore[arg-type]
+            for f in iter_yuv_frames(src, source, pix_fmt, small=coded)
+        )
     with bar, MediaWriter(dst, source, encoding=encoding) as writer:
         for scene_i, scene in enumerate(scenes):
             dropped: list[dict[str, Any]] = []
@@ -320,7 +339,7 @@ def colorize_video_file(
                 batch = list(itertools.islice(work_frames, chunk_frames if last else min(chunk_frames, left)))
                 if not batch:
                     break
-                smalls = [working_rgb(f, size) for f in batch]
+                smalls = [f for f, _ in batch]
                 gray = np.stack([to_working_gray(f, prep, size) for f in smalls]).astype(np.float32)
                 if fallback is None:
                     ab = colorize_scene(model, gray, refs_lab, clip_len=clip_len, features=feats).ab
@@ -328,17 +347,17 @@ def colorize_video_file(
                     if prior is None and verify.fallback == "prior":  # type: ignore[union-attr]
                         prior = finder.pool_mean_ab()  # type: ignore[union-attr]
                     ab = fallback_ab(gray.shape, verify, prior)
-                for k in range(len(batch)):
+                for k, (_, planes) in enumerate(batch):
+                    ab_coded = np.ascontiguousarray(from_upright(ab[k], rot))
+                    if planes is not None:
+                        lightness = np.ascontiguousarray(from_upright(rgb8_lightness(smalls[k]), rot))
+                        merged = merge_luma(planes, lightness, ab_coded, source, shift_luma=merge == "hybrid")
+                        writer.write_yuv(merged.y, merged.u, merged.v, merged.pts)
+                        continue
                     timed = next(out_frames, None)
                     if timed is None:
                         raise DataError(f"video '{src}' decoded differently on a second pass; re-encode it")
-                    ab_coded = np.ascontiguousarray(from_upright(ab[k], rot))
-                    if isinstance(timed, YuvFrame):
-                        lightness = np.ascontiguousarray(from_upright(rgb8_lightness(smalls[k]), rot))
-                        merged = merge_luma(timed, lightness, ab_coded, source, shift_luma=merge == "hybrid")
-                        writer.write_yuv(merged.y, merged.u, merged.v, merged.pts)
-                    else:
-                        writer.write(merge_full_resolution(timed.rgb, ab_coded), timed.pts)
+                    writer.write(merge_full_resolution(timed.rgb, ab_coded), timed.pts)
                 bar.update(len(batch))
                 if on_frames is not None:
                     on_frames(writer.n_frames)

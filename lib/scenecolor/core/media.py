@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import av
+import cv2
 import numpy as np
 
 from scenecolor.core.encoding import Encoding
@@ -194,12 +195,14 @@ class YuvFrame:
     in the source's matrix and range, and its timestamp (None if it had none).
 
     ``y`` is (H, W) uint8; ``u`` and ``v`` (Cb, Cr) are (ceil(H/2), ceil(W/2)) uint8 at 4:2:0, (H, W) at 4:4:4.
+    ``small`` is the same frame as RGB uint8 (h, w, 3) at a working size (:func:`iter_yuv_frames` ``small``), or None.
     """
 
     y: np.ndarray
     u: np.ndarray
     v: np.ndarray
     pts: int | None
+    small: np.ndarray | None = None
 
 
 def output_pix_fmt(width: int, height: int) -> str:
@@ -302,16 +305,47 @@ def iter_timed_frames(
         yield n, (TimedFrame(_to_rgb(frame), pts) if wanted is None or n in wanted else None)
 
 
-def iter_yuv_frames(path: str | os.PathLike[str], source: MediaInfo, pix_fmt: str | None = None) -> Iterator[YuvFrame]:
+def _to_small_rgb(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    """An 8-bit planar YUV frame area-scaled to ``width`` x ``height`` as 8-bit RGB: each plane area-resized to the
+    small size (OpenCV), then converted as :func:`_to_rgb` converts (the frame's matrix and range). A tenth of the
+    work of a full-resolution RGB conversion and resize at 1080p -> 640x360, and within a few levels of it: the
+    chroma is averaged over the same areas as ``cv2.resize(_to_rgb(frame), INTER_AREA)`` averages it."""
+    small = av.VideoFrame(width, height, "yuv444p")
+    for plane, arr in zip(small.planes, _planes(frame)):
+        out = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :width]
+        cv2.resize(arr, (width, height), dst=out, interpolation=cv2.INTER_AREA)
+    small.colorspace, small.color_range = frame.colorspace, frame.color_range
+    return _to_rgb(small)
+
+
+def iter_yuv_frames(
+    path: str | os.PathLike[str],
+    source: MediaInfo,
+    pix_fmt: str | None = None,
+    *,
+    small: tuple[int, int] | None = None,
+) -> Iterator[YuvFrame]:
     """Yield every decoded frame of ``path`` as a :class:`YuvFrame` in the planar YUV layout ``pix_fmt`` (default
     :func:`output_pix_fmt`: what :class:`MediaWriter` writes for ``source``, its :func:`probe_media`). An 8-bit
     input of that layout and range (an H.264 4:2:0 video, say) passes through unconverted; others are converted by
     FFmpeg (4:4:4 -> 4:2:0 resamples only the chroma; 10-bit luma is rounded to 8 bits). The arrays are views of
-    the decoder's frame."""
+    the decoder's frame.
+
+    With ``small`` = (h, w) (coded orientation) each frame also carries ``small``: the frame area-scaled to that
+    size as RGB uint8 (:func:`_to_small_rgb`), from the same planes: one pass over the file gives both the planes
+    to write and a network's working frame, with no full-resolution RGB at all.
+    """
     pix_fmt = pix_fmt or output_pix_fmt(source.width, source.height)
     for frame, pts in _decoded(path):
-        y, u, v = _planes(_to_output_yuv(frame, pix_fmt, source))
-        yield YuvFrame(y, u, v, pts)
+        planar = _to_output_yuv(frame, pix_fmt, source)
+        y, u, v = _planes(planar)
+        if small is None:
+            rgb = None
+        elif (frame.height, frame.width) == small:  # the working size is the frame's own: its full RGB, as decoded
+            rgb = _to_rgb(frame)
+        else:
+            rgb = _to_small_rgb(planar, small[1], small[0])
+        yield YuvFrame(y, u, v, pts, rgb)
 
 
 def upright(frame: np.ndarray, rotation: int) -> np.ndarray:
