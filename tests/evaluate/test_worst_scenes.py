@@ -216,6 +216,7 @@ def test_worst_scenes_figure_labels_kept_and_dropped_references() -> None:
     plt.close(fig)
     reading = prose.worst_cases_reading(cases)
     assert "1 had every reference dropped" in reading and "2 of 3 references kept" in reading
+    assert "the grey fallback" in reading and "the learned fallback" in prose.worst_cases_reading(cases, "learned")
     with pytest.raises(ValueError, match="at least one"):
         F.worst_scenes([])
 

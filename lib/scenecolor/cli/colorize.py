@@ -11,6 +11,8 @@ from scenecolor.cli import add_device_argument
 from scenecolor.cli._encoding import add_encoding_arguments, encoding_from_args
 
 VERIFY_THRESHOLD = 0.15  # scenecolor.colorize.verify.VerifyConfig.threshold (not imported: --help starts without torch)
+FALLBACKS = ("grey", "prior", "learned")  # scenecolor.colorize.verify.FALLBACKS
+FALLBACK = "grey"  # what a scene with no verified reference gets unless --fallback says otherwise
 
 
 # -- many files (issue 14): DIR_OR_GLOB --out-dir OUT [--jobs N] [--dask ADDRESS] ---------------
@@ -87,7 +89,7 @@ def _colorize_one(args: argparse.Namespace) -> int:
         gallery=args.gallery,
         device=args.device,
         encoding=encoding_from_args(args),
-        verify=VerifyConfig(threshold=args.verify_threshold),
+        verify=VerifyConfig(threshold=args.verify_threshold, fallback=args.fallback),
         merge=args.merge,
     )
     if args.json:
@@ -117,7 +119,11 @@ def _print_dropped(scene: dict) -> None:
         where = "" if ref["frame"] is None else f" frame {ref['frame']}"
         print(f"      dropped (match {ref['match']:.3f}): {ref['source']}{where}")
     if scene.get("fallback"):
-        how = "grey" if scene["fallback"] == "grey" else "with a faint tint of the pool's mean colour"
+        how = {
+            "grey": "grey",
+            "prior": "with a faint tint of the pool's mean colour",
+            "learned": "with the run's learned colour prior (faint colour by lightness and region)",
+        }[scene["fallback"]]
         print(f"      no reference matches this scene: written {how}")
 
 
@@ -171,7 +177,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=VERIFY_THRESHOLD,
         help="a retrieved reference is kept only when this share (0..1) of a scene's pixels match it (optical flow, "
-        "cycle-consistent); a scene with none kept is written grey; 0 keeps every reference (default %(default)s)",
+        "cycle-consistent); a scene with none kept gets the --fallback; 0 keeps every reference (default %(default)s)",
+    )
+    p.add_argument(
+        "--fallback",
+        choices=FALLBACKS,
+        default=FALLBACK,
+        help="what a scene with no verified reference gets: grey (no colour), prior (half the pool's mean colour) or "
+        "learned (the run's colour prior: the training frames' mean colour by lightness and region, faint; "
+        "written by notebook 04) (default %(default)s)",
     )
     p.add_argument(
         "--merge",

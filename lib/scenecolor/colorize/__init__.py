@@ -18,6 +18,8 @@ EXPORTS = {
     "VerifyConfig": "scenecolor.colorize.verify",
     "Verdict": "scenecolor.colorize.verify",
     "verify_references": "scenecolor.colorize.verify",
+    "ColourPrior": "scenecolor.colorize.prior",
+    "read_prior": "scenecolor.colorize.prior",
     "MERGES": "scenecolor.colorize.video",
     "ColorizeSummary": "scenecolor.colorize.video",
     "colorize_video_file": "scenecolor.colorize.video",

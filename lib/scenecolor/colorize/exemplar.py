@@ -27,6 +27,7 @@ import numpy as np
 
 from scenecolor.colorize.backend import blend_confidence, network_size_hw
 from scenecolor.colorize.correspondence import GuideConfig, scene_guides
+from scenecolor.colorize.prior import ColourPrior
 from scenecolor.colorize.verify import Verdict, VerifyConfig, fallback_ab, verify_references
 from scenecolor.core.color import AB_SCALE, rgb_to_lab
 from scenecolor.core.errors import DataError, ParameterError, VideoError
@@ -226,7 +227,7 @@ def colorize_verified(
     refs_lab: np.ndarray,
     verify: VerifyConfig | None = None,
     *,
-    prior: np.ndarray | None = None,
+    prior: np.ndarray | ColourPrior | None = None,
     clip_len: int = 8,
     square: bool = False,
     details: bool = False,
@@ -235,8 +236,9 @@ def colorize_verified(
 
     With ``verify`` the references are first checked against a few of the scene's grey frames (spread as
     retrieval queries them, :func:`scenecolor.retrieval.references.scene_query_frames`): failures are dropped
-    and a scene left with none gets :func:`scenecolor.colorize.verify.fallback_ab` (grey, or ``prior``: the
-    pool's mean ab (2,)). Without it every reference is used.
+    and a scene left with none gets :func:`scenecolor.colorize.verify.fallback_ab` (grey; ``prior``: the
+    pool's mean ab (2,); ``learned``: the :class:`~scenecolor.colorize.prior.ColourPrior` of the scene's L).
+    Without it every reference is used.
 
     The **confidence** is the fusion's blend confidence ``sum_k w_k * conf_k``
     (:func:`scenecolor.colorize.backend.blend_confidence`) at the scene's size, and **0 everywhere when
@@ -255,7 +257,7 @@ def colorize_verified(
     if verify is not None:
         verdict = verify_references(L[scene_query_frames({"start": 0, "end": len(L)})], refs, verify)
         if not verdict.any_kept:
-            return VerifiedScene(fallback_ab(L.shape, verify, prior), np.zeros(L.shape, np.float32), verdict)
+            return VerifiedScene(fallback_ab(L.shape, verify, prior, L), np.zeros(L.shape, np.float32), verdict)
         refs = refs[verdict.keep]
     result = colorize_scene(backend, L, refs, clip_len=clip_len, square=square, details=details)
     return VerifiedScene(result.ab, result.confidence, verdict, result.details)

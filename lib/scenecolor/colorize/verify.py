@@ -19,15 +19,17 @@ it, as the pool's frames are stored), two DIS flows per (query, reference) pair:
 millisecond each at 64 x 64.
 
 A reference whose score is below ``threshold`` is dropped; a scene left with none is coloured by
-the safe fallback (:data:`FALLBACKS`), not by a wrong reference: ``grey`` (ab = 0), or ``prior``, a
-low-chroma tint: ``prior_strength`` x the mean ab of the pool's frames (:func:`mean_ab`), the colour
-that is least wrong on average when nothing is known about the scene.
+the safe fallback (:data:`FALLBACKS`), not by a wrong reference: ``grey`` (ab = 0); ``prior``, a
+low-chroma tint: ``prior_strength`` x the mean ab of the pool's frames (:func:`mean_ab`); or
+``learned``, the colour prior learned from the training frames
+(:class:`scenecolor.colorize.prior.ColourPrior`: mean ab per lightness and image region, shrunk by a
+factor chosen on the validation frames).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import cv2
 import numpy as np
@@ -35,8 +37,11 @@ import numpy as np
 from scenecolor.colorize.correspondence import FLOW_METHODS, FlowEngine, FlowMethod, normalized_u8, warp
 from scenecolor.core.errors import DataError, ParameterError
 
-Fallback = Literal["grey", "prior"]
-FALLBACKS = ("grey", "prior")
+if TYPE_CHECKING:
+    from scenecolor.colorize.prior import ColourPrior
+
+Fallback = Literal["grey", "prior", "learned"]
+FALLBACKS = ("grey", "prior", "learned")
 
 
 @dataclass(frozen=True)
@@ -153,11 +158,24 @@ def mean_ab(frames_lab: np.ndarray) -> np.ndarray:
     return lab[..., 1:].reshape(-1, 2).mean(0).astype(np.float32)
 
 
-def fallback_ab(shape: tuple[int, ...], cfg: VerifyConfig | None = None, prior: np.ndarray | None = None) -> np.ndarray:
-    """The ab (float32 (*shape, 2), e.g. (T, H, W, 2)) of a scene with no verified reference: zeros for ``grey``
-    (and for ``prior`` when no pool mean ``prior`` (2,) is given), else ``prior_strength`` x ``prior`` everywhere."""
+def fallback_ab(
+    shape: tuple[int, ...],
+    cfg: VerifyConfig | None = None,
+    prior: np.ndarray | ColourPrior | None = None,
+    L: np.ndarray | None = None,
+) -> np.ndarray:
+    """The ab (float32 (*shape, 2), e.g. (T, H, W, 2)) of a scene with no verified reference.
+
+    ``grey``: zeros. ``prior``: ``prior_strength`` x ``prior``, the pool's mean ab (2,), everywhere (zeros when
+    it is None). ``learned``: ``prior.ab(L)`` of the learned :class:`~scenecolor.colorize.prior.ColourPrior`
+    for the scene's lightness ``L`` (float (*shape) 0..100); DataError when either is missing.
+    """
     cfg = cfg or VerifyConfig()
     out = np.zeros((*shape, 2), dtype=np.float32)
-    if cfg.fallback == "prior" and prior is not None:
+    if cfg.fallback == "learned":
+        if prior is None or isinstance(prior, np.ndarray) or L is None:
+            raise DataError("the learned fallback needs the run's colour prior and the scene's lightness")
+        out[...] = prior.ab(np.asarray(L, dtype=np.float32).reshape(shape))
+    elif cfg.fallback == "prior" and prior is not None:
         out[...] = cfg.prior_strength * np.asarray(prior, dtype=np.float32).reshape(2)
     return out

@@ -7,8 +7,9 @@
 2. for each scene, retrieve its top-R references from the run's reference pool or a user's gallery
    with the run's embedder (:mod:`scenecolor.colorize.refs`), a few grey frames of the scene being
    the query, and verify each against those frames (:mod:`scenecolor.colorize.verify`): a reference
-   that fails is dropped, and a scene left with none gets the safe fallback (grey, or a faint tint of the
-   pool's mean colour) - or take the user's own references (``reference_images``) for every scene, unverified;
+   that fails is dropped, and a scene left with none gets the safe fallback (grey, a faint tint of the
+   pool's mean colour, or the run's learned colour prior, :mod:`scenecolor.colorize.prior`) - or take the
+   user's own references (``reference_images``) for every scene, unverified;
 3. stream the frames: L resized to the working resolution is colorized clip by clip (the scene's
    reference features are encoded once and reused), and the colours are joined to the full-resolution
    frame by one of three merges (``merge``):
@@ -52,6 +53,7 @@ from tqdm.auto import tqdm
 
 from scenecolor.colorize.backend import ColorizerBackend
 from scenecolor.colorize.exemplar import colorize_scene, encode_scene_references
+from scenecolor.colorize.prior import ColourPrior
 from scenecolor.colorize.refs import ReferenceFinder, scene_query_frames
 from scenecolor.colorize.verify import VerifyConfig, fallback_ab, verify_references
 from scenecolor.core.color import merge_l_ab, rgb_to_lab
@@ -223,6 +225,7 @@ def colorize_video_file(
     encoding: Encoding | None = None,
     verify: VerifyConfig | None = None,
     merge: str = MERGES[0],
+    prior: ColourPrior | None = None,
 ) -> ColorizeSummary:
     """Colorize ``video`` into ``out`` (.mp4, .mov or .mkv) with ``model``, coded as ``encoding`` (default: H.264 at
     the default crf; :class:`scenecolor.core.encoding.Encoding`).
@@ -239,8 +242,9 @@ def colorize_video_file(
     encoding stored as RGB (FFV1) has no Y plane to keep and always takes ``"lab"``.
     Retrieved references are verified with ``verify`` (default :class:`VerifyConfig`; threshold 0 keeps every
     one): each scene's summary lists the ``references`` kept and those ``dropped``, each with its ``match``
-    score, and ``fallback`` (None, or when none passed "grey" or "prior": the scene written without colour or
-    with half the pool's mean ab, :func:`scenecolor.colorize.verify.fallback_ab`).
+    score, and ``fallback`` (None, or when none passed "grey", "prior" or "learned": the scene written without
+    colour, with half the pool's mean ab, or with ``prior``, the run's learned
+    :class:`~scenecolor.colorize.prior.ColourPrior`; :func:`scenecolor.colorize.verify.fallback_ab`).
     ``prep`` is the frame store's pre-processing (key frames must look like the pool's frames);
     ``cut_config`` the scene detector's settings; ``backend`` only names the runtime in the summary.
     Raises the VideoError subclasses (missing, corrupt, empty video) and ParameterError, each
@@ -280,7 +284,9 @@ def colorize_video_file(
         keyframes = _keyframes(src, wanted, prep, rot)
         found = finder.find_scenes([keyframes[i] for i in range(len(scenes))], references)  # type: ignore[union-attr]
         verify = verify or VerifyConfig()
-    prior: np.ndarray | None = None  # the pool's mean ab, read when a scene first needs the prior fallback
+        if verify.fallback == "learned" and prior is None:
+            raise ParameterError("prior: the learned fallback needs the run's colour prior", "prior")
+    pool_mean: np.ndarray | None = None  # the pool's mean ab, read when a scene first needs the prior fallback
     summary = ColorizeSummary(str(src), str(dst), backend, 0, source.width, source.height, info.fps)
     bar = tqdm(
         total=detection.n_frames,
@@ -344,9 +350,9 @@ def colorize_video_file(
                 if fallback is None:
                     ab = colorize_scene(model, gray, refs_lab, clip_len=clip_len, features=feats).ab
                 else:
-                    if prior is None and verify.fallback == "prior":  # type: ignore[union-attr]
-                        prior = finder.pool_mean_ab()  # type: ignore[union-attr]
-                    ab = fallback_ab(gray.shape, verify, prior)
+                    if pool_mean is None and verify.fallback == "prior":  # type: ignore[union-attr]
+                        pool_mean = finder.pool_mean_ab()  # type: ignore[union-attr]
+                    ab = fallback_ab(gray.shape, verify, prior if verify.fallback == "learned" else pool_mean, gray)  # type: ignore[union-attr]
                 for k, (_, planes) in enumerate(batch):
                     ab_coded = np.ascontiguousarray(from_upright(ab[k], rot))
                     if planes is not None:

@@ -240,8 +240,9 @@ class EvaluationParams(NetworkParams):
         le=1.0,
         description="a retrieved reference is kept when this share of the scene's pixels match it (0: keep all)",
     )
-    verify_fallback: Literal["grey", "prior"] = Field(
-        "grey", description="a scene with no reference kept: grey, or prior (half the open pool's mean ab)"
+    verify_fallback: Literal["grey", "prior", "learned"] = Field(
+        "grey",
+        description="a scene with no reference kept: grey, prior (pool's mean ab / 2) or learned (04's prior)",
     )
 
     @model_validator(mode="after")

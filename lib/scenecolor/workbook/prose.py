@@ -205,16 +205,17 @@ def worst_scene_reading(target: Any, method: str = "ours") -> str:
     )
 
 
-def worst_cases_reading(cases: list[Any]) -> str:
+def worst_cases_reading(cases: list[Any], fallback: str = "grey") -> str:
     """Notebook 05: what the worst scenes have in common, from their cases
-    (:class:`scenecolor.evaluate.protocol.SceneCase`: kept references, confidence map, ours minus grey)."""
+    (:class:`scenecolor.evaluate.protocol.SceneCase`: kept references, confidence map, ours minus grey);
+    ``fallback``: what a scene with every reference dropped got (``verify_fallback``)."""
     if not cases:
         return "No scene was scored, so there is no worst scene to show."
-    fallback = [c for c in cases if not c.kept.any()]
+    none_kept = [c for c in cases if not c.kept.any()]
     coloured = [c for c in cases if c.kept.any()]
     parts = [
-        f"Of these {len(cases)} scenes, {len(fallback)} had every reference dropped and show the grey fallback "
-        f"(confidence 0, ours minus grey {', '.join(f'{c.psnr_vs_grey:+.2f}' for c in fallback) or 'none'} dB)"
+        f"Of these {len(cases)} scenes, {len(none_kept)} had every reference dropped and show the {fallback} fallback "
+        f"(confidence 0, ours minus grey {', '.join(f'{c.psnr_vs_grey:+.2f}' for c in none_kept) or 'none'} dB)"
     ]
     if coloured:
         worst = coloured[0]

@@ -15,11 +15,13 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
 from scenecolor.colorize.backend import ColorizerBackend, TorchColorizer
 from scenecolor.colorize.exemplar import load_references
+from scenecolor.colorize.prior import PRIOR_FILE, ColourPrior, read_prior
 from scenecolor.colorize.refs import ReferenceFinder
 from scenecolor.colorize.verify import VerifyConfig
 from scenecolor.colorize.video import MERGES, ColorizeSummary, colorize_video_file
@@ -31,6 +33,7 @@ from scenecolor.core.paths import checkout_root
 from scenecolor.core.video import probe
 from scenecolor.data.frames import FrameStore
 from scenecolor.embed.checkpoint import load_trained_embedder
+from scenecolor.evaluate.protocol import pool_prior
 from scenecolor.export.models import COLORIZER_ONNX, onnx_colorizer
 from scenecolor.retrieval.gallery import GALLERY_FILE, BuildReport, EncoderSpec, Gallery, build_gallery
 from scenecolor.retrieval.index import FeatureStore, pool_encoder
@@ -89,6 +92,33 @@ def open_backend(
     if backend == "onnx":
         return onnx_colorizer(step_file(run, "06_edge_export", COLORIZER_ONNX).parent)
     raise ParameterError(f"backend must be 'torch' or 'onnx', got {backend!r}")
+
+
+def colour_prior(run: Path) -> ColourPrior:
+    """The run's learned colour prior (the colorizer-training step's ``colour_prior.npz``): what the ``learned``
+    fallback colours a scene with when verification keeps none of its references. MissingUpstreamError when the
+    run has none (a run made before the prior existed), DataError when the file is damaged."""
+    path = step_folder(run, "04_colorizer_training") / PRIOR_FILE
+    if not path.is_file():
+        raise MissingUpstreamError(
+            f"run '{run}' has no learned colour prior ('{path}' is missing): run notebooks/"
+            f"{get_step('04_colorizer_training').notebook} with this run_dir (`scenecolor run --from 04`), or choose "
+            "--fallback grey"
+        )
+    return read_prior(path)
+
+
+def fallback_prior(run: Path, fallback: str) -> ColourPrior | np.ndarray | None:
+    """What the verification fallback ``fallback`` colours a scene with in ``run``: the learned colour prior
+    (:func:`colour_prior`) for ``learned``, the open pool's mean ab (float32 (2,), the frame store's train split)
+    for ``prior``, None for ``grey``."""
+    if fallback == "learned":
+        return colour_prior(Path(run))
+    if fallback == "prior":
+        return pool_prior(frame_store(Path(run)))
+    if fallback == "grey":
+        return None
+    raise ParameterError(f"verify_fallback must be one of grey, prior, learned; got {fallback!r}", "verify_fallback")
 
 
 def frame_store(run: Path) -> FrameStore:
@@ -198,7 +228,8 @@ def colorize_with_run(
     With ``reference_files`` (1..5 images or ``clip.mp4#frame=N``) those references serve every
     scene and no pool is searched; they are read first, so a missing, unreadable or grey one is
     reported (DataError naming it) before anything else. ``verify``: how retrieved references are checked
-    (:class:`scenecolor.colorize.verify.VerifyConfig`, its defaults when None).
+    (:class:`scenecolor.colorize.verify.VerifyConfig`, its defaults when None); its ``learned`` fallback reads the
+    run's colour prior (:func:`colour_prior`) before any frame is decoded.
     ``merge``: how the colours join the
     full-resolution frames (:func:`scenecolor.colorize.video.colorize_video_file`).
     """
@@ -211,6 +242,8 @@ def colorize_with_run(
     run = resolve_run_dir(run_dir)
     probe(video)  # a missing, empty or corrupt input is named before the run's models load
     dev = resolve_device(device)
+    learned = not own and (verify or VerifyConfig()).fallback == "learned"
+    prior = colour_prior(run) if learned else None
     model = open_backend(run, backend, dev)
     if finder is None and gallery is not None:
         with tempfile.TemporaryDirectory(prefix="scenecolor-gallery-") as scratch:
@@ -232,6 +265,7 @@ def colorize_with_run(
         encoding=encoding,
         verify=verify,
         merge=merge,
+        prior=prior,
     )
 
 
