@@ -91,6 +91,47 @@ def test_unrelated_pool_references_are_dropped_and_listed_and_the_output_stays_n
     assert capsys.readouterr().out == ""
 
 
+@pytest.mark.slow
+def test_the_learned_fallback_colours_unmatched_scenes_faintly_and_no_worse_than_grey(
+    run: Path, clip: Path, tmp_path: Path, capsys
+) -> None:
+    """Every reference dropped (as above), ``--fallback learned``: the scenes get the run's colour prior - a faint
+    colour, not grey - and the output is no more than 0.5 dB below grey's."""
+    from scenecolor.core.color8 import lab_to_rgb8, rgb8_to_lab
+    from scenecolor.evaluate.metrics import per_frame_metrics
+
+    out = tmp_path / "out.mp4"
+    argv = ["colorize", str(clip), "--out", str(out), "--run", str(run), "--references", "3", "--json", "--quiet"]
+    assert main([*argv, "--fallback", "learned"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert all(s["references"] == [] and s["fallback"] == "learned" for s in summary["scenes"])
+    truth, colorized = read_frames(clip)[::5], read_frames(out)[::5]
+    lab = rgb8_to_lab(truth)
+    lab[..., 1:] = 0
+    grey = per_frame_metrics(truth, lab_to_rgb8(lab))["PSNR"].mean()
+    assert per_frame_metrics(truth, colorized)["PSNR"].mean() >= grey - 0.5
+
+
+def test_a_run_without_a_colour_prior_is_refused_before_any_output(run: Path, clip: Path, tmp_path: Path, capsys):
+    import shutil
+
+    from scenecolor.colorize.prior import PRIOR_FILE
+
+    old = tmp_path / "old-run"
+    shutil.copytree(run, old)
+    (old / "artifacts" / "04_colorizer_training" / PRIOR_FILE).unlink()
+    out = tmp_path / "o.mp4"
+    out.write_bytes(b"kept")
+    argv = ["colorize", str(clip), "--out", str(out), "--run", str(old), "--fallback", "learned", "--quiet"]
+    assert main(argv) != 0
+    err = capsys.readouterr().err
+    assert "no learned colour prior" in err and "--fallback grey" in err
+    assert out.read_bytes() == b"kept"
+    (old / "artifacts" / "04_colorizer_training" / PRIOR_FILE).write_bytes(b"not a prior")
+    assert main(argv) != 0
+    assert "cannot be read" in capsys.readouterr().err and out.read_bytes() == b"kept"
+
+
 @pytest.mark.parametrize("value", ["1.5", "-0.2"])
 def test_verify_threshold_outside_0_1_exits_2(clip: Path, tmp_path: Path, capsys, value: str) -> None:
     argv = [
@@ -109,10 +150,12 @@ def test_verify_threshold_outside_0_1_exits_2(clip: Path, tmp_path: Path, capsys
 
 
 def test_the_cli_default_threshold_is_the_library_default() -> None:
-    from scenecolor.cli.colorize import VERIFY_THRESHOLD
+    from scenecolor.cli.colorize import FALLBACK, FALLBACKS, VERIFY_THRESHOLD
+    from scenecolor.colorize.verify import FALLBACKS as LIBRARY_FALLBACKS
     from scenecolor.colorize.verify import VerifyConfig
 
     assert VerifyConfig().threshold == VERIFY_THRESHOLD
+    assert FALLBACKS == LIBRARY_FALLBACKS and FALLBACK in FALLBACKS
 
 
 @pytest.fixture(scope="module")

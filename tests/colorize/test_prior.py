@@ -86,6 +86,23 @@ def test_the_prior_is_learned_deterministically_and_beats_grey_on_validation() -
     assert a.shrink > 0 and a.val_gain_db > 0.5
     grey = _psnr_of(val, np.zeros((*val.shape[:3], 2), np.float32))
     assert _psnr_of(val, a.ab(val[..., 0])) == pytest.approx(grey + a.val_gain_db, abs=1e-3)
+    assert a.shrink <= 0.5  # never more than half the training mean
+
+
+def test_a_held_out_source_that_would_lose_limits_the_shrink() -> None:
+    """Validation alone asks for the strongest tint; a training source whose colours run the other way, held out
+    of the table, may lose at most tolerance_db - so the chosen shrink is smaller, or grey."""
+    train, val = _tinted(12, 0), _tinted(4, 1)
+    free = learn_prior(train, val)
+    odd = train.copy()
+    odd[:4, ..., 1:] *= -1  # one source of the training frames is coloured the other way round
+    groups = ["odd"] * 4 + ["a"] * 4 + ["b"] * 4
+    held = learn_prior(odd, val, train_groups=groups, tolerance_db=0.5)
+    assert held.shrink < free.shrink
+    looser = learn_prior(odd, val, train_groups=groups, tolerance_db=50.0)
+    assert looser.shrink > held.shrink
+    with pytest.raises(DataError, match="one group per frame"):
+        learn_prior(train, val, train_groups=["a"])
 
 
 def test_a_prior_that_would_hurt_on_validation_shrinks_to_grey() -> None:
@@ -146,14 +163,19 @@ def test_the_prior_file_round_trips_and_a_missing_or_corrupt_one_is_refused(tmp_
 
 
 class _Store:
-    """The part of a FrameStore that fit_store_prior reads."""
+    """The part of a FrameStore that fit_store_prior reads: frames, and an index of their split and source."""
 
     def __init__(self, splits: dict[str, np.ndarray]) -> None:
+        import pandas as pd
+
         self.frames = np.concatenate(list(splits.values()))
-        self.split = np.concatenate([[k] * len(v) for k, v in splits.items()])
+        split = np.concatenate([[k] * len(v) for k, v in splits.items()])
+        self.index = pd.DataFrame(
+            {"frame_id": np.arange(len(split)), "split": split, "source": [f"v{i % 3}" for i in range(len(split))]}
+        )
 
     def ids(self, split: str) -> np.ndarray:
-        return np.flatnonzero(self.split == split)
+        return np.flatnonzero(self.index["split"].to_numpy() == split)
 
     def lab(self, ids: np.ndarray) -> np.ndarray:
         return self.frames[ids]
@@ -164,7 +186,9 @@ def test_the_store_prior_never_reads_test_frames_and_a_failure_keeps_the_old_fil
     poisoned = np.full_like(val, np.nan)  # test frames: reading any of them would make the table non-finite
     path = tmp_path / PRIOR_FILE
     prior = fit_store_prior(_Store({"train": train, "val": val, "test": poisoned}), path)  # type: ignore[arg-type]
-    assert np.array_equal(prior.table, learn_prior(train, val).table)
+    groups = [f"v{i % 3}" for i in range(len(train) + len(val))]
+    expected = learn_prior(train, val, train_groups=groups[: len(train)], val_groups=groups[len(train) :])
+    assert np.array_equal(prior.table, expected.table) and prior.shrink > 0
     before = path.read_bytes()
     with pytest.raises(DataError, match="val frames"):
         fit_store_prior(_Store({"train": train, "test": val}), path)  # type: ignore[arg-type]

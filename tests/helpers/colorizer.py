@@ -121,6 +121,7 @@ def build_colorize_run(
     (a narrow copy trained for a few steps)."""
     import torch
 
+    from scenecolor.colorize.prior import PRIOR_FILE, fit_store_prior
     from scenecolor.colorize.train import TrainConfig, load_training_data, train_colorizer
     from scenecolor.core import training
     from scenecolor.core.artifacts import atomic_write_json
@@ -164,4 +165,5 @@ def build_colorize_run(
     )
     train_set, val_set = load_training_data(store, refs_csv, cfg)
     train_colorizer(train_set, val_set, cfg, art / "04_colorizer_training", progress=False, log=lambda *_: None)
+    fit_store_prior(store, art / "04_colorizer_training" / PRIOR_FILE)  # 04's colour prior (the learned fallback)
     return run

@@ -9,7 +9,10 @@ PSNR, so a faint version of it is what pays): L2-optimal colour given L and posi
 low-chroma.
 
 :func:`learn_prior` fits it (train frames only) and picks the grid and the shrink by PSNR on the
-validation frames; it is deterministic (no random draw). :func:`write_prior` stores it in one
+validation frames, among the candidates with which no source video - of the validation split, or of the
+training split held out of the table - loses more than :data:`TOLERANCE_DB` to grey: the fallback
+colours scenes nothing in the pool shows, so it must hold on unseen footage, not only on average. It is
+deterministic (no random draw). :func:`write_prior` stores it in one
 ``.npz`` (atomic; a sha256 of the table inside), :func:`read_prior` is its only reader and refuses a
 missing or corrupt file with a DataError that says how to make it again.
 """
@@ -36,6 +39,8 @@ PRIOR_FORMAT = 1
 BINS = 10  # lightness bins over 0..100
 GRIDS = (1, 2, 4)  # candidate image grids (G x G cells) tried on the validation frames
 SHRINKS = tuple(round(0.05 * i, 2) for i in range(11))  # candidate shrink factors, 0 (grey) .. 0.5 of the mean
+TOLERANCE_DB = 0.5  # the most PSNR a held-out source may lose to grey for a candidate to be chosen
+SELECT_SIDE = 112  # frames are compared at this height while choosing
 
 
 @dataclass(frozen=True)
@@ -128,46 +133,93 @@ def mean_ab_table(frames_lab: np.ndarray, grid: int, bins: int = BINS) -> np.nda
     return table.reshape(grid, grid, bins, 2).astype(np.float32)
 
 
-def _psnr8(truth: np.ndarray, pred: np.ndarray) -> float:
+def _psnr8(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Per-frame PSNR (dB, float64 (N,)) of uint8 RGB frames."""
     mse = ((truth.astype(np.float64) - pred.astype(np.float64)) ** 2).reshape(len(truth), -1).mean(1)
-    return float(np.mean(10.0 * np.log10(255.0**2 / np.maximum(mse, 1e-10))))
+    return 10.0 * np.log10(255.0**2 / np.maximum(mse, 1e-10))
+
+
+def _small(lab: np.ndarray, side: int = SELECT_SIDE) -> np.ndarray:
+    """Lab frames at most ``side`` pixels high (area): the shrink is chosen on these, 4x cheaper at 224."""
+    if lab.shape[1] <= side:
+        return lab
+    w = max(1, round(lab.shape[2] * side / lab.shape[1]))
+    return np.stack([cv2.resize(f, (w, side), interpolation=cv2.INTER_AREA) for f in lab])
+
+
+def _gains(table: np.ndarray, lab: np.ndarray, shrinks: Sequence[float]) -> np.ndarray:
+    """float64 (len(shrinks), N): per-frame PSNR of ``shrink`` x the table's ab minus grey's, on Lab frames."""
+    truth = lab_to_rgb8(lab)
+    L = lab[..., :1]
+    grey = _psnr8(truth, lab_to_rgb8(np.concatenate([L, np.zeros_like(lab[..., 1:])], -1)))
+    ab = ColourPrior(table, 1.0).ab(lab[..., 0])
+    return np.stack([_psnr8(truth, lab_to_rgb8(np.concatenate([L, s * ab], -1))) - grey for s in shrinks])
+
+
+def _check_lab(lab: np.ndarray, what: str) -> np.ndarray:
+    lab = np.asarray(lab, dtype=np.float32)
+    if lab.ndim != 4 or lab.shape[-1] != 3 or len(lab) == 0:
+        raise DataError(f"the colour prior needs {what} Lab frames (N, H, W, 3) with N >= 1, got {lab.shape}")
+    return lab
 
 
 def learn_prior(
     train_lab: np.ndarray,
     val_lab: np.ndarray,
     *,
+    train_groups: Sequence[str] | None = None,
+    val_groups: Sequence[str] | None = None,
+    tolerance_db: float = TOLERANCE_DB,
     grids: Sequence[int] = GRIDS,
     shrinks: Sequence[float] = SHRINKS,
     bins: int = BINS,
 ) -> ColourPrior:
-    """Fit the prior on ``train_lab`` and choose its grid and shrink by mean PSNR (8-bit RGB) on ``val_lab``.
+    """Fit the prior on ``train_lab``; choose its grid and shrink by PSNR (8-bit RGB) on ``val_lab``.
+
+    The fallback colours scenes that nothing in the pool shows, so the choice must hold on footage the table
+    never saw, not only on average: a candidate is allowed only when no **group** (a source video) loses more
+    than ``tolerance_db`` to grey - each validation group with the table of every training frame, and each
+    training group held out of the table (leave-one-group-out) - and among those the best mean gain on the
+    validation frames wins. Shrink 0 (grey) is always allowed, so the prior never does worse than the
+    tolerance on any of these groups.
 
     Args:
         train_lab, val_lab: float (N, H, W, 3) Lab frames (L 0..100) of the training and the validation split,
-            N >= 1 each. Never test frames: the choice is made on ``val_lab``.
-        grids: candidate cells per side; shrinks: candidate factors in 0..1 (0 keeps grey a candidate, so the
-            prior is never worse than grey on the validation frames).
-    Returns the prior with the best validation PSNR (ties: the smaller grid, then the smaller shrink).
+            N >= 1 each. Never test frames.
+        train_groups, val_groups: the group (source) of each frame; None: one group per split (no held-out
+            training group).
+        tolerance_db: the most PSNR any group may lose to grey (dB, >= 0).
+        grids: candidate cells per side; shrinks: candidate factors in 0..1.
+    Returns the chosen prior (ties: the smaller grid, then the smaller shrink), its table fitted on all of
+    ``train_lab``; ``val_gain_db`` is its mean gain over grey on ``val_lab``.
     """
-    val = np.asarray(val_lab, dtype=np.float32)
-    if val.ndim != 4 or val.shape[-1] != 3 or len(val) == 0:
-        raise DataError(f"choosing the prior needs validation Lab frames (N, H, W, 3), N >= 1, got {val.shape}")
+    train, val = _check_lab(train_lab, "training"), _check_lab(val_lab, "validation")
     if not grids or not shrinks or any(not 0.0 <= s <= 1.0 for s in shrinks):
         raise ParameterError(f"shrinks must be non-empty values in 0..1, got {list(shrinks)}", "shrinks")
-    truth = lab_to_rgb8(val)
-    L = val[..., 0]
-    grey = _psnr8(truth, lab_to_rgb8(np.concatenate([L[..., None], np.zeros_like(val[..., 1:])], -1)))
-    best: tuple[float, ColourPrior] | None = None
+    if tolerance_db < 0:
+        raise ParameterError(f"tolerance_db must be >= 0, got {tolerance_db}", "tolerance_db")
+    tg = np.asarray(train_groups if train_groups is not None else [""] * len(train))
+    vg = np.asarray(val_groups if val_groups is not None else [""] * len(val))
+    if len(tg) != len(train) or len(vg) != len(val):
+        raise DataError(f"one group per frame: {len(tg)} for {len(train)} training, {len(vg)} for {len(val)} val")
+    shrinks = sorted(float(s) for s in shrinks)
+    small_train, small_val = _small(train), _small(val)
+    best: tuple[float, int, float] | None = None
     for g in sorted(grids):
-        full = ColourPrior(mean_ab_table(train_lab, g, bins), 1.0)
-        ab = full.ab(L)
-        for s in sorted(shrinks):
-            score = _psnr8(truth, lab_to_rgb8(np.concatenate([L[..., None], s * ab], -1)))
-            if best is None or score > best[0] + 1e-9:
-                best = (score, ColourPrior(full.table * np.float32(s), float(s)))
+        val_gain = _gains(mean_ab_table(train, g, bins), small_val, shrinks)  # (S, n_val)
+        worst = np.min([val_gain[:, vg == k].mean(1) for k in np.unique(vg)], axis=0)
+        held = np.unique(tg)
+        for k in held if len(held) > 1 else []:
+            out = tg == k
+            worst = np.minimum(worst, _gains(mean_ab_table(train[~out], g, bins), small_train[out], shrinks).mean(1))
+        for s, mean, low in zip(shrinks, val_gain.mean(1), worst):
+            if (s == 0.0 or low >= -tolerance_db) and (best is None or mean > best[0] + 1e-9):
+                best = (float(mean), g, s)
     assert best is not None
-    return ColourPrior(best[1].table, best[1].shrink, round(best[0] - grey, 4))
+    gain, g, s = best
+    full = mean_ab_table(train, g, bins)
+    exact = float(_gains(full, val, [s]).mean()) if s > 0 else 0.0
+    return ColourPrior(full * np.float32(s), s, round(exact, 4))
 
 
 def write_prior(path: str | os.PathLike[str], prior: ColourPrior) -> Path:
@@ -210,8 +262,8 @@ def read_prior(path: str | os.PathLike[str]) -> ColourPrior:
 
 
 def fit_store_prior(store: FrameStore, path: str | os.PathLike[str]) -> ColourPrior:
-    """Learn the prior from the frame store's train split, choose it on its val split (:func:`learn_prior`), and
-    write it to ``path`` (:func:`write_prior`). Never reads a test frame.
+    """Learn the prior from the frame store's train split, choose it on its val split with every source a group
+    (:func:`learn_prior`), and write it to ``path`` (:func:`write_prior`). Never reads a test frame.
 
     Raises DataError when either split has no frame.
     """
@@ -221,6 +273,12 @@ def fit_store_prior(store: FrameStore, path: str | os.PathLike[str]) -> ColourPr
             f"the colour prior is learned on train frames and chosen on val frames; the frame store has {len(train)} "
             f"and {len(val)}: rebuild it with both splits"
         )
-    prior = learn_prior(store.lab(train), store.lab(val))
+    source = store.index.set_index("frame_id")["source"]
+    prior = learn_prior(
+        store.lab(train),
+        store.lab(val),
+        train_groups=source.loc[train].astype(str).tolist(),
+        val_groups=source.loc[val].astype(str).tolist(),
+    )
     write_prior(path, prior)
     return prior
