@@ -69,7 +69,7 @@ def test_unrelated_pool_references_are_dropped_and_listed_and_the_output_stays_n
 
     out = tmp_path / "out.mp4"
     argv = ["colorize", str(clip), "--out", str(out), "--run", str(run), "--references", "3", "--json", "--quiet"]
-    assert main(argv) == 0
+    assert main([*argv, "--fallback", "grey"]) == 0
     summary = json.loads(capsys.readouterr().out)
     for scene in summary["scenes"]:
         assert scene["references"] == [] and scene["ref_frame_ids"] == [] and scene["fallback"] == "grey"

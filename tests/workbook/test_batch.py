@@ -137,3 +137,16 @@ def test_merge_is_an_option_of_every_file(tmp_path: Path, monkeypatch: pytest.Mo
     assert default.options["merge"] == "hybrid" and lab.options["merge"] == "lab" and default.options != lab.options
     with pytest.raises(ParameterError, match="--merge must be one of hybrid, luma, lab"):
         batch.plan(tmp_path / "in", tmp_path / "out", tmp_path, merge="rgb")
+
+
+def test_fallback_is_an_option_of_every_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--fallback travels with each task (grey by default; the learned prior is another output); a bad one is
+    refused before any file is planned."""
+    monkeypatch.setattr(batch, "run_key", lambda run, backend="torch": "k")
+    _touch(tmp_path / "in" / "a.mp4")
+    (default,) = batch.plan(tmp_path / "in", tmp_path / "out", tmp_path)
+    (learned,) = batch.plan(tmp_path / "in", tmp_path / "out", tmp_path, fallback="learned")
+    assert default.options["fallback"] == "grey" and learned.options["fallback"] == "learned"
+    assert default.options != learned.options
+    with pytest.raises(ParameterError, match="fallback must be one of"):
+        batch.plan(tmp_path / "in", tmp_path / "out", tmp_path, fallback="sepia")

@@ -41,6 +41,7 @@ def _colorize_many(args: argparse.Namespace) -> int:
         device=args.device,
         encoding=encoding_from_args(args),
         merge=args.merge,
+        fallback=args.fallback,
     )
     root = find_videos(args.video)[0]
 

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scenecolor.colorize.verify import VerifyConfig
 from scenecolor.colorize.video import MERGES
 from scenecolor.core.artifacts import atomic_write_json, digest_of, read_json, sha256_file
 from scenecolor.core.encoding import MATROSKA_SUFFIXES, Encoding
@@ -201,6 +202,7 @@ def run_task(task: FileTask, *, progress: bool = False) -> FileResult:
             device=task.device,
             encoding=Encoding(**task.options.get("encoding", {})),
             merge=task.options.get("merge", MERGES[0]),
+            verify=VerifyConfig(fallback=task.options.get("fallback", "grey")),
         )
         result.status, result.frames, result.media = "done", summary.n_frames, summary.media
         result.seconds = round(time.perf_counter() - t0, 3)
@@ -288,10 +290,12 @@ def plan(
     device: str = "cpu",
     encoding: Encoding | None = None,
     merge: str = MERGES[0],
+    fallback: str = "grey",
 ) -> list[FileTask]:
     """The tasks for every input of ``spec``, outputs under ``out_dir`` (networks on ``device``: auto, cpu, cuda);
     ``encoding`` (default H.264 at the default crf) is one of the options, so a file written with another crf or
-    lossless mode is not skipped."""
+    lossless mode is not skipped; so is ``fallback``, what a scene with no verified reference gets
+    (:data:`scenecolor.colorize.verify.FALLBACKS`)."""
     if jobs < 1:
         raise ParameterError(f"--jobs must be >= 1, got {jobs}")
     encoding = encoding or Encoding()
@@ -317,6 +321,7 @@ def plan(
         "ext": ext,
         "encoding": encoding.to_json(),
         "merge": merge,
+        "fallback": VerifyConfig(fallback=fallback).fallback,  # validated: ParameterError names it
     }
     if reference_files:  # your own references (paths, resolved) serve every scene of every file
         options["reference_files"] = [str(Path(r).resolve()) if "#" not in str(r) else str(r) for r in reference_files]
