@@ -64,10 +64,11 @@ def pytest_configure(config: pytest.Config) -> None:
 def _one_thread_per_worker() -> None:
     """Each pytest-xdist worker (and every process it starts: CLI runs, notebook kernels) computes on one thread.
 
-    `make test` runs as many workers as cores; a worker's torch/OpenMP pool of one thread per core would put two
-    threads on each core, which spin while waiting for each other: the same tests take about twice the CPU time
-    (a 12-frame ``scenecolor colorize`` of the CLI tests: 5.8 -> 2.3 CPU s). Set before torch is imported; an
-    explicit OMP_NUM_THREADS is respected. Tests of thread handling ask for :func:`two_torch_threads`."""
+    `make test` runs two workers on two cores; a torch/OpenMP pool of one thread per core in each would put two
+    threads on each core, which spin while waiting for each other (on a loaded 2-core machine a 12-frame
+    ``scenecolor colorize`` took 5.8 CPU s on two threads, 2.3 on one; 20 colorizer training steps 84.9 and 2.6).
+    Set before torch is imported; an explicit OMP_NUM_THREADS is respected. Tests of thread handling ask for
+    :func:`two_torch_threads`."""
     os.environ["OMP_NUM_THREADS"] = "1"
     os.environ["MKL_NUM_THREADS"] = "1"
     if "torch" in sys.modules:  # a plugin imported it already
