@@ -32,19 +32,29 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def by_merge(run: Path, clip: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict]]:
+    """The clip colorized once with each --merge (hybrid: the default, no --merge given), 3 references, every one
+    kept (colour to compare), and each command's --json summary; read by the colorize and merge tests, which must
+    not change the files."""
+    folder = tmp_path_factory.mktemp("by-merge")
+    done = {}
+    for merge in ("lab", "luma", "hybrid"):
+        out = folder / f"{merge}.mp4"
+        args = ["colorize", str(clip), "--out", str(out), "--run", str(run), "--references", "3"]
+        args += [] if merge == "hybrid" else ["--merge", merge]
+        args += ["--verify-threshold", "0"]  # keep the (unrelated) pool references: colour to compare
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            assert main([*args, "--json", "--quiet"]) == 0
+        done[merge] = (out, json.loads(printed.getvalue()))
+    return done
+
+
 @pytest.mark.slow
-def test_colorize_keeps_frame_count_size_and_fps_and_adds_colour(run: Path, clip: Path, tmp_path: Path, capsys) -> None:
-    out = tmp_path / "out.mp4"
-    assert (
-        main(
-            [
-                *("colorize", str(clip), "--out", str(out), "--run", str(run), "--references", "3"),
-                *("--verify-threshold", "0", "--json", "--quiet"),  # every retrieved reference kept
-            ]
-        )
-        == 0
-    )
-    summary = json.loads(capsys.readouterr().out)
+def test_colorize_keeps_frame_count_size_and_fps_and_adds_colour(
+    clip: Path, by_merge: dict[str, tuple[Path, dict]]
+) -> None:
+    out, summary = by_merge["hybrid"]  # colorize --references 3 --verify-threshold 0 (every reference kept)
     src, dst = probe(clip), probe(out)
     frames_in, frames_out = read_frames(clip), read_frames(out)
     assert len(frames_out) == len(frames_in) == N_FRAMES == summary["n_frames"]
@@ -158,22 +168,6 @@ def test_the_cli_default_threshold_is_the_library_default() -> None:
     assert FALLBACKS == LIBRARY_FALLBACKS and FALLBACK in FALLBACKS
 
 
-@pytest.fixture(scope="module")
-def by_merge(run: Path, clip: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict]]:
-    """The clip colorized once with each --merge (default references, every one kept: colour to compare), and
-    each command's --json summary; read by the merge tests, which must not change the files."""
-    folder = tmp_path_factory.mktemp("by-merge")
-    done = {}
-    for merge in ("lab", "luma", "hybrid"):
-        out = folder / f"{merge}.mp4"
-        args = ["colorize", str(clip), "--out", str(out), "--run", str(run), "--merge", merge]
-        args += ["--verify-threshold", "0"]  # keep the (unrelated) pool references: colour to compare
-        with contextlib.redirect_stdout(io.StringIO()) as printed:
-            assert main([*args, "--json", "--quiet"]) == 0
-        done[merge] = (out, json.loads(printed.getvalue()))
-    return done
-
-
 def test_each_merge_is_chosen_by_the_option(clip: Path, by_merge: dict[str, tuple[Path, dict]]) -> None:
     """--merge lab joins ab to the frames' CIE L (the input's lightness); luma writes the input's Y plane
     (re-encoded: equal but for the codec); hybrid and luma give the colours of lab, within codec and rounding."""
@@ -214,7 +208,8 @@ def test_grey_input_gives_the_same_video_as_its_colour_original(
     write_video(grey, (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8), 25.0)
     colour_out, grey_out = by_merge[merge][0], tmp_path / "b.mp4"
     args = ["colorize", str(grey), "--out", str(grey_out), "--run", str(run), "--merge", merge, "--quiet"]
-    args += ["--verify-threshold", "0"]  # the run's pool is photographs: keep its references, so colour is added
+    # as the colour input's run: the run's pool is photographs, keep its references, so colour is added
+    args += ["--references", "3", "--verify-threshold", "0"]
     assert main(args) == 0
     a, b = read_frames(colour_out), read_frames(grey_out)
     assert a.shape == b.shape

@@ -126,6 +126,7 @@ def test_train_argv_round_trips_through_the_parser():
     assert vars(again) == vars(args)
 
 
+@pytest.mark.usefixtures("two_torch_threads")
 def test_torch_threads_is_restored_even_after_an_error():
     from scenecolor.core.timing import torch_threads
 
@@ -136,6 +137,7 @@ def test_torch_threads_is_restored_even_after_an_error():
     assert torch.get_num_threads() == before
 
 
+@pytest.mark.usefixtures("two_torch_threads")
 def test_side_by_side_rate_runs_single_thread_copies_and_restores_threads():
     before = torch.get_num_threads()
     assert EB.side_by_side_rate("resnet18", 32, batch=2, workers=2, batches=1, pooling="regional") > 0

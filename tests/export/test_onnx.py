@@ -209,6 +209,7 @@ def test_measure_latency_warms_up_and_takes_the_median() -> None:
         export_bench.measure_latency(lambda: None, repeats=0)
 
 
+@pytest.mark.usefixtures("two_torch_threads")
 def test_time_torch_and_session_same_inputs_and_speedups(tiny) -> None:
     model, result = tiny
     x = _inputs(1, 2, 2)

@@ -168,6 +168,7 @@ def test_gallery_build_on_images_and_a_video(media: Path, tmp_path: Path) -> Non
     assert settings["index_kind"] == "flat" and settings["vectors"] == len(t)
 
 
+@pytest.mark.usefixtures("two_torch_threads")
 def test_chunks_on_two_threads_give_the_rows_and_vectors_of_one_thread(media: Path, tmp_path: Path) -> None:
     for i in range(3, 8):
         _write_png(media / f"img{i}.png", _colour_image(i))
