@@ -287,9 +287,9 @@ def test_notebook_04_shows_a_validation_frame_beside_its_confidence_per_pool() -
     import torch
 
     from scenecolor.colorize.data import ClipSet
-    from scenecolor.colorize.figures import plot_confidence_sample
     from scenecolor.colorize.model import SceneColorizer
     from scenecolor.colorize.train import TrainConfig
+    from scenecolor.workbook.colorize.figures import plot_confidence_sample
 
     rng = np.random.default_rng(3)
     red = rgb_to_lab(_texture(rng, RED, 5))
