@@ -17,11 +17,11 @@ from scenecolor.colorize.exemplar import colorize_verified
 from scenecolor.colorize.verify import VerifyConfig
 from scenecolor.core.color import rgb_to_lab
 from scenecolor.core.errors import DataError
-from scenecolor.evaluate import figures as F
 from scenecolor.evaluate import metrics
 from scenecolor.evaluate import protocol as E
 from scenecolor.evaluate.baselines import GrayOutput
 from scenecolor.workbook import prose, report, verdict
+from scenecolor.workbook.evaluate import figures as F
 from scenecolor.workbook.pipeline import VideoPlayer
 
 S = 32
