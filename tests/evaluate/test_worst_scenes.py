@@ -17,11 +17,11 @@ from scenecolor.colorize.exemplar import colorize_verified
 from scenecolor.colorize.verify import VerifyConfig
 from scenecolor.core.color import rgb_to_lab
 from scenecolor.core.errors import DataError
-from scenecolor.evaluate import figures as F
 from scenecolor.evaluate import metrics
 from scenecolor.evaluate import protocol as E
 from scenecolor.evaluate.baselines import GrayOutput
 from scenecolor.workbook import prose, report, verdict
+from scenecolor.workbook.evaluate import figures as F
 from scenecolor.workbook.pipeline import VideoPlayer
 
 S = 32
@@ -288,9 +288,9 @@ def test_notebook_04_shows_a_validation_frame_beside_its_confidence_per_pool() -
     import torch
 
     from scenecolor.colorize.data import ClipSet
-    from scenecolor.colorize.figures import plot_confidence_sample
     from scenecolor.colorize.model import SceneColorizer
     from scenecolor.colorize.train import TrainConfig
+    from scenecolor.workbook.colorize.figures import plot_confidence_sample
 
     rng = np.random.default_rng(3)
     red = rgb_to_lab(_texture(rng, RED, 5))

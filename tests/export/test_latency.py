@@ -12,8 +12,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from scenecolor.core.errors import ParameterError
-from scenecolor.export.compare import INT8_CEILING_SHARE, int8_against_ceiling
 from scenecolor.export.latency import ConvShape, Int8Ceiling, conv_models, heavy_convs, int8_conv_ceiling
+from scenecolor.workbook.export.compare import INT8_CEILING_SHARE, int8_against_ceiling
 
 
 def test_conv_models_compute_the_same_convolution_in_float32_and_int8():

@@ -291,7 +291,7 @@ def test_missing_source_and_empty_gallery_are_refused(tmp_path: Path) -> None:
 
 
 def test_gallery_bench_times_the_build_against_the_floor_of_the_same_network(tmp_path: Path) -> None:
-    from scenecolor.retrieval.bench import bench_gallery
+    from scenecolor.workbook.retrieval.bench import bench_gallery
 
     row = bench_gallery(6, input_size=32, batch_size=4, scenes=2, queries_per_scene=2, work_dir=tmp_path)
     assert len(list((tmp_path / "images").glob("*.jpg"))) == 6

@@ -260,7 +260,7 @@ def test_p1_misses_splits_misses_between_ambiguous_queries_and_the_rest():
 
 def test_colour_thumbnail_sees_colour_and_plot_shows_ambiguous_queries(store):
     from scenecolor.retrieval import descriptors as D
-    from scenecolor.retrieval import figures as F
+    from scenecolor.workbook.retrieval import figures as F
 
     img = np.zeros((2, 16, 16, 3), np.uint8)
     img[0, :, :8] = (200, 40, 40)

@@ -12,13 +12,13 @@ import pytest
 
 from helpers.embedder import build_store
 from scenecolor.core.errors import DataError
-from scenecolor.evaluate import tables as T
 from scenecolor.evaluate.data import ReferenceTable
 from scenecolor.evaluate.metrics import IMAGE_MEASURES
 from scenecolor.retrieval import descriptors as D
 from scenecolor.retrieval import index as R
 from scenecolor.retrieval import references as RR
 from scenecolor.workbook import prose
+from scenecolor.workbook.evaluate import tables as T
 
 OURS, GREY = "ours", "grey"
 

@@ -205,9 +205,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _bench(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from scenecolor.colorize.bench import TARGET_MS_PER_FRAME, bench_colorize
     from scenecolor.colorize.model import load_colorizer
     from scenecolor.core.device import resolve_device
+    from scenecolor.workbook.colorize.bench import TARGET_MS_PER_FRAME, bench_colorize
 
     model, flow_method = None, "dis_fast"
     if args.run is not None:  # the network a user's `scenecolor colorize --run` runs, its flow method included

@@ -18,8 +18,8 @@ def _bench(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from scenecolor.core.device import resolve_device
-    from scenecolor.embed.bench import bench_extraction
-    from scenecolor.retrieval.bench import bench_search
+    from scenecolor.workbook.embed.bench import bench_extraction
+    from scenecolor.workbook.retrieval.bench import bench_search
 
     device = resolve_device(args.device)
     ext = bench_extraction(args.backbone, args.size, args.batch, args.batches, pooling=args.pooling, device=device)

@@ -9,9 +9,9 @@ import json
 def _bench(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from scenecolor.export.compare import bench_exported
     from scenecolor.export.models import COLORIZER_ONNX
     from scenecolor.export.tensorrt import tensorrt_skip_reason
+    from scenecolor.workbook.export.compare import bench_exported
     from scenecolor.workbook.runs import COLORIZER_FILE, resolve_run_dir, step_file
 
     run = resolve_run_dir(args.run)

@@ -83,7 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _bench(args: argparse.Namespace) -> int:
     from scenecolor.core.device import resolve_device
-    from scenecolor.retrieval.bench import bench_gallery
+    from scenecolor.workbook.retrieval.bench import bench_gallery
 
     row = bench_gallery(
         args.images,

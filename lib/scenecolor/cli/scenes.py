@@ -107,14 +107,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _bench(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from scenecolor.scenes.experiments import (
+    from scenecolor.workbook.scenes.experiments import (
         CONTENT_DETECTOR_COMMAND,
         benchmark,
         cli_wall_times,
         default_bench_videos,
         throughput_ratios,
     )
-    from scenecolor.scenes.peers import all_detectors
+    from scenecolor.workbook.scenes.peers import all_detectors
 
     paths = args.videos or default_bench_videos()
     detectors = all_detectors(_config(args))

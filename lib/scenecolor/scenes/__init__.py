@@ -1,6 +1,4 @@
-"""Scene cuts: the streaming SSIM cut detector, its PySceneDetect peers behind the same interface, cut
-scores, and ``scenes.json``.
-"""
+"""Scene cuts: the streaming SSIM cut detector and its interface, cut scores, and ``scenes.json``."""
 
 from __future__ import annotations
 
@@ -13,7 +11,6 @@ EXPORTS = {
     "CutDetector": "scenecolor.scenes.ssim_detector",
     "SsimCutDetector": "scenecolor.scenes.ssim_detector",
     "detect_cuts": "scenecolor.scenes.ssim_detector",
-    "all_detectors": "scenecolor.scenes.peers",
     "CutScore": "scenecolor.scenes.metrics",
     "score_cuts": "scenecolor.scenes.metrics",
     "write_scenes_json": "scenecolor.scenes.io",

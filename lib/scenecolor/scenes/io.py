@@ -10,16 +10,22 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from scenecolor.core.artifacts import atomic_write_json, read_json
 from scenecolor.core.errors import DataError
-from scenecolor.scenes.experiments import TestVideo
 from scenecolor.scenes.ssim_detector import Detection
 
 
+class HasVideoId(Protocol):
+    """A test video as the writer needs it: its id (the scene-analysis step passes its ``TestVideo``)."""
+
+    @property
+    def video_id(self) -> str: ...
+
+
 def write_scenes_json(
-    path: str | os.PathLike[str], videos: Sequence[TestVideo], found: dict[tuple[str, str], Detection], name: str
+    path: str | os.PathLike[str], videos: Sequence[HasVideoId], found: dict[tuple[str, str], Detection], name: str
 ) -> Path:
     """Write ``scenes.json`` (docs/ARCHITECTURE.md): each video's cuts, size, threshold and scenes."""
     missing = [v.video_id for v in videos if (v.video_id, name) not in found]

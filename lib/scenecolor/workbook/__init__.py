@@ -1,5 +1,6 @@
 """The workbook: run folders, steps and their parameters, the runner, the report and its verdict, and
-what a finished run offers the command line.
+what a finished run offers the command line; per stage (``scenecolor.workbook.<stage>``), the drivers of its
+step: benches, figures, experiments, comparisons and report tables.
 """
 
 from __future__ import annotations

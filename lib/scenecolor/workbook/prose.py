@@ -232,7 +232,7 @@ def retriever_reading(verdict: Any, main_refs: int) -> str:
     """Notebook 05: which retriever's references colour the test videos better with the same colorizer, by how much
     (PSNR, mean over the pools, and per pool; SSIM), and whether that margin stands out of the spread across videos.
 
-    ``verdict``: :func:`scenecolor.evaluate.tables.better_retriever`'s result.
+    ``verdict``: :func:`scenecolor.workbook.evaluate.tables.better_retriever`'s result.
     """
     better, other = (RETRIEVER_NAMES.get(r, r) for r in (verdict.better, verdict.other))
     pools = ", ".join(f"{pool} {v:+.3f} dB" for pool, v in verdict.per_pool_db.items())

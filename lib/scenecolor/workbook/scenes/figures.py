@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from scenecolor.scenes.experiments import TestVideo, scene_first_frames
 from scenecolor.scenes.ssim_detector import Detection, SsimConfig
+from scenecolor.workbook.scenes.experiments import TestVideo, scene_first_frames
 
 KIND_COLOURS = {"hard": "tab:green", "fade": "tab:purple", "dissolve": "tab:orange"}
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from scenecolor.core.color import lab_to_rgb
-from scenecolor.export.compare import EdgeInputs
+from scenecolor.workbook.export.compare import EdgeInputs
 
 
 def plot_speed_size(table: pd.DataFrame) -> plt.Figure:

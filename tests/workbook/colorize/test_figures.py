@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-from scenecolor.colorize.figures import plot_curves
+from scenecolor.workbook.colorize.figures import plot_curves
 
 
 def _history(exemplar: bool) -> list[dict]:

@@ -12,9 +12,9 @@ from helpers.embedder import build_store
 from scenecolor.cli import main
 from scenecolor.core.errors import ParameterError
 from scenecolor.core.timing import matmul_gflops
-from scenecolor.embed import bench as EB
 from scenecolor.embed.model import Embedder, EmbedderConfig
-from scenecolor.retrieval import bench as B
+from scenecolor.workbook.embed import bench as EB
+from scenecolor.workbook.retrieval import bench as B
 
 
 def test_flop_count_of_resnet50_matches_the_known_figure():

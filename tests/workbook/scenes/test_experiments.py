@@ -15,7 +15,9 @@ import yaml
 from scenecolor.core.artifacts import atomic_write_json
 from scenecolor.core.errors import ChecksumMismatchError, DataError, ManifestError
 from scenecolor.core.video import write_video
-from scenecolor.scenes.experiments import (
+from scenecolor.scenes.io import write_scenes_json
+from scenecolor.scenes.ssim_detector import SsimConfig, SsimCutDetector, detect_cuts
+from scenecolor.workbook.scenes.experiments import (
     add_paper_rule,
     benchmark,
     false_cuts_on_clips,
@@ -28,9 +30,7 @@ from scenecolor.scenes.experiments import (
     ssdev_separation,
     summarize,
 )
-from scenecolor.scenes.io import write_scenes_json
-from scenecolor.scenes.peers import adaptive_detector, all_detectors, content_detector, scenedetect_size
-from scenecolor.scenes.ssim_detector import SsimConfig, SsimCutDetector, detect_cuts
+from scenecolor.workbook.scenes.peers import adaptive_detector, all_detectors, content_detector, scenedetect_size
 
 H, W = 64, 96
 
@@ -180,7 +180,7 @@ def test_single_shot_clips_and_their_false_cuts(tmp_path):
 
 
 # -- the real clips of data_manifests/scene_clips.yaml (issue 14) -------------------------------
-SCENE_CLIPS = Path(__file__).resolve().parents[2] / "data_manifests" / "scene_clips.yaml"
+SCENE_CLIPS = Path(__file__).resolve().parents[3] / "data_manifests" / "scene_clips.yaml"
 
 
 def test_scene_clips_manifest_loads_with_checksums_and_provenance():

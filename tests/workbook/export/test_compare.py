@@ -1,4 +1,4 @@
-"""scenecolor.export.compare / export_figures with stand-in runtimes on a tiny synthetic test split."""
+"""scenecolor.workbook.export.compare / export_figures with stand-in runtimes on a tiny synthetic test split."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import torch
 from scenecolor.colorize.data import ClipSet
 from scenecolor.core.errors import DataError, ExportError
 from scenecolor.evaluate.metrics import psnr
-from scenecolor.export import compare
-from scenecolor.export import figures as export_figures
 from scenecolor.export import latency as export_bench
+from scenecolor.workbook.export import compare
+from scenecolor.workbook.export import figures as export_figures
 
 
 def _data(n_clips: int = 3, t: int = 2, s: int = 16) -> compare.EdgeInputs:

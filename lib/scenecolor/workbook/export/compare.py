@@ -19,7 +19,6 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from scenecolor.colorize.bench import PAPER_SECONDS_PER_FRAME
 from scenecolor.colorize.data import (
     ClipSet,
     build_clip_set,
@@ -53,6 +52,7 @@ from scenecolor.export.models import COLORIZER_ONNX, COLORIZER_REFS_ONNX, exampl
 from scenecolor.export.onnx import ort_session, run_session
 from scenecolor.export.tensorrt import TensorRTRunner, build_engine
 from scenecolor.retrieval.references import read_references
+from scenecolor.workbook.colorize.bench import PAPER_SECONDS_PER_FRAME
 
 Features = tuple[Any, ...]
 

@@ -19,10 +19,10 @@ import torch
 
 from scenecolor.core.errors import ParameterError
 from scenecolor.data.frames import Preprocess
-from scenecolor.embed.bench import bench_extraction, side_by_side_rate
 from scenecolor.embed.model import Embedder, EmbedderConfig, gallery_is_grey
 from scenecolor.retrieval.gallery import EncoderSpec, Gallery, build_gallery
 from scenecolor.retrieval.index import build_index, model_encoder, query_encoder, recall_at_1, search_aggregated
+from scenecolor.workbook.embed.bench import bench_extraction, side_by_side_rate
 
 
 def synthetic_vectors(
