@@ -83,6 +83,18 @@ def test_threshold_zero_keeps_every_reference_and_settings_validate(scene) -> No
             VerifyConfig(**bad)
 
 
+def test_a_matching_reference_further_along_the_pan_is_kept_and_unrelated_ones_still_go(scene) -> None:
+    """The scene's references at two moments of the pan: near (a clear match) and further along it (fewer
+    pixels in common, a lower score). Both pass the default settings, the unrelated photographs do not, and
+    the scores keep the order of how much of the frame each reference shows."""
+    far = _pan(skdata.astronaut(), 1, 0, start=30)[0]
+    refs = np.stack([scene["unrelated"][0], far, scene["match"], *scene["unrelated"][1:]])
+    verdict = verify_references(scene["frames"][..., 0], refs)
+    assert verdict.keep.tolist() == [False, True, True, False, False]
+    s = verdict.scores
+    assert s[2] > s[1] > 2 * VerifyConfig().threshold > 2 * s[[0, 3, 4]].max()
+
+
 @pytest.mark.parametrize(
     "query_shape,refs_shape,message",
     [((0, S, S), (1, S, S, 3), "n >= 1"), ((S, S), (1, S, S, 3), "n >= 1"), ((2, S, S), (1, S, S), "Lab references")],
