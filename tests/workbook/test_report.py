@@ -377,6 +377,8 @@ def _quoted_numbers() -> set[float]:
     """Every float the paper prints (and its ms / millions forms): a value equal to one is quoted.
 
     The settings the paper names (its k, its frame size) are parameters a run may use, not results.
+    Shares that a count over a few items lands on by chance (k/n for n <= 8: 0.25, 0.5, ...) are left
+    out: a real run's separation accuracy of 0.25 (a share of a few anchors) is measured, not the paper's 0.25.
     """
     found: set[float] = set()
     for name, value in vars(paper).items():
@@ -388,7 +390,12 @@ def _quoted_numbers() -> set[float]:
             found |= {float(v) for v in value.values() if isinstance(v, float)}
         elif isinstance(value, float):
             found |= {value, value * 1e3, value / 1e6}
-    return {v for v in found if not math.isnan(v) and not (v.is_integer() and v < 50)}
+    return {v for v in found if not math.isnan(v) and not (v.is_integer() and v < 50) and not _small_fraction(v)}
+
+
+def _small_fraction(v: float) -> bool:
+    """True for a share in (0, 1) equal to k/n with n <= 8."""
+    return 0 < v < 1 and any(abs(v * n - round(v * n)) < 1e-9 for n in range(2, 9))
 
 
 def _real_run() -> Path | None:
